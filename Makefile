@@ -1,0 +1,47 @@
+# mmaprig: `make run` and `make test` do all set-up themselves.
+GO      ?= go
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PKGS := qemu-system-x86 build-essential flex bison bc libelf-dev libssl-dev \
+            cpio xz-utils kmod perl ca-certificates
+# The test suite builds kernels and boots VMs; this bounds it.
+TEST_TIMEOUT ?= 85m
+
+.PHONY: all run test test-short bench lint deps go-deps
+
+all: test
+
+## run: set up, then run the rig with its defaults (Linux 6.1, module/)
+run: deps
+	$(GO) run ./rig $(ARGS)
+
+## test: set up, then run every test, booting real VMs
+test: deps
+	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+
+## test-short: unit tests only, no kernel builds or VMs
+test-short: go-deps
+	$(GO) test -short ./...
+
+## bench: time each stage, cold and warm, against a bare QEMU boot
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(TEST_TIMEOUT) ./rig/
+
+## lint: gofmt, go vet, and checkpatch --strict on the driver
+lint: go-deps
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	perl "$$($(GO) run ./rig srcdir)/scripts/checkpatch.pl" --strict --no-tree --show-types -f module/*.c
+
+## deps: install the host packages (apt) and the Go modules
+deps: go-deps
+	@missing=$$(for p in $(APT_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing $$missing"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	@apt-cache show linux-source-6.1 >/dev/null 2>&1 || { echo "deps: refreshing apt lists for the kernel source packages"; $(SUDO) apt-get update -q; }
+
+go-deps:
+	@command -v $(GO) >/dev/null || { echo "deps: Go 1.21 or newer is needed (it fetches the 1.26 toolchain go.mod asks for); see https://go.dev/doc/install"; exit 2; }
+	$(GO) mod download

@@ -1,0 +1,183 @@
+// Package cache is the rig's content-addressed store of built things:
+// kernel trees, module builds and initramfs bases. An entry is a directory
+// named by a hash of everything that went into it. It is built under a
+// temporary name, while a lock is held, and renamed into place only when
+// the build succeeded, so a failed or killed build is never a hit.
+package cache
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Cache is a store rooted at a directory.
+type Cache struct {
+	root string
+	log  *slog.Logger
+}
+
+// DefaultRoot is $XDG_CACHE_HOME/mmaprig, or ~/.cache/mmaprig.
+func DefaultRoot() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find the cache directory: %w (set XDG_CACHE_HOME or use -cache)", err)
+	}
+	return filepath.Join(dir, "mmaprig"), nil
+}
+
+// ErrUnwritable means the cache root cannot be written.
+var ErrUnwritable = errors.New("cache directory is not writable")
+
+// Open makes sure root exists and is writable.
+func Open(root string, log *slog.Logger) (*Cache, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnwritable, err)
+	}
+	f, err := os.CreateTemp(root, ".probe-*")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnwritable, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return &Cache{root: root, log: log}, nil
+}
+
+// Root is the cache's directory.
+func (c *Cache) Root() string { return c.root }
+
+// Key hashes parts into an entry name. Each part is length-prefixed, so
+// that ("ab", "c") and ("a", "bc") differ.
+func Key(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s;", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// HashFile returns the hex sha256 of a file's contents.
+func HashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Path is where entry kind/key lives once it is built.
+func (c *Cache) Path(kind, key string) string {
+	return filepath.Join(c.root, kind, key)
+}
+
+// Lookup reports whether entry kind/key exists.
+func (c *Cache) Lookup(kind, key string) (string, bool) {
+	p := c.Path(kind, key)
+	_, err := os.Stat(p)
+	return p, err == nil
+}
+
+// BuildFunc fills dir, an empty directory, with an entry.
+type BuildFunc func(ctx context.Context, dir string) error
+
+// Get returns the directory of entry kind/key, calling build to make it if
+// it is missing. hit reports whether the entry already existed. Concurrent
+// callers, in this process or others, build an entry once: the others wait
+// for the lock and then find it.
+func (c *Cache) Get(ctx context.Context, kind, key string, build BuildFunc) (dir string, hit bool, err error) {
+	if p, ok := c.Lookup(kind, key); ok {
+		return p, true, nil
+	}
+	final := c.Path(kind, key)
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return "", false, fmt.Errorf("%w: %v", ErrUnwritable, err)
+	}
+	unlock, err := c.lock(ctx, final+".lock")
+	if err != nil {
+		return "", false, err
+	}
+	defer unlock()
+	if _, err := os.Stat(final); err == nil {
+		return final, true, nil // another builder finished while we waited
+	}
+	c.removeStale(final)
+
+	tmp := final + ".tmp-" + strconv.Itoa(os.Getpid())
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		return "", false, fmt.Errorf("%w: %v", ErrUnwritable, err)
+	}
+	if err := build(ctx, tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", false, err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.RemoveAll(tmp)
+		return "", false, fmt.Errorf("commit cache entry %s: %w", final, err)
+	}
+	return final, false, nil
+}
+
+// removeStale deletes the temporary directories that killed builders left
+// behind. The caller holds the entry's lock, so no live builder owns them.
+func (c *Cache) removeStale(final string) {
+	stale, _ := filepath.Glob(final + ".tmp-*")
+	for _, s := range stale {
+		c.log.Debug("removing a killed build's leftovers", "dir", s)
+		os.RemoveAll(s)
+	}
+}
+
+// lock takes an exclusive flock on path, waiting until ctx ends. The kernel
+// drops the lock when the holder dies, even by kill -9.
+func (c *Cache) lock(ctx context.Context, path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnwritable, err)
+	}
+	waiting := false
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if !waiting {
+			c.log.Info("another rig is building this entry; waiting", "lock", path)
+			waiting = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Remove deletes entry kind/key, if present.
+func (c *Cache) Remove(kind, key string) error {
+	err := os.RemoveAll(c.Path(kind, key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,46 @@
+// Package proc runs host commands in their own process group, so that
+// cancelling one also stops everything it started: make's compilers, or
+// QEMU's helpers.
+package proc
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// Command is exec.CommandContext for a process group: when ctx ends, the
+// whole group gets SIGTERM, then SIGKILL after grace.
+func Command(ctx context.Context, grace time.Duration, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error {
+		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		go func(pid int) {
+			time.Sleep(grace)
+			syscall.Kill(-pid, syscall.SIGKILL)
+		}(cmd.Process.Pid)
+		return err
+	}
+	cmd.WaitDelay = grace + time.Second
+	return cmd
+}
+
+// KillGroup sends SIGKILL to the process group that cmd leads, if it was
+// started. It is a last resort for deferred cleanup.
+func KillGroup(cmd *exec.Cmd) {
+	if cmd.Process != nil {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// ExitCode returns the exit status in err, or -1 if err is not an exit.
+func ExitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
+}

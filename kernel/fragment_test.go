@@ -1,0 +1,104 @@
+package kernel
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseFragment(t *testing.T) {
+	f, err := ParseFragment("t", strings.NewReader("# comment\n\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x y\"\nCONFIG_D=42\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Symbol{{"CONFIG_A", "y", 3}, {"CONFIG_B", "n", 4}, {"CONFIG_C", `"x y"`, 5}, {"CONFIG_D", "42", 6}}
+	if len(f.Symbols) != len(want) {
+		t.Fatalf("got %d symbols, want %d: %+v", len(f.Symbols), len(want), f.Symbols)
+	}
+	for i, s := range f.Symbols {
+		if s != want[i] {
+			t.Errorf("symbol %d = %+v, want %+v", i, s, want[i])
+		}
+	}
+}
+
+func TestParseFragmentErrors(t *testing.T) {
+	for _, text := range []string{
+		"CONFIG_A=y\nA=y\n",        // not a CONFIG_ line
+		"CONFIG_A=y\nCONFIG_A=n\n", // set twice
+		"CONFIG_A y\n",             // no '='
+		"config_a=y\n",             // lower case
+	} {
+		if _, err := ParseFragment("bad", strings.NewReader(text)); err == nil {
+			t.Errorf("ParseFragment(%q) succeeded; want an error", text)
+		}
+	}
+}
+
+func TestBuiltinFragments(t *testing.T) {
+	names := FragmentNames()
+	if len(names) == 0 || names[0] != "base" && !contains(names, "base") {
+		t.Fatalf("FragmentNames() = %v; want base among them", names)
+	}
+	frags, err := LoadFragments(names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := frags[0]
+	for _, need := range []string{"CONFIG_SERIAL_8250_CONSOLE", "CONFIG_BLK_DEV_INITRD", "CONFIG_MODULE_UNLOAD",
+		"CONFIG_DEVTMPFS", "CONFIG_FUTEX", "CONFIG_VIRTIO_NET", "CONFIG_PVPANIC"} {
+		if !hasSymbol(base, need) {
+			t.Errorf("the base fragment lacks %s", need)
+		}
+	}
+	if _, err := LoadFragments("nonesuch"); err == nil || !strings.Contains(err.Error(), "base") {
+		t.Errorf("LoadFragments(nonesuch) = %v; want an error listing the fragments", err)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func hasSymbol(f Fragment, name string) bool {
+	for _, s := range f.Symbols {
+		if s.Name == name && s.Value == "y" {
+			return true
+		}
+	}
+	return false
+}
+
+func TestVerify(t *testing.T) {
+	base, _ := ParseFragment("base", strings.NewReader("CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\nCONFIG_D=y\n"))
+	over, _ := ParseFragment("debug", strings.NewReader("CONFIG_D=n\nCONFIG_E=y\n"))
+	final, _ := ParseConfig(strings.NewReader("CONFIG_A=y\nCONFIG_B=m\n# CONFIG_D is not set\nCONFIG_Z=y\n"))
+
+	err := Verify(final, []Fragment{base, over})
+	var ms *MissingSymbolsError
+	if !errors.As(err, &ms) {
+		t.Fatalf("Verify = %v; want a *MissingSymbolsError", err)
+	}
+	var got []string
+	for _, m := range ms.Mismatches {
+		got = append(got, m.Name+"@"+m.Fragment)
+	}
+	// B was changed to m, E was dropped; C is unset as asked, and D's
+	// override to n in the later fragment holds.
+	if strings.Join(got, ",") != "CONFIG_B@base,CONFIG_E@debug" {
+		t.Errorf("mismatches = %v; want CONFIG_B@base, CONFIG_E@debug", got)
+	}
+	for _, want := range []string{"CONFIG_B=y", "CONFIG_E=y", "did not survive olddefconfig"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	if err := Verify(final, []Fragment{{Name: "empty"}}); err != nil {
+		t.Errorf("Verify with nothing requested = %v", err)
+	}
+}

@@ -1,0 +1,147 @@
+package kernel
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/mmaprig/mmaprig/internal/cache"
+)
+
+// ErrNotModule means a directory has neither a Kbuild nor a Makefile.
+var ErrNotModule = errors.New("not an out-of-tree module directory")
+
+// ErrModuleBuild marks a module that does not compile; the log says why.
+var ErrModuleBuild = errors.New("module build failed")
+
+// CheckModuleDir reports ErrNotModule unless dir has a Kbuild or Makefile.
+func CheckModuleDir(dir string) error {
+	for _, f := range []string{"Kbuild", "Makefile"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return nil
+		}
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotModule, err)
+	}
+	return fmt.Errorf("%w: %s has no Kbuild or Makefile", ErrNotModule, dir)
+}
+
+// isBuildOutput matches what kbuild writes into a module directory, so a
+// module's key and its copy ignore a user's earlier in-place builds.
+func isBuildOutput(name string) bool {
+	switch filepath.Ext(name) {
+	case ".o", ".ko", ".mod", ".cmd", ".symvers", ".order", ".a", ".d":
+		return true
+	}
+	return strings.HasSuffix(name, ".mod.c") || strings.HasPrefix(name, ".tmp")
+}
+
+// sourceFiles lists the module's source files, relative to dir, sorted.
+func sourceFiles(dir string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != dir && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() && !isBuildOutput(d.Name()) {
+			rel, _ := filepath.Rel(dir, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files, err
+}
+
+// ModuleKey hashes the module's sources with the kernel it builds against.
+func ModuleKey(kernelKey, dir string) (string, error) {
+	files, err := sourceFiles(dir)
+	if err != nil {
+		return "", fmt.Errorf("read module sources: %w", err)
+	}
+	parts := []string{"module;W=1;v1", kernelKey}
+	for _, f := range files {
+		sum, err := cache.HashFile(filepath.Join(dir, f))
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, f, sum)
+	}
+	return cache.Key(parts...), nil
+}
+
+var warningRE = regexp.MustCompile(`(?m)^.*: warning: .*$`)
+
+// ModuleResult is a built module.
+type ModuleResult struct {
+	// Ko is the path of the one .ko the directory builds.
+	Ko string
+	// Warnings are the compiler's warning lines.
+	Warnings []string
+}
+
+// BuildModule copies the module sources from src to out and builds them
+// with W=1 against the kernel tree kdir. The user's directory is never
+// written to.
+func BuildModule(ctx context.Context, kdir, src, out string, log io.Writer) (ModuleResult, error) {
+	if err := CheckModuleDir(src); err != nil {
+		return ModuleResult{}, err
+	}
+	files, err := sourceFiles(src)
+	if err != nil {
+		return ModuleResult{}, fmt.Errorf("read module sources: %w", err)
+	}
+	for _, f := range files {
+		if err := copyFile(filepath.Join(src, f), filepath.Join(out, f)); err != nil {
+			return ModuleResult{}, fmt.Errorf("copy module sources: %w", err)
+		}
+	}
+	var buf bytes.Buffer
+	w := io.MultiWriter(&buf, log)
+	if err := run(ctx, w, "make", "-C", kdir, "M="+out, "W=1", "modules"); err != nil {
+		if ctx.Err() != nil {
+			return ModuleResult{}, ctx.Err()
+		}
+		return ModuleResult{}, fmt.Errorf("%w: %v\n%s", ErrModuleBuild, err, tail(buf.String(), 15))
+	}
+	kos, _ := filepath.Glob(filepath.Join(out, "*.ko"))
+	if len(kos) != 1 {
+		return ModuleResult{}, fmt.Errorf("%w: the directory built %d .ko files; the rig loads exactly one", ErrModuleBuild, len(kos))
+	}
+	return ModuleResult{Ko: kos[0], Warnings: warningRE.FindAllString(buf.String(), -1)}, nil
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

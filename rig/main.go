@@ -1,0 +1,263 @@
+// Command rig proves an mmap driver works: it builds a kernel and the
+// module, boots them in QEMU with a u-root initramfs, reads the mapped page
+// in the guest, and reports a classified verdict.
+//
+//	go run ./rig                      # Linux 6.1, module/, bytes 0..9
+//	go run ./rig -module ./mydriver   # another out-of-tree module
+//
+// Exit codes: 0 pass, 1 the module failed, 2 bad usage or setup, 3 no
+// verdict (the kernel did not build, the guest did not boot, QEMU died).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mmaprig/mmaprig/internal/cache"
+	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/runner"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := rig(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is bad command-line input.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+type flags struct {
+	kernel, kernelSrc, kernelSHA string
+	config                       string
+	module, device, expect       string
+	accel, qemu                  string
+	mem, smp, jobs               int
+	cacheDir, artifacts, root    string
+	keep, verbose                bool
+	timeout                      time.Duration
+	t                            runner.Timeouts
+}
+
+func parseFlags(args []string, stderr io.Writer) (*flags, error) {
+	f := &flags{t: runner.DefaultTimeouts}
+	fs := flag.NewFlagSet("rig", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.kernel, "kernel", "6.1", "kernel `version`, built from Debian's linux-source-VERSION package")
+	fs.StringVar(&f.kernelSrc, "kernel-src", "", "kernel source instead: a tree, a tarball, or an http(s) URL with -kernel-sha256")
+	fs.StringVar(&f.kernelSHA, "kernel-sha256", "", "sha256 of the -kernel-src URL's tarball")
+	fs.StringVar(&f.config, "config", "", "extra config `fragments` over base, comma-separated (have: "+strings.Join(kernel.FragmentNames(), ", ")+")")
+	fs.StringVar(&f.module, "module", "", "out-of-tree module `dir` with a Kbuild or Makefile (default: the rig's module/)")
+	fs.StringVar(&f.device, "device", "/dev/mymap", "device `node` the module must create")
+	fs.StringVar(&f.expect, "expect", "0,1,2,3,4,5,6,7,8,9", "`bytes` the mapped page must start with, comma-separated decimal")
+	fs.StringVar(&f.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
+	fs.StringVar(&f.qemu, "qemu", "qemu-system-x86_64", "QEMU `binary`")
+	fs.IntVar(&f.mem, "mem", 256, "guest memory in `MiB`")
+	fs.IntVar(&f.smp, "smp", 1, "guest CPUs")
+	fs.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "parallel make jobs")
+	fs.StringVar(&f.cacheDir, "cache", "", "cache `dir` (default $XDG_CACHE_HOME/mmaprig)")
+	fs.StringVar(&f.artifacts, "artifacts", "", "artifact `dir` for this run (default CACHE/runs/TIME)")
+	fs.StringVar(&f.root, "root", "", "the rig's source tree (default: found from the working directory)")
+	fs.BoolVar(&f.keep, "keep", false, "keep the run's working files (initramfs, QMP socket dir) in the artifact dir")
+	fs.BoolVar(&f.verbose, "v", false, "verbose diagnostics")
+	fs.DurationVar(&f.timeout, "timeout", time.Hour, "deadline for the whole run")
+	fs.DurationVar(&f.t.Kernel, "kernel-timeout", f.t.Kernel, "deadline to fetch and build the kernel")
+	fs.DurationVar(&f.t.Module, "module-timeout", f.t.Module, "deadline to build the module")
+	fs.DurationVar(&f.t.Image, "initramfs-timeout", f.t.Image, "deadline to build the initramfs")
+	fs.DurationVar(&f.t.Boot, "boot-timeout", f.t.Boot, "deadline from QEMU start to the guest init")
+	fs.DurationVar(&f.t.Load, "load-timeout", f.t.Load, "deadline for the module's init (insmod)")
+	fs.DurationVar(&f.t.Check, "check-timeout", f.t.Check, "deadline for each guest program")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	for name, v := range map[string]time.Duration{
+		"timeout": f.timeout, "kernel-timeout": f.t.Kernel, "module-timeout": f.t.Module,
+		"initramfs-timeout": f.t.Image, "boot-timeout": f.t.Boot, "load-timeout": f.t.Load, "check-timeout": f.t.Check,
+	} {
+		if v <= 0 {
+			return nil, usageError{fmt.Sprintf("-%s %v: must be positive", name, v)}
+		}
+	}
+	if f.mem < 64 || f.smp < 1 || f.jobs < 1 {
+		return nil, usageError{"-mem must be at least 64, -smp and -jobs at least 1"}
+	}
+	return f, nil
+}
+
+// parseExpect reads "0,1,2" into bytes.
+func parseExpect(s string) ([]byte, error) {
+	var out []byte
+	for _, p := range strings.Split(s, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 8)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("-expect %q: %q is not a byte (0-255)", s, p)}
+		}
+		out = append(out, byte(n))
+	}
+	return out, nil
+}
+
+// findRoot walks up from dir to the rig's go.mod.
+func findRoot(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && strings.Contains(string(b), "module github.com/mmaprig/mmaprig\n") {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", usageError{"cannot find the rig's source tree above " + dir + "; run from it or pass -root"}
+		}
+	}
+}
+
+func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "rig: %v\n", err)
+		return runner.ExitSetup
+	}
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts, err := f.options(log, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "rig: %v\n", err)
+		return runner.ExitSetup
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+
+	p := opts.Printer
+	p.Printf("mmaprig: %s, config %s, module %s", opts.Kernel, strings.Join(opts.Fragments, "+"), opts.ModuleDir)
+	res := runner.Run(ctx, opts)
+	report(stdout, res, opts)
+	return res.Class.ExitCode()
+}
+
+func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error) {
+	expect, err := parseExpect(f.expect)
+	if err != nil {
+		return runner.Options{}, err
+	}
+	root := f.root
+	if root == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return runner.Options{}, err
+		}
+		if root, err = findRoot(wd); err != nil {
+			return runner.Options{}, err
+		}
+	}
+	mod := f.module
+	if mod == "" {
+		mod = filepath.Join(root, "module")
+	}
+	if mod, err = filepath.Abs(mod); err != nil {
+		return runner.Options{}, err
+	}
+	frags := []string{"base"}
+	for _, c := range strings.Split(f.config, ",") {
+		if c = strings.TrimSpace(c); c != "" && c != "base" {
+			frags = append(frags, c)
+		}
+	}
+	if _, err := kernel.LoadFragments(frags...); err != nil {
+		return runner.Options{}, usageError{"-config: " + err.Error()}
+	}
+	var src kernel.Source
+	if f.kernelSrc != "" {
+		if src, err = kernel.ParseSource(f.kernelSrc, f.kernelSHA); err != nil {
+			return runner.Options{}, err
+		}
+	} else {
+		if !regexp.MustCompile(`^\d+\.\d+$`).MatchString(f.kernel) {
+			return runner.Options{}, usageError{fmt.Sprintf("-kernel %q: want a version like 6.1 or 6.12", f.kernel)}
+		}
+		src = kernel.DebianSource(f.kernel)
+	}
+	cacheDir := f.cacheDir
+	if cacheDir == "" {
+		if cacheDir, err = cache.DefaultRoot(); err != nil {
+			return runner.Options{}, err
+		}
+	}
+	c, err := cache.Open(cacheDir, log)
+	if err != nil {
+		return runner.Options{}, fmt.Errorf("%w: %s; choose another with -cache or XDG_CACHE_HOME", err, cacheDir)
+	}
+	art := f.artifacts
+	if art == "" {
+		art = filepath.Join(cacheDir, "runs", time.Now().Format("20060102-150405")+"-"+strconv.Itoa(os.Getpid()))
+	}
+	return runner.Options{
+		Root:        root,
+		ModuleDir:   mod,
+		Device:      f.device,
+		Expect:      expect,
+		Kernel:      src,
+		Fragments:   frags,
+		Cache:       c,
+		ArtifactDir: art,
+		Accel:       f.accel,
+		QEMU:        f.qemu,
+		MemMB:       f.mem,
+		SMP:         f.smp,
+		Jobs:        f.jobs,
+		Keep:        f.keep,
+		Timeouts:    f.t,
+		Printer:     runner.NewPrinter(out),
+		Log:         log,
+	}, nil
+}
+
+func report(w io.Writer, res runner.Result, opts runner.Options) {
+	if len(res.Output) > 0 {
+		fmt.Fprintf(w, "bytes read through the mapping of %s:\n", opts.Device)
+		for _, l := range res.Output {
+			fmt.Fprintln(w, l)
+		}
+	}
+	if res.Err == nil {
+		fmt.Fprintf(w, "PASS: %s maps the expected %d bytes (boot to verdict %.2fs, accel %s)\n",
+			opts.Device, len(opts.Expect), res.BootToVerdict.Seconds(), res.Accel.Name)
+		fmt.Fprintf(w, "artifacts: %s\n", res.ArtifactDir)
+		return
+	}
+	fmt.Fprintf(w, "FAIL [%s]: %s\n", res.Class, res.Err.Msg)
+	if res.Err.Err != nil {
+		fmt.Fprintf(w, "  cause: %v\n", res.Err.Err)
+	}
+	if res.Err.Excerpt != "" {
+		fmt.Fprintf(w, "--- excerpt ---\n%s\n--- end of excerpt ---\n", res.Err.Excerpt)
+	}
+	fmt.Fprintf(w, "serial log: %s\n", filepath.Join(res.ArtifactDir, "console.log"))
+	fmt.Fprintf(w, "artifacts: %s\n", res.ArtifactDir)
+}

@@ -1,0 +1,261 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mmaprig/mmaprig/guest/protocol"
+	"github.com/mmaprig/mmaprig/rig/console"
+	"github.com/mmaprig/mmaprig/rig/vm"
+)
+
+// crashGrace is how long the rig keeps reading after a crash report
+// starts, so that the whole trace reaches the log.
+const crashGrace = 1500 * time.Millisecond
+
+// kernelArgs is the guest kernel command line. panic=-1 reboots at once
+// on a panic, and QEMU turns the reboot into an exit.
+var kernelArgs = []string{"console=ttyS0", "panic=-1"}
+
+// phase is where the guest is, as its markers tell.
+type phase int
+
+const (
+	phaseBoot   phase = iota // kernel booting; no marker yet
+	phaseLoad                // the init runs insmod
+	phaseDevice              // waiting for the device node
+	phaseCheck               // programs run
+	phaseEnd                 // the end marker arrived
+)
+
+// watch follows one VM from start to verdict.
+type watch struct {
+	r           *run
+	log         *console.Log
+	consolePath string
+	phase       phase
+	next        int // next console line to read
+	crash       *console.Crash
+	crashAt     time.Time
+	verdict     *Error
+	output      []string
+	deadline    time.Time
+}
+
+func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
+	clog := console.NewLog()
+	w := &watch{r: r, log: clog, consolePath: filepath.Join(r.opts.ArtifactDir, "console.log")}
+	start := time.Now()
+	v, err := vm.Start(ctx, vm.Config{
+		QEMU:        r.opts.QEMU,
+		Kernel:      filepath.Join(r.kdir, "arch/x86/boot/bzImage"),
+		Initrd:      r.initrd,
+		Append:      kernelArgs,
+		MemMB:       r.opts.MemMB,
+		SMP:         r.opts.SMP,
+		Accel:       r.res.Accel,
+		ArtifactDir: r.opts.ArtifactDir,
+		RuntimeDir:  r.work,
+		OnLine:      clog.Add,
+		Log:         r.opts.Log,
+	})
+	if err != nil {
+		return "", false, fail(Setup, err, "start QEMU")
+	}
+	defer v.Stop(2 * time.Second)
+	r.opts.Log.Debug("qemu started", "cmdline", v.Cmdline())
+
+	w.deadline = start.Add(r.opts.Timeouts.Boot)
+	verdict := w.loop(ctx, v)
+	r.res.BootToVerdict = time.Since(start)
+	r.res.Output = w.output
+	if verdict != nil {
+		return "", false, verdict
+	}
+	return fmt.Sprintf("verdict in %s, accel %s", fmtDuration(r.res.BootToVerdict), r.res.Accel.Name), false, nil
+}
+
+// loop reads the console and QMP until there is a verdict. A nil verdict is
+// a pass.
+func (w *watch) loop(ctx context.Context, v *vm.VM) *Error {
+	timer := time.NewTimer(time.Until(w.deadline))
+	defer timer.Stop()
+	for {
+		select {
+		case <-w.log.Notify():
+			w.readConsole()
+		case ev := <-v.Events():
+			if ev.Event == "GUEST_PANICKED" && w.crash == nil {
+				w.setCrash(console.Crash{Title: "kernel panic (reported by pvpanic)", Kind: "panic", Panic: true})
+			}
+		case <-v.Exited():
+			w.readConsole()
+			return w.exited(v)
+		case <-timer.C:
+			if w.crash != nil {
+				return w.crashVerdict()
+			}
+			return w.timeout()
+		case <-ctx.Done():
+			return fail(Infra, ctx.Err(), "interrupted while the guest ran")
+		}
+		if w.crash != nil {
+			if d := time.Until(w.crashAt.Add(crashGrace)); d < time.Until(w.deadline) {
+				w.deadline = w.crashAt.Add(crashGrace)
+				timer.Reset(d)
+			}
+			continue
+		}
+		if w.verdict != nil || w.phase == phaseEnd {
+			return w.verdict
+		}
+	}
+}
+
+func (w *watch) readConsole() {
+	lines := w.log.Since(w.next)
+	for _, line := range lines {
+		w.next++
+		if ev, ok := protocol.Parse(line); ok {
+			w.marker(ev)
+			continue
+		}
+		if c, ok := console.Match(line); ok && w.crash == nil {
+			c.Line = w.next
+			w.setCrash(c)
+		}
+	}
+}
+
+func (w *watch) setCrash(c console.Crash) {
+	w.crash = &c
+	w.crashAt = time.Now()
+	w.r.opts.Log.Debug("crash report on the console", "title", c.Title)
+}
+
+// marker advances the phase on the guest init's reports.
+func (w *watch) marker(ev protocol.Event) {
+	t := w.r.opts.Timeouts
+	switch ev.Name {
+	case protocol.EvBoot:
+		if !ev.OK {
+			w.setVerdict(fail(Boot, nil, "the guest init could not set up: %s", ev.Err))
+			return
+		}
+		w.phase = phaseLoad
+		w.extend(t.Load)
+	case protocol.EvInsmod:
+		if !ev.OK {
+			w.setVerdict(fail(ModuleLoad, nil, "the module did not load: %s", ev.Err))
+			return
+		}
+		w.phase = phaseDevice
+		w.extend(5 * time.Second)
+	case protocol.EvDevice:
+		if !ev.OK {
+			w.setVerdict(fail(ModuleLoad, nil, "the module loaded but created no %s: %s", w.r.opts.Device, ev.Err))
+			return
+		}
+		w.phase = phaseCheck
+		w.extend(t.Check)
+	case protocol.EvRun:
+		w.output = ev.Stdout
+		w.checkRead(ev)
+	case protocol.EvEnd:
+		w.phase = phaseEnd
+	}
+}
+
+// extend sets the deadline of the next phase. The guest enforces the same
+// bounds; the host's slack covers a guest too stuck to report.
+func (w *watch) extend(d time.Duration) {
+	w.deadline = time.Now().Add(d + 5*time.Second)
+}
+
+func (w *watch) setVerdict(e *Error) {
+	if w.verdict == nil {
+		w.verdict = e
+	}
+}
+
+// checkRead compares the reader's output with the expected bytes.
+func (w *watch) checkRead(ev protocol.Event) {
+	if !ev.OK {
+		w.setVerdict(&Error{Class: Contract, Msg: fmt.Sprintf("%s failed (exit %d): %s", ev.Cmd, ev.Exit,
+			firstNonEmpty(strings.TrimSpace(ev.Stderr), ev.Err))})
+		return
+	}
+	want := make([]string, len(w.r.opts.Expect))
+	for i, b := range w.r.opts.Expect {
+		want[i] = strconv.Itoa(int(b))
+	}
+	if strings.Join(ev.Stdout, " ") != strings.Join(want, " ") {
+		w.setVerdict(&Error{Class: Contract, Msg: fmt.Sprintf("wrong bytes in the mapped page: got [%s], want [%s]",
+			strings.Join(ev.Stdout, " "), strings.Join(want, " "))})
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func (w *watch) crashVerdict() *Error {
+	c := w.crash
+	class := GuestCrash
+	msg := "the kernel reported " + c.Title
+	if w.phase == phaseBoot {
+		class = Boot
+		msg = "the kernel crashed before the guest init ran: " + c.Title
+	}
+	e := &Error{Class: class, Msg: msg}
+	if c.Line > 0 {
+		e.Excerpt = w.log.Excerpt(c.Line, 3, 40)
+	} else {
+		e.Excerpt = w.log.Tail(40)
+	}
+	return e
+}
+
+func (w *watch) exited(v *vm.VM) *Error {
+	switch {
+	case w.crash != nil:
+		return w.crashVerdict()
+	case w.verdict != nil || w.phase == phaseEnd:
+		return w.verdict
+	case v.ExitErr() != nil:
+		return &Error{Class: Infra, Msg: fmt.Sprintf("QEMU exited during %s: %v; see %s", w.phase, v.ExitErr(),
+			filepath.Join(w.r.opts.ArtifactDir, "qemu.log")), Excerpt: w.log.Tail(20)}
+	default:
+		return &Error{Class: Channel, Msg: fmt.Sprintf("the guest stopped during %s without its end marker; "+
+			"the console broke off", w.phase), Excerpt: w.log.Tail(20)}
+	}
+}
+
+func (w *watch) timeout() *Error {
+	t := w.r.opts.Timeouts
+	e := &Error{Excerpt: w.log.Tail(20)}
+	switch w.phase {
+	case phaseBoot:
+		e.Class, e.Msg = Boot, fmt.Sprintf("the guest init did not start within %v (-boot-timeout)", t.Boot)
+	case phaseLoad:
+		e.Class, e.Msg = ModuleLoad, fmt.Sprintf("the module's init did not return within %v (-load-timeout)", t.Load)
+	case phaseDevice:
+		e.Class, e.Msg = ModuleLoad, "the guest stopped answering while it waited for "+w.r.opts.Device
+	default:
+		e.Class, e.Msg = Contract, fmt.Sprintf("the checks did not finish within %v (-check-timeout)", t.Check)
+	}
+	return e
+}
+
+func (p phase) String() string {
+	return [...]string{"boot", "module load", "device wait", "checks", "the end"}[p]
+}

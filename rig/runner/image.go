@@ -1,0 +1,104 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/mmaprig/mmaprig/guest/protocol"
+	"github.com/mmaprig/mmaprig/images"
+	"github.com/mmaprig/mmaprig/internal/cache"
+)
+
+// baseKey hashes what goes into the u-root base: the guest programs' and
+// the Go module's sources, the command list, and the Go version.
+func baseKey(root string, base images.Base) (string, error) {
+	parts := []string{"uroot-base;v1", runtime.Version(), base.Init, strings.Join(base.Commands, ",")}
+	for _, f := range []string{"go.mod", "go.sum"} {
+		sum, err := cache.HashFile(filepath.Join(root, f))
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, f, sum)
+	}
+	err := filepath.WalkDir(filepath.Join(root, "guest"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
+			return err
+		}
+		sum, err := cache.HashFile(p)
+		rel, _ := filepath.Rel(root, p)
+		parts = append(parts, rel, sum)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("hash the guest sources: %w", err)
+	}
+	return cache.Key(parts...), nil
+}
+
+// image makes the initramfs: the cached u-root base, then an overlay with
+// the module and the run configuration.
+func (r *run) image(ctx context.Context, st *Stage) (string, bool, error) {
+	base := images.DefaultBase(r.opts.Root)
+	key, err := baseKey(r.opts.Root, base)
+	if err != nil {
+		return "", false, fail(Setup, err, "the rig's source tree %s is incomplete", r.opts.Root)
+	}
+	dir, hit, err := r.opts.Cache.Get(ctx, "initramfs", key, func(ctx context.Context, out string) error {
+		st.Progress(0, "building the u-root base")
+		tmp, err := os.MkdirTemp(r.work, "uimage-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if err := base.Build(ctx, r.opts.Log, filepath.Join(out, "base.cpio"), tmp); err != nil {
+			return fail(Infra, err, "build the u-root base initramfs")
+		}
+		return nil
+	})
+	if err != nil {
+		return "", false, err
+	}
+	ko, err := os.ReadFile(r.ko)
+	if err != nil {
+		return "", false, err
+	}
+	cfg, err := json.MarshalIndent(r.guestConfig(), "", "  ")
+	if err != nil {
+		return "", false, err
+	}
+	if err := os.WriteFile(filepath.Join(r.opts.ArtifactDir, "run.json"), cfg, 0o644); err != nil {
+		return "", false, err
+	}
+	r.initrd = filepath.Join(r.work, "initramfs.cpio")
+	err = images.Assemble(r.initrd, filepath.Join(dir, "base.cpio"), []images.File{
+		{Path: protocol.ModulePath, Data: ko, Mode: 0o644},
+		{Path: protocol.ConfigPath, Data: cfg, Mode: 0o644},
+	})
+	if err != nil {
+		return "", false, fail(Infra, err, "assemble the initramfs")
+	}
+	how := "built"
+	if hit {
+		how = "cached"
+	}
+	return fmt.Sprintf("u-root base %s, overlay with %s", how, filepath.Base(r.ko)), hit, nil
+}
+
+func (r *run) guestConfig() protocol.Config {
+	t := r.opts.Timeouts
+	return protocol.Config{
+		Device:          r.opts.Device,
+		LoadTimeoutMS:   t.Load.Milliseconds(),
+		DeviceTimeoutMS: 2000,
+		RunTimeoutMS:    t.Check.Milliseconds(),
+		Programs: [][]string{
+			{"reader", "-dev", r.opts.Device, "-n", fmt.Sprint(len(r.opts.Expect))},
+		},
+	}
+}

@@ -1,0 +1,62 @@
+package vm
+
+import (
+	"fmt"
+	"os"
+)
+
+// Accel is the accelerator a VM runs under, and why it was chosen.
+type Accel struct {
+	Name   string // "kvm" or "tcg"
+	Reason string
+}
+
+func (a Accel) String() string { return a.Name + " (" + a.Reason + ")" }
+
+// Host describes what the accelerator probe looks at; Detect uses the real
+// host, tests use fakes.
+type Host struct {
+	// SysModule is /sys/module.
+	SysModule string
+	// DevKVM is /dev/kvm.
+	DevKVM string
+}
+
+// RealHost is this machine.
+var RealHost = Host{SysModule: "/sys/module", DevKVM: "/dev/kvm"}
+
+// DetectAccel picks the accelerator for mode "auto", "kvm" or "tcg".
+//
+// KVM is used only where it really works: /dev/kvm must open read-write
+// and a hardware KVM module (kvm_intel or kvm_amd) must be loaded. A
+// paravirtual /dev/kvm (kvm_pvm) crashes stock kernels, so it means TCG.
+func (h Host) DetectAccel(mode string) (Accel, error) {
+	switch mode {
+	case "tcg":
+		return Accel{"tcg", "chosen with -accel tcg"}, nil
+	case "kvm":
+		return Accel{"kvm", "chosen with -accel kvm"}, nil
+	case "auto", "":
+	default:
+		return Accel{}, fmt.Errorf("-accel %q: want auto, kvm or tcg", mode)
+	}
+	if f, err := os.OpenFile(h.DevKVM, os.O_RDWR, 0); err != nil {
+		return Accel{"tcg", fmt.Sprintf("%s is not usable: %v", h.DevKVM, err)}, nil
+	} else {
+		f.Close()
+	}
+	for _, m := range []string{"kvm_intel", "kvm_amd"} {
+		if h.loaded(m) {
+			return Accel{"kvm", m + " is loaded and " + h.DevKVM + " opens"}, nil
+		}
+	}
+	if h.loaded("kvm_pvm") {
+		return Accel{"tcg", h.DevKVM + " is paravirtual (kvm_pvm), which crashes stock kernels"}, nil
+	}
+	return Accel{"tcg", "no hardware KVM module (kvm_intel, kvm_amd) is loaded"}, nil
+}
+
+func (h Host) loaded(module string) bool {
+	_, err := os.Stat(h.SysModule + "/" + module)
+	return err == nil
+}

@@ -1,0 +1,62 @@
+package vm
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fakeHost makes a /sys/module with the given modules and a /dev/kvm that
+// opens, or none.
+func fakeHost(t *testing.T, kvm bool, modules ...string) Host {
+	t.Helper()
+	dir := t.TempDir()
+	h := Host{SysModule: filepath.Join(dir, "module"), DevKVM: filepath.Join(dir, "kvm")}
+	os.MkdirAll(h.SysModule, 0o755)
+	for _, m := range modules {
+		os.MkdirAll(filepath.Join(h.SysModule, m), 0o755)
+	}
+	if kvm {
+		os.WriteFile(h.DevKVM, nil, 0o666)
+	}
+	return h
+}
+
+func TestDetectAccel(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		host    Host
+		mode    string
+		want    string
+		because string
+	}{
+		{"intel", fakeHost(t, true, "kvm", "kvm_intel"), "auto", "kvm", "kvm_intel"},
+		{"amd", fakeHost(t, true, "kvm", "kvm_amd"), "auto", "kvm", "kvm_amd"},
+		{"pvm", fakeHost(t, true, "kvm", "kvm_pvm"), "auto", "tcg", "paravirtual"},
+		{"no module", fakeHost(t, true, "kvm"), "auto", "tcg", "no hardware KVM"},
+		{"no device", fakeHost(t, false, "kvm", "kvm_intel"), "auto", "tcg", "not usable"},
+		{"forced tcg", fakeHost(t, true, "kvm_intel"), "tcg", "tcg", "-accel tcg"},
+		{"forced kvm", fakeHost(t, false), "kvm", "kvm", "-accel kvm"},
+	} {
+		a, err := tc.host.DetectAccel(tc.mode)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if a.Name != tc.want || !strings.Contains(a.Reason, tc.because) {
+			t.Errorf("%s: got %v; want %s because of %q", tc.name, a, tc.want, tc.because)
+		}
+	}
+	if _, err := RealHost.DetectAccel("hvf"); err == nil {
+		t.Error("DetectAccel(hvf) succeeded")
+	}
+}
+
+func TestQuote(t *testing.T) {
+	got := Quote("/usr/bin/qemu", []string{"-append", "console=ttyS0 panic=-1", "it's"})
+	want := `/usr/bin/qemu -append 'console=ttyS0 panic=-1' 'it'\''s'`
+	if got != want {
+		t.Errorf("Quote = %s\nwant    %s", got, want)
+	}
+}
