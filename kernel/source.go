@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,7 +52,7 @@ func (d DebianPackage) String() string { return "Debian package " + d.Package }
 // ID is the package name and the version apt would fetch, or, when apt
 // knows nothing (no package lists), the newest version already downloaded.
 func (d DebianPackage) ID(ctx context.Context, c *cache.Cache) (string, error) {
-	v, err := d.candidate(ctx)
+	v, err := d.memoCandidate(ctx, c)
 	if err != nil {
 		if v := d.newestDownloaded(c); v != "" {
 			return d.Package + "=" + v, nil
@@ -62,6 +63,36 @@ func (d DebianPackage) ID(ctx context.Context, c *cache.Cache) (string, error) {
 }
 
 var versionRE = regexp.MustCompile(`(?m)^Version: (\S+)$`)
+
+// aptListsDir holds apt's package lists.
+const aptListsDir = "/var/lib/apt/lists"
+
+// memoCandidate is candidate, remembered until apt's lists change: without
+// a pkgcache, apt-cache takes most of a second, on every warm run.
+func (d DebianPackage) memoCandidate(ctx context.Context, c *cache.Cache) (string, error) {
+	lists, _ := filepath.Glob(filepath.Join(aptListsDir, "*_Packages*"))
+	fp := []string{d.Package}
+	for _, l := range lists {
+		if fi, err := os.Stat(l); err == nil {
+			fp = append(fp, l, fi.ModTime().String(), strconv.FormatInt(fi.Size(), 10))
+		}
+	}
+	memo := filepath.Join(c.Root(), "apt-versions", cache.Key(fp...))
+	if b, err := os.ReadFile(memo); err == nil && len(b) > 0 {
+		return string(b), nil
+	}
+	v, err := d.candidate(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(memo), 0o755); err == nil {
+		tmp := memo + ".tmp-" + strconv.Itoa(os.Getpid())
+		if os.WriteFile(tmp, []byte(v), 0o644) == nil {
+			os.Rename(tmp, memo)
+		}
+	}
+	return v, nil
+}
 
 func (d DebianPackage) candidate(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, "apt-cache", "show", "--no-all-versions", d.Package).Output()

@@ -50,7 +50,8 @@ type flags struct {
 	accel, qemu                  string
 	mem, smp, jobs               int
 	cacheDir, artifacts, root    string
-	keep, verbose                bool
+	jsonOut                      string
+	keep, verbose, buildOnly     bool
 	timeout                      time.Duration
 	t                            runner.Timeouts
 }
@@ -74,8 +75,10 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.cacheDir, "cache", "", "cache `dir` (default $XDG_CACHE_HOME/mmaprig)")
 	fs.StringVar(&f.artifacts, "artifacts", "", "artifact `dir` for this run (default CACHE/runs/TIME)")
 	fs.StringVar(&f.root, "root", "", "the rig's source tree (default: found from the working directory)")
+	fs.StringVar(&f.jsonOut, "json", "", "also write the result as JSON to `file`")
 	fs.BoolVar(&f.keep, "keep", false, "keep the run's working files (initramfs, QMP socket dir) in the artifact dir")
 	fs.BoolVar(&f.verbose, "v", false, "verbose diagnostics")
+	fs.BoolVar(&f.buildOnly, "build-only", false, "build the kernel, module and initramfs, then stop before booting")
 	fs.DurationVar(&f.timeout, "timeout", time.Hour, "deadline for the whole run")
 	fs.DurationVar(&f.t.Kernel, "kernel-timeout", f.t.Kernel, "deadline to fetch and build the kernel")
 	fs.DurationVar(&f.t.Module, "module-timeout", f.t.Module, "deadline to build the module")
@@ -133,6 +136,14 @@ func findRoot(dir string) (string, error) {
 }
 
 func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	if cmd != "run" && cmd != "srcdir" {
+		fmt.Fprintf(stderr, "rig: unknown command %q; the commands are run (the default) and srcdir\n", cmd)
+		return runner.ExitSetup
+	}
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -153,11 +164,26 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
+	if cmd == "srcdir" {
+		dir, err := runner.SourceDir(ctx, opts)
+		if err != nil {
+			fmt.Fprintf(stderr, "rig: unpack %s: %v\n", opts.Kernel, err)
+			return runner.ExitSetup
+		}
+		fmt.Fprintln(stdout, dir)
+		return 0
+	}
 
 	p := opts.Printer
 	p.Printf("mmaprig: %s, config %s, module %s", opts.Kernel, strings.Join(opts.Fragments, "+"), opts.ModuleDir)
 	res := runner.Run(ctx, opts)
 	report(stdout, res, opts)
+	if f.jsonOut != "" {
+		if err := res.WriteJSON(f.jsonOut); err != nil {
+			fmt.Fprintf(stderr, "rig: %v\n", err)
+			return runner.ExitSetup
+		}
+	}
 	return res.Class.ExitCode()
 }
 
@@ -232,6 +258,7 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 		SMP:         f.smp,
 		Jobs:        f.jobs,
 		Keep:        f.keep,
+		BuildOnly:   f.buildOnly,
 		Timeouts:    f.t,
 		Printer:     runner.NewPrinter(out),
 		Log:         log,
@@ -244,6 +271,10 @@ func report(w io.Writer, res runner.Result, opts runner.Options) {
 		for _, l := range res.Output {
 			fmt.Fprintln(w, l)
 		}
+	}
+	if res.Err == nil && opts.BuildOnly {
+		fmt.Fprintf(w, "BUILT: kernel, module and initramfs are ready (-build-only; nothing booted)\nartifacts: %s\n", res.ArtifactDir)
+		return
 	}
 	if res.Err == nil {
 		fmt.Fprintf(w, "PASS: %s maps the expected %d bytes (boot to verdict %.2fs, accel %s)\n",

@@ -66,10 +66,12 @@ type Options struct {
 	// Jobs is make's parallelism.
 	Jobs int
 	// Keep leaves the run's working files in ArtifactDir/work.
-	Keep     bool
-	Timeouts Timeouts
-	Printer  *Printer
-	Log      *slog.Logger
+	Keep bool
+	// BuildOnly stops before the boot stage.
+	BuildOnly bool
+	Timeouts  Timeouts
+	Printer   *Printer
+	Log       *slog.Logger
 }
 
 // Result is a finished run.
@@ -149,6 +151,9 @@ func (r *run) do(ctx context.Context) error {
 		{"initramfs", r.opts.Timeouts.Image, r.image},
 		{"boot", 0, r.boot},
 	} {
+		if step.name == "boot" && r.opts.BuildOnly {
+			break
+		}
 		st := r.opts.Printer.Start(step.name)
 		sctx, cancel := ctx, context.CancelFunc(func() {})
 		if step.dl > 0 {
@@ -368,4 +373,21 @@ func tailFile(path string, n int) string {
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// SourceDir returns the unpacked source tree of opts.Kernel, fetching and
+// unpacking it into the cache if needed. Tools such as checkpatch.pl come
+// from there.
+func SourceDir(ctx context.Context, opts Options) (string, error) {
+	if lt, ok := opts.Kernel.(kernel.LocalTree); ok {
+		return lt.Dir, nil
+	}
+	id, err := opts.Kernel.ID(ctx, opts.Cache)
+	if err != nil {
+		return "", err
+	}
+	dir, _, err := opts.Cache.Get(ctx, "src", cache.Key(id), func(ctx context.Context, dir string) error {
+		return opts.Kernel.Unpack(ctx, opts.Cache, dir)
+	})
+	return dir, err
 }

@@ -6,6 +6,7 @@ package vm
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -100,6 +101,10 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	sock := filepath.Join(cfg.RuntimeDir, "qmp.sock")
 	v := &VM{cfg: cfg, args: cfg.Args(sock), exited: make(chan struct{}), events: make(chan qmp.Event, 64)}
 	if err := os.WriteFile(filepath.Join(cfg.ArtifactDir, "qemu.cmdline"), []byte(Quote(bin, v.args)+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	argv, _ := json.Marshal(append([]string{bin}, v.args...))
+	if err := os.WriteFile(filepath.Join(cfg.ArtifactDir, "qemu.cmdline.json"), argv, 0o644); err != nil {
 		return nil, err
 	}
 	qlog, err := os.Create(filepath.Join(cfg.ArtifactDir, "qemu.log"))

@@ -1,0 +1,207 @@
+package main
+
+// make bench: the time of each stage, cold and warm, and the rig's
+// boot-to-verdict time against a bare QEMU boot of the same kernel and
+// initramfs, timed in the same run. Targets are in the README; this only
+// measures. Set MMAPRIG_BENCH_COLD=0 to skip the cold (empty cache) run.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mmaprig/mmaprig/rig/runner"
+)
+
+type timed struct {
+	rep  runner.Report
+	wall time.Duration
+}
+
+// benchRig runs a command that ends in a rig run, and reads its -json.
+func benchRig(b *testing.B, name string, args ...string) timed {
+	b.Helper()
+	js := filepath.Join(b.TempDir(), "result.json")
+	art := filepath.Join(b.TempDir(), "artifacts")
+	args = append(args, "-json", js, "-artifacts", art)
+	start := time.Now()
+	cmd := exec.Command(name, args...)
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(start)
+	if err != nil {
+		b.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	var rep runner.Report
+	raw, err := os.ReadFile(js)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		b.Fatal(err)
+	}
+	if rep.Class != runner.Pass {
+		b.Fatalf("%s: %s: %s", name, rep.Class, rep.Message)
+	}
+	return timed{rep, wall}
+}
+
+func stage(rep runner.Report, name string) time.Duration {
+	for _, s := range rep.Stages {
+		if s.Stage == name {
+			return time.Duration(s.Seconds * float64(time.Second))
+		}
+	}
+	return 0
+}
+
+func median(ds []time.Duration) time.Duration {
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2]
+}
+
+// bareBoot boots the kernel and initramfs of a kept run with a plain QEMU
+// command line: no QMP, no pause, serial to a file. The guest powers off.
+func bareBoot(b *testing.B, art string) time.Duration {
+	b.Helper()
+	raw, err := os.ReadFile(filepath.Join(art, "qemu.cmdline.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var argv []string
+	if err := json.Unmarshal(raw, &argv); err != nil {
+		b.Fatal(err)
+	}
+	var args []string
+	for i := 1; i < len(argv); i++ {
+		switch argv[i] {
+		case "-S":
+			continue
+		case "-qmp", "-chardev", "-serial":
+			i++
+			continue
+		case "-initrd":
+			args = append(args, "-initrd", filepath.Join(art, "work", "initramfs.cpio"))
+			i++
+			continue
+		}
+		args = append(args, argv[i])
+	}
+	args = append(args, "-serial", "file:"+filepath.Join(b.TempDir(), "bare-console.log"))
+	start := time.Now()
+	cmd := exec.Command(argv[0], args...)
+	cmd.Stdin = nil
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("bare QEMU: %v\n%s", err, out)
+	}
+	return time.Since(start)
+}
+
+func BenchmarkStages(b *testing.B) {
+	if b.N > 1 {
+		b.Skip("run with -benchtime 1x: each iteration builds kernels")
+	}
+	w := os.Stdout
+	row := func(what string, d time.Duration, target string) {
+		fmt.Fprintf(w, "  %-58s %9.2fs  %s\n", what, d.Seconds(), target)
+		b.ReportMetric(d.Seconds(), strings.ReplaceAll(what, " ", "_")+"_s")
+	}
+	fmt.Fprintln(w, "mmaprig bench (2-core TCG targets from the issue)")
+
+	// Warm the cache, untimed, so the warm numbers are warm.
+	benchRig(b, rigBin)
+
+	var warm []time.Duration
+	var last timed
+	for range 3 {
+		last = benchRig(b, rigBin)
+		warm = append(warm, last.wall)
+	}
+	row("warm verdict, built rig binary (median of 3, wall)", median(warm), "target <= 2.0s")
+	row("kernel build, warm (cache hit)", stage(last.rep, "kernel"), "")
+	row("initramfs overlay (base cached)", stage(last.rep, "initramfs"), "")
+
+	// Edit the module: a copy with a changed comment is a new module key.
+	mod := filepath.Join(b.TempDir(), "module")
+	copyDir(b, "../module", mod)
+	f, _ := os.OpenFile(filepath.Join(mod, "mymap.c"), os.O_APPEND|os.O_WRONLY, 0)
+	fmt.Fprintf(f, "/* bench edit %d */\n", time.Now().UnixNano())
+	f.Close()
+	edit := benchRig(b, rigBin, "-module", mod)
+	row("module build", stage(edit.rep, "module"), "")
+	row("edit module/mymap.c to verdict (wall)", edit.wall, "target <= 4s")
+
+	gr := benchRig(b, "go", "run", ".")
+	row("warm `go run ./rig` (wall)", gr.wall, "target <= 5s")
+
+	// Rig boot-to-verdict against a bare boot, timed back to back.
+	var rigBoot, bare []time.Duration
+	for range 3 {
+		k := benchRig(b, rigBin, "-keep")
+		rigBoot = append(rigBoot, time.Duration(k.rep.BootToVerdict*float64(time.Second)))
+		bare = append(bare, bareBoot(b, k.rep.ArtifactDir))
+	}
+	rb, bb := median(rigBoot), median(bare)
+	row("boot to verdict, rig (median of 3)", rb, "")
+	row("bare QEMU boot, same kernel and initramfs (median of 3)", bb, "")
+	fmt.Fprintf(w, "  %-58s %9.2f   target <= 1.3\n", "ratio rig / bare", rb.Seconds()/bb.Seconds())
+	b.ReportMetric(rb.Seconds()/bb.Seconds(), "rig/bare")
+
+	if os.Getenv("MMAPRIG_BENCH_COLD") == "0" {
+		fmt.Fprintln(w, "  cold run skipped (MMAPRIG_BENCH_COLD=0)")
+		return
+	}
+	// Cold: an empty cache that holds only the downloaded source package.
+	cold := b.TempDir()
+	copyDir(b, filepath.Join(defaultCache(b), "downloads"), filepath.Join(cold, "downloads"))
+	c := benchRig(b, rigBin, "-cache", cold)
+	row("kernel build, cold (unpack, configure, compile)", stage(c.rep, "kernel"), "")
+	row("initramfs, cold (u-root base build)", stage(c.rep, "initramfs"), "")
+	row("cold run, empty cache, package downloaded (wall)", c.wall, "target <= 6 min")
+}
+
+func defaultCache(b *testing.B) string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return filepath.Join(dir, "mmaprig")
+}
+
+func copyDir(b *testing.B, src, dst string) {
+	b.Helper()
+	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		t := filepath.Join(dst, rel)
+		if fi.IsDir() {
+			return os.MkdirAll(t, 0o755)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.Create(t)
+		if err != nil {
+			return err
+		}
+		defer out.Close()
+		_, err = io.Copy(out, in)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}

@@ -1,0 +1,193 @@
+package main
+
+// End-to-end tests: they build the rig, then run it as a user would, on the
+// real kernel, module and QEMU. The first one builds the kernel into the
+// shared cache (about 4 minutes on 2 cores); the rest reuse it.
+//
+// With -short they still build everything, but boot nothing.
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var rigBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "rig-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	rigBin = filepath.Join(dir, "rig")
+	if out, err := exec.Command("go", "build", "-o", rigBin, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code      int
+	out       string
+	artifacts string
+}
+
+// runRig runs the rig binary with args and its own artifact directory.
+func runRig(t *testing.T, args ...string) result {
+	t.Helper()
+	art := filepath.Join(t.TempDir(), "artifacts")
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, rigBin, append([]string{"-artifacts", art}, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run rig: %v", err)
+	}
+	t.Logf("rig %s -> exit %d\n%s", strings.Join(args, " "), code, out.String())
+	assertNoQEMU(t, art)
+	return result{code: code, out: out.String(), artifacts: art}
+}
+
+// assertNoQEMU fails if a QEMU of this run is still alive.
+func assertNoQEMU(t *testing.T, art string) {
+	t.Helper()
+	out, _ := exec.Command("pgrep", "-af", "qemu-system").Output()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, art) || strings.Contains(line, "mmaprig-") {
+			t.Errorf("QEMU outlived the rig: %s", line)
+		}
+	}
+}
+
+func fixture(name string) string {
+	return filepath.Join("..", "testdata", "modules", name)
+}
+
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		r := runRig(t, "-build-only")
+		if r.code != 0 || !strings.Contains(r.out, "BUILT:") {
+			t.Fatalf("-build-only: exit %d; want 0 and BUILT", r.code)
+		}
+		t.Skip("-short: built everything; skipping the VM")
+	}
+	r := runRig(t)
+	if r.code != 0 {
+		t.Fatalf("exit %d; want 0 (pass)", r.code)
+	}
+	if !strings.Contains(r.out, "\n0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n") {
+		t.Error("the output lacks the ten bytes 0..9, one per line")
+	}
+	if !regexp.MustCompile(`(?m)^PASS: /dev/mymap maps the expected 10 bytes`).MatchString(r.out) {
+		t.Error("no PASS verdict")
+	}
+	for _, stage := range []string{"setup", "kernel", "module", "initramfs", "boot"} {
+		if !regexp.MustCompile(`(?m)^  ` + stage + ` +[0-9.]+m?s `).MatchString(r.out) {
+			t.Errorf("stage %s did not print its duration", stage)
+		}
+	}
+	for _, f := range []string{"console.log", "qemu.cmdline", "qemu.log", "kernel.config", "mymap.ko", "run.json"} {
+		if _, err := os.Stat(filepath.Join(r.artifacts, f)); err != nil {
+			t.Errorf("artifact %s: %v", f, err)
+		}
+	}
+	con, _ := os.ReadFile(filepath.Join(r.artifacts, "console.log"))
+	if !bytes.Contains(con, []byte("@mmaprig@ end ")) {
+		t.Error("console.log lacks the guest's end marker")
+	}
+
+	// A second run rebuilds nothing.
+	r = runRig(t)
+	if r.code != 0 {
+		t.Fatalf("second run: exit %d", r.code)
+	}
+	for _, stage := range []string{"kernel", "module"} {
+		if !regexp.MustCompile(`(?m)^  ` + stage + ` +\S+  cached `).MatchString(r.out) {
+			t.Errorf("second run: the %s stage was not a cache hit", stage)
+		}
+	}
+	if !strings.Contains(r.out, "u-root base cached") {
+		t.Error("second run: the u-root base was rebuilt")
+	}
+}
+
+// Each broken module must make the rig exit 1, name the failure, and point
+// at the serial log.
+func TestBrokenModules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	for _, tc := range []struct {
+		fixture string
+		args    []string
+		class   string
+		says    string
+	}{
+		{"wrongbytes", nil, "contract", "wrong bytes in the mapped page: got [9 8 7 6 5 4 3 2 1 0], want [0 1 2 3 4 5 6 7 8 9]"},
+		{"nobuild", nil, "module-build", "this_symbol_does_not_exist"},
+		{"nodevice", nil, "module-load", "the module loaded but created no /dev/mymap"},
+		{"hangload", []string{"-load-timeout", "3s"}, "module-load", "module init did not return within 3s"},
+		{"nullmmap", nil, "guest-crash", "BUG: kernel NULL pointer dereference"},
+	} {
+		t.Run(tc.fixture, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			r := runRig(t, append([]string{"-module", fixture(tc.fixture)}, tc.args...)...)
+			if r.code != 1 {
+				t.Errorf("exit %d; want 1 (the module failed)", r.code)
+			}
+			if !strings.Contains(r.out, "FAIL ["+tc.class+"]") {
+				t.Errorf("the verdict is not %s", tc.class)
+			}
+			if !strings.Contains(r.out, tc.says) {
+				t.Errorf("the output does not say %q", tc.says)
+			}
+			m := regexp.MustCompile(`(?m)^serial log: (\S+)$`).FindStringSubmatch(r.out)
+			if m == nil {
+				t.Fatal("the output does not name the serial log")
+			}
+			if _, err := os.Stat(m[1]); err != nil && tc.class != "module-build" {
+				t.Errorf("serial log %s: %v", m[1], err)
+			}
+			t.Logf("%s: verdict in %v", tc.fixture, time.Since(start))
+		})
+	}
+}
+
+func TestBadUsage(t *testing.T) {
+	empty := t.TempDir()
+	for _, args := range [][]string{
+		{"-kernel", "9.99"},
+		{"-kernel", "six"},
+		{"-module", empty},
+		{"-module", filepath.Join(empty, "missing")},
+		{"-expect", "1,2,300"},
+		{"-config", "nonesuch"},
+		{"-boot-timeout", "-1s"},
+		{"-accel", "hvf"},
+		{"-qemu", "/nonexistent/qemu-system-x86_64", "-build-only"},
+		{"nonsense-command"},
+	} {
+		r := runRig(t, args...)
+		if r.code != 2 {
+			t.Errorf("rig %v: exit %d; want 2 (bad usage or setup)", args, r.code)
+		}
+		if !strings.Contains(r.out, "rig:") && !strings.Contains(r.out, "FAIL [setup]") {
+			t.Errorf("rig %v: no clear error", args)
+		}
+	}
+}

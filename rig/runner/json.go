@@ -1,0 +1,70 @@
+package runner
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Report is the machine-readable form of a Result, as -json writes it.
+type Report struct {
+	Class         Class         `json:"class"`
+	ExitCode      int           `json:"exit_code"`
+	Message       string        `json:"message,omitempty"`
+	Excerpt       string        `json:"excerpt,omitempty"`
+	Kernel        string        `json:"kernel"`
+	Accel         string        `json:"accel"`
+	AccelReason   string        `json:"accel_reason"`
+	Stages        []StageReport `json:"stages"`
+	BootToVerdict float64       `json:"boot_to_verdict_seconds"`
+	Output        []string      `json:"output"`
+	ArtifactDir   string        `json:"artifact_dir"`
+	ConsoleLog    string        `json:"console_log"`
+}
+
+// StageReport is one stage's time.
+type StageReport struct {
+	Stage   string  `json:"stage"`
+	Seconds float64 `json:"seconds"`
+	Cached  bool    `json:"cached"`
+}
+
+// Report converts the result.
+func (r Result) Report() Report {
+	rep := Report{
+		Class:         r.Class,
+		ExitCode:      r.Class.ExitCode(),
+		Kernel:        r.Kernel,
+		Accel:         r.Accel.Name,
+		AccelReason:   r.Accel.Reason,
+		BootToVerdict: r.BootToVerdict.Seconds(),
+		Output:        r.Output,
+		ArtifactDir:   r.ArtifactDir,
+		ConsoleLog:    filepath.Join(r.ArtifactDir, "console.log"),
+		Stages:        []StageReport{},
+	}
+	if r.Err != nil {
+		rep.Message, rep.Excerpt = r.Err.Msg, r.Err.Excerpt
+		if r.Err.Err != nil {
+			rep.Message += ": " + r.Err.Err.Error()
+		}
+	}
+	for _, s := range r.Stages {
+		rep.Stages = append(rep.Stages, StageReport{Stage: s.Stage, Seconds: s.Duration.Seconds(), Cached: s.Cached})
+	}
+	return rep
+}
+
+// WriteJSON writes the report to path, atomically.
+func (r Result) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r.Report(), "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write the JSON report: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
