@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mmaprig/mmaprig/rig/runner"
 )
 
 var rigBin string
@@ -51,6 +53,7 @@ func runRig(t *testing.T, args ...string) result {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
+	assertNoQEMU(t, cmd.Process.Pid)
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
@@ -58,16 +61,16 @@ func runRig(t *testing.T, args ...string) result {
 		t.Fatalf("run rig: %v", err)
 	}
 	t.Logf("rig %s -> exit %d\n%s", strings.Join(args, " "), code, out.String())
-	assertNoQEMU(t, art)
 	return result{code: code, out: out.String(), artifacts: art}
 }
 
-// assertNoQEMU fails if a QEMU of this run is still alive.
-func assertNoQEMU(t *testing.T, art string) {
+// assertNoQEMU fails if the QEMU of the rig with this pid is still alive.
+func assertNoQEMU(t *testing.T, rigPid int) {
 	t.Helper()
+	name := runner.QEMUName(rigPid)
 	out, _ := exec.Command("pgrep", "-af", "qemu-system").Output()
 	for _, line := range strings.Split(string(out), "\n") {
-		if strings.Contains(line, art) || strings.Contains(line, "mmaprig-") {
+		if strings.Contains(line, "-name "+name+" ") {
 			t.Errorf("QEMU outlived the rig: %s", line)
 		}
 	}

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +21,9 @@ const crashGrace = 1500 * time.Millisecond
 // kernelArgs is the guest kernel command line. panic=-1 reboots at once
 // on a panic, and QEMU turns the reboot into an exit.
 var kernelArgs = []string{"console=ttyS0", "panic=-1"}
+
+// QEMUName is the -name of the QEMU that the rig with this pid starts.
+func QEMUName(pid int) string { return "mmaprig-rig-" + strconv.Itoa(pid) }
 
 // phase is where the guest is, as its markers tell.
 type phase int
@@ -52,6 +56,7 @@ func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 	start := time.Now()
 	v, err := vm.Start(ctx, vm.Config{
 		QEMU:        r.opts.QEMU,
+		Name:        QEMUName(os.Getpid()),
 		Kernel:      filepath.Join(r.kdir, "arch/x86/boot/bzImage"),
 		Initrd:      r.initrd,
 		Append:      kernelArgs,

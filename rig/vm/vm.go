@@ -41,6 +41,8 @@ type Config struct {
 	ArtifactDir string
 	// RuntimeDir holds the QMP socket; it must be short and private.
 	RuntimeDir string
+	// Name is QEMU's -name, so a run's QEMU can be found with pgrep.
+	Name string
 	// ExtraArgs are appended to QEMU's arguments.
 	ExtraArgs []string
 	// OnLine is called with each console line, in order, from one
@@ -73,6 +75,7 @@ func (cfg Config) Args(qmpSocket string) []string {
 		cpu = "host"
 	}
 	return append([]string{
+		"-name", cfg.Name,
 		"-M", "microvm,accel=" + cfg.Accel.Name,
 		"-cpu", cpu,
 		"-m", strconv.Itoa(cfg.MemMB),
