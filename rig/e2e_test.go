@@ -98,6 +98,9 @@ func TestEndToEnd(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^PASS: /dev/mymap maps the expected 10 bytes`).MatchString(r.out) {
 		t.Error("no PASS verdict")
 	}
+	if !strings.Contains(r.out, "mymap.ko, 0 warning(s) with W=1") {
+		t.Error("the driver does not build warning-free with W=1")
+	}
 	for _, stage := range []string{"setup", "kernel", "module", "initramfs", "boot"} {
 		if !regexp.MustCompile(`(?m)^  ` + stage + ` +[0-9.]+m?s `).MatchString(r.out) {
 			t.Errorf("stage %s did not print its duration", stage)
@@ -192,5 +195,18 @@ func TestBadUsage(t *testing.T) {
 		if !strings.Contains(r.out, "rig:") && !strings.Contains(r.out, "FAIL [setup]") {
 			t.Errorf("rig %v: no clear error", args)
 		}
+	}
+}
+
+// The driver is clean under the kernel's own checkpatch.pl --strict.
+func TestDriverStyle(t *testing.T) {
+	src, err := exec.Command(rigBin, "srcdir").Output()
+	if err != nil {
+		t.Fatalf("rig srcdir: %v", err)
+	}
+	script := filepath.Join(strings.TrimSpace(string(src)), "scripts", "checkpatch.pl")
+	out, err := exec.Command("perl", script, "--strict", "--no-tree", "--show-types", "-f", "../module/mymap.c").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "total: 0 errors, 0 warnings, 0 checks") {
+		t.Errorf("checkpatch --strict module/mymap.c: %v\n%s", err, out)
 	}
 }
