@@ -30,14 +30,21 @@ type Base struct {
 	Init string
 }
 
-// DefaultBase is the base the rig boots: the guest init and reader, and no
-// u-root init, whose module autoloading would race the rig's own insmod.
+// DefaultBase is the base the rig boots: the guest programs, u-root's gosh
+// and a few core tools for `rig shell`, and no u-root init, whose module
+// autoloading would race the rig's own insmod.
 func DefaultBase(moduleDir string) Base {
 	return Base{
 		ModuleDir: moduleDir,
 		Commands: []string{
 			"github.com/mmaprig/mmaprig/guest/init",
 			"github.com/mmaprig/mmaprig/guest/reader",
+			"github.com/mmaprig/mmaprig/guest/modctl",
+			"github.com/mmaprig/mmaprig/guest/sshd",
+			"github.com/u-root/u-root/cmds/core/gosh",
+			"github.com/u-root/u-root/cmds/core/cat",
+			"github.com/u-root/u-root/cmds/core/ls",
+			"github.com/u-root/u-root/cmds/core/dmesg",
 		},
 		Init: "init",
 	}

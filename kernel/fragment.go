@@ -9,6 +9,7 @@ import (
 	"path"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -21,6 +22,11 @@ type Fragment struct {
 	Name    string
 	Text    string
 	Symbols []Symbol
+	// Cmdline holds kernel arguments the fragment needs at boot, from
+	// "# mmaprig-cmdline: ..." lines.
+	Cmdline []string
+	// MemMB is the guest memory the kernel needs, from "# mmaprig-mem: N".
+	MemMB int
 }
 
 // Symbol is one CONFIG_ assignment. Value is what .config holds after the
@@ -51,6 +57,16 @@ func ParseFragment(name string, r io.Reader) (Fragment, error) {
 			sym = Symbol{Name: m[1], Value: m[2], Line: n}
 		} else if m := unsetRE.FindStringSubmatch(line); m != nil {
 			sym = Symbol{Name: m[1], Value: "n", Line: n}
+		} else if v, ok := strings.CutPrefix(line, "# mmaprig-cmdline:"); ok {
+			f.Cmdline = append(f.Cmdline, strings.Fields(v)...)
+			continue
+		} else if v, ok := strings.CutPrefix(line, "# mmaprig-mem:"); ok {
+			mb, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || mb < 64 {
+				return Fragment{}, fmt.Errorf("fragment %s:%d: mmaprig-mem wants MiB, at least 64: %q", name, n, v)
+			}
+			f.MemMB = mb
+			continue
 		} else if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		} else {

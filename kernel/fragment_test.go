@@ -22,6 +22,19 @@ func TestParseFragment(t *testing.T) {
 	}
 }
 
+func TestFragmentDirectives(t *testing.T) {
+	f, err := ParseFragment("d", strings.NewReader("# mmaprig-cmdline: panic_on_warn=1 a=b\n# mmaprig-mem: 512\nCONFIG_A=y\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(f.Cmdline, " ") != "panic_on_warn=1 a=b" || f.MemMB != 512 {
+		t.Errorf("directives = %q, %d MiB", f.Cmdline, f.MemMB)
+	}
+	if _, err := ParseFragment("d", strings.NewReader("# mmaprig-mem: lots\n")); err == nil {
+		t.Error("a bad mmaprig-mem was accepted")
+	}
+}
+
 func TestParseFragmentErrors(t *testing.T) {
 	for _, text := range []string{
 		"CONFIG_A=y\nA=y\n",        // not a CONFIG_ line

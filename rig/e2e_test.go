@@ -49,7 +49,11 @@ func runRig(t *testing.T, args ...string) result {
 	art := filepath.Join(t.TempDir(), "artifacts")
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, rigBin, append([]string{"-artifacts", art}, args...)...)
+	full := append([]string{"-artifacts", art}, args...)
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		full = append([]string{args[0], "-artifacts", art}, args[1:]...)
+	}
+	cmd := exec.CommandContext(ctx, rigBin, full...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -208,5 +212,42 @@ func TestDriverStyle(t *testing.T) {
 	out, err := exec.Command("perl", script, "--strict", "--no-tree", "--show-types", "-f", "../module/mymap.c").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "total: 0 errors, 0 warnings, 0 checks") {
 		t.Errorf("checkpatch --strict module/mymap.c: %v\n%s", err, out)
+	}
+}
+
+// The SSH channel proves the same contract as the serial one.
+func TestSSHChannel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	r := runRig(t, "-channel", "ssh")
+	if r.code != 0 || !strings.Contains(r.out, "\n0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n") {
+		t.Fatalf("-channel ssh: exit %d; want 0 and the bytes 0..9", r.code)
+	}
+	// A wrong module fails the same way over SSH.
+	r = runRig(t, "-channel", "ssh", "-module", fixture("wrongbytes"))
+	if r.code != 1 || !strings.Contains(r.out, "FAIL [contract]: wrong bytes") {
+		t.Errorf("-channel ssh, wrongbytes: exit %d; want 1 and a contract failure", r.code)
+	}
+}
+
+// u-root's sshd loses a failing command's status; the rig's guest sshd
+// must not: a command that exits 3 makes `rig exec` exit 3.
+func TestSSHExitStatus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	r := runRig(t, "exec", "--", "gosh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3")
+	if r.code != 3 {
+		t.Errorf("exit %d; want the guest command's 3", r.code)
+	}
+	for _, want := range []string{"to-stdout", "to-stderr"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("the output lacks %q", want)
+		}
+	}
+	r = runRig(t, "exec", "--", "cat", "/nonexistent")
+	if r.code != 1 {
+		t.Errorf("cat /nonexistent: exit %d; want 1, not 255 (exit status missing)", r.code)
 	}
 }

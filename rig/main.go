@@ -21,11 +21,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/mmaprig/mmaprig/guest/protocol"
 	"github.com/mmaprig/mmaprig/internal/cache"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/runner"
@@ -47,7 +49,7 @@ type flags struct {
 	kernel, kernelSrc, kernelSHA string
 	config                       string
 	module, device, expect       string
-	accel, qemu                  string
+	accel, qemu, channel         string
 	mem, smp, jobs               int
 	cacheDir, artifacts, root    string
 	jsonOut                      string
@@ -68,6 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.device, "device", "/dev/mymap", "device `node` the module must create")
 	fs.StringVar(&f.expect, "expect", "0,1,2,3,4,5,6,7,8,9", "`bytes` the mapped page must start with, comma-separated decimal")
 	fs.StringVar(&f.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
+	fs.StringVar(&f.channel, "channel", protocol.ChannelSerial, "how the rig drives the guest: serial (the guest init runs the checks) or ssh")
 	fs.StringVar(&f.qemu, "qemu", "qemu-system-x86_64", "QEMU `binary`")
 	fs.IntVar(&f.mem, "mem", 256, "guest memory in `MiB`")
 	fs.IntVar(&f.smp, "smp", 1, "guest CPUs")
@@ -102,6 +105,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		if v <= 0 {
 			return nil, usageError{fmt.Sprintf("-%s %v: must be positive", name, v)}
 		}
+	}
+	if f.channel != protocol.ChannelSerial && f.channel != protocol.ChannelSSH {
+		return nil, usageError{fmt.Sprintf("-channel %q: want serial or ssh", f.channel)}
 	}
 	if f.mem < 64 || f.smp < 1 || f.jobs < 1 {
 		return nil, usageError{"-mem must be at least 64, -smp and -jobs at least 1"}
@@ -140,9 +146,20 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
-	if cmd != "run" && cmd != "srcdir" {
-		fmt.Fprintf(stderr, "rig: unknown command %q; the commands are run (the default) and srcdir\n", cmd)
+	switch cmd {
+	case "run", "srcdir", "shell", "exec":
+	default:
+		fmt.Fprintf(stderr, "rig: unknown command %q; the commands are run (the default), exec, shell and srcdir\n", cmd)
 		return runner.ExitSetup
+	}
+	var execArgv []string
+	if cmd == "exec" {
+		i := slices.Index(args, "--")
+		if i < 0 || i == len(args)-1 {
+			fmt.Fprintln(stderr, "rig: usage: rig exec [flags] -- COMMAND [ARGS...]")
+			return runner.ExitSetup
+		}
+		args, execArgv = args[:i], args[i+1:]
 	}
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -162,6 +179,10 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rig: %v\n", err)
 		return runner.ExitSetup
 	}
+	if cmd == "exec" || cmd == "shell" {
+		opts.Channel = protocol.ChannelSSH
+		opts.Exec, opts.Shell = execArgv, cmd == "shell"
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	if cmd == "srcdir" {
@@ -177,6 +198,23 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	p := opts.Printer
 	p.Printf("mmaprig: %s, config %s, module %s", opts.Kernel, strings.Join(opts.Fragments, "+"), opts.ModuleDir)
 	res := runner.Run(ctx, opts)
+	if cmd == "exec" && res.Exec != nil && (res.Err == nil || res.Err.Class == runner.Contract) {
+		// The command ran: print what it printed, and exit as it did.
+		for _, l := range res.Output {
+			fmt.Fprintln(stdout, l)
+		}
+		fmt.Fprint(stderr, res.Exec.Stderr)
+		if res.Exec.Err != "" {
+			fmt.Fprintf(stderr, "rig: %s: %s\n", strings.Join(execArgv, " "), res.Exec.Err)
+		}
+		if res.Exec.Exit < 0 {
+			return 128 + 9
+		}
+		return res.Exec.Exit
+	}
+	if cmd == "shell" && res.Err == nil {
+		return 0
+	}
 	report(stdout, res, opts)
 	if f.jsonOut != "" {
 		if err := res.WriteJSON(f.jsonOut); err != nil {
@@ -259,6 +297,7 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 		Jobs:        f.jobs,
 		Keep:        f.keep,
 		BuildOnly:   f.buildOnly,
+		Channel:     f.channel,
 		Timeouts:    f.t,
 		Printer:     runner.NewPrinter(out),
 		Log:         log,

@@ -1,24 +1,32 @@
 // Command init is PID 1 in the rig's guest. It mounts the file systems a
-// test needs, loads the module from the run's overlay, waits for its device
-// node, runs the configured programs, reports each step as a marker line on
-// the serial console, and powers the machine off.
+// test needs, then follows the run's channel:
+//
+//   - serial: it loads the module from the run's overlay, waits for its
+//     device node, runs the configured programs, reports each step as a
+//     marker line on the serial console, and powers the machine off;
+//   - ssh: it brings up the network, starts sshd, prints the ready marker,
+//     and waits while the rig drives the guest over SSH.
 //
 // It never exits: PID 1 exiting would panic the kernel, and a panic must
 // mean the code under test crashed.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
 
+	"github.com/mmaprig/mmaprig/guest/kmod"
 	"github.com/mmaprig/mmaprig/guest/protocol"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,9 +34,19 @@ func main() {
 	os.Setenv("PATH", "/bbin:/bin:/ubin:/usr/bin")
 	r := reporter{w: os.Stdout}
 	r.emit(boot())
-	if cfg, err := readConfig(protocol.ConfigPath); err != nil {
+	cfg, err := readConfig(protocol.ConfigPath)
+	switch {
+	case err != nil:
 		r.emit(protocol.Event{Name: protocol.EvInsmod, Err: err.Error()})
-	} else {
+	case cfg.Channel == protocol.ChannelSSH:
+		ev := startSSH()
+		r.emit(ev)
+		if ev.OK {
+			for {
+				time.Sleep(time.Hour) // the rig powers the VM off
+			}
+		}
+	default:
 		runAll(r, cfg)
 	}
 	r.emit(protocol.Event{Name: protocol.EvEnd, OK: true})
@@ -89,37 +107,15 @@ func runAll(r reporter, cfg protocol.Config) {
 	}
 }
 
-// loadModule calls finit_module in a goroutine, so that a module whose init
-// never returns is reported at the deadline instead of hanging the guest.
 func loadModule(path, params string, timeout time.Duration) protocol.Event {
 	start := time.Now()
 	ev := protocol.Event{Name: protocol.EvInsmod, Cmd: path}
-	done := make(chan error, 1)
-	go func() {
-		f, err := os.Open(path)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.FinitModule(int(f.Fd()), params, 0); err != nil {
-			done <- fmt.Errorf("finit_module %s: %w", path, err)
-			return
-		}
-		done <- nil
-	}()
-	select {
-	case err := <-done:
-		ev.MS = since(start)
-		if err != nil {
-			ev.Err = err.Error()
-			return ev
-		}
+	if err := kmod.Load(path, params, timeout); err != nil {
+		ev.Err = err.Error()
+	} else {
 		ev.OK = true
-	case <-time.After(timeout):
-		ev.MS = since(start)
-		ev.Err = fmt.Sprintf("module init did not return within %v", timeout)
 	}
+	ev.MS = since(start)
 	return ev
 }
 
@@ -128,19 +124,13 @@ func loadModule(path, params string, timeout time.Duration) protocol.Event {
 func waitDevice(path string, timeout time.Duration) protocol.Event {
 	start := time.Now()
 	ev := protocol.Event{Name: protocol.EvDevice, Cmd: path}
-	for {
-		_, err := os.Stat(path)
-		if err == nil {
-			ev.OK, ev.MS = true, since(start)
-			return ev
-		}
-		if time.Since(start) >= timeout {
-			ev.MS = since(start)
-			ev.Err = fmt.Sprintf("the module loaded but %s did not appear within %v: %v", path, timeout, err)
-			return ev
-		}
-		time.Sleep(5 * time.Millisecond)
+	if err := kmod.WaitNode(path, timeout); err != nil {
+		ev.Err = "the module loaded but " + err.Error()
+	} else {
+		ev.OK = true
 	}
+	ev.MS = since(start)
+	return ev
 }
 
 func run(argv []string, timeout time.Duration) protocol.Event {
@@ -196,3 +186,61 @@ func powerOff(console *os.File) {
 func since(t time.Time) int64 { return time.Since(t).Milliseconds() }
 
 func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
+
+// startSSH brings up lo and eth0 and starts sshd; it reports ready once
+// sshd listens.
+func startSSH() protocol.Event {
+	start := time.Now()
+	ev := protocol.Event{Name: protocol.EvReady}
+	if err := netUp(); err != nil {
+		ev.Err = err.Error()
+		return ev
+	}
+	cmd := exec.Command("sshd")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		ev.Err = err.Error()
+		return ev
+	}
+	if err := cmd.Start(); err != nil {
+		ev.Err = fmt.Sprintf("start sshd: %v", err)
+		return ev
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "ready" {
+		ev.Err = fmt.Sprintf("sshd did not come up: %q %v", line, err)
+		return ev
+	}
+	ev.OK, ev.MS = true, since(start)
+	return ev
+}
+
+func netUp() error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	if err := netlink.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("network: lo up: %w", err)
+	}
+	eth, err := netlink.LinkByName("eth0")
+	if err != nil {
+		return fmt.Errorf("network: no eth0 (is virtio-net there?): %w", err)
+	}
+	addr, err := netlink.ParseAddr(protocol.GuestAddr)
+	if err != nil {
+		return err
+	}
+	if err := netlink.AddrAdd(eth, addr); err != nil {
+		return fmt.Errorf("network: address eth0: %w", err)
+	}
+	if err := netlink.LinkSetUp(eth); err != nil {
+		return fmt.Errorf("network: eth0 up: %w", err)
+	}
+	gw := net.IPv4(10, 0, 2, 2)
+	if err := netlink.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw}); err != nil {
+		return fmt.Errorf("network: default route: %w", err)
+	}
+	return nil
+}

@@ -16,6 +16,24 @@ const (
 	Dir        = "/mmaprig"
 	ConfigPath = Dir + "/run.json"
 	ModulePath = Dir + "/module.ko"
+	// HostKeyPath and AuthorizedKeyPath are the guest sshd's keys, made
+	// fresh for each run.
+	HostKeyPath       = Dir + "/ssh_host_ed25519_key"
+	AuthorizedKeyPath = Dir + "/authorized_key"
+)
+
+// Channels: how the rig talks to the guest.
+const (
+	// ChannelSerial: the init runs the programs and reports on the console.
+	ChannelSerial = "serial"
+	// ChannelSSH: the init starts sshd and the rig runs the programs.
+	ChannelSSH = "ssh"
+)
+
+// Guest network for the SSH channel: QEMU's user network defaults.
+const (
+	GuestAddr = "10.0.2.15/24"
+	SSHPort   = 22
 )
 
 // Prefix starts every marker line.
@@ -27,11 +45,14 @@ const (
 	EvInsmod = "insmod" // finit_module returned, or timed out
 	EvDevice = "device" // the device node appeared, or did not
 	EvRun    = "run"    // a guest program finished
+	EvReady  = "ready"  // sshd listens; the rig takes over (SSH channel)
 	EvEnd    = "end"    // nothing follows; the guest powers off
 )
 
 // Config is the run configuration that the guest init reads from ConfigPath.
 type Config struct {
+	// Channel is ChannelSerial or ChannelSSH.
+	Channel string `json:"channel"`
 	// Device is the node the module must create, such as /dev/mymap.
 	Device string `json:"device"`
 	// Params are the module parameters, as for insmod.

@@ -47,24 +47,43 @@ type watch struct {
 	crashAt     time.Time
 	verdict     *Error
 	output      []string
+	exec        *ExecResult
 	deadline    time.Time
+	// ssh carries the SSH driver's events; nil on the serial channel.
+	ssh chan protocol.Event
+	ctx context.Context
+	vm  *vm.VM
 }
 
 func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 	clog := console.NewLog()
 	w := &watch{r: r, log: clog, consolePath: filepath.Join(r.opts.ArtifactDir, "console.log")}
+	args, mem := append([]string(nil), kernelArgs...), r.opts.MemMB
+	if r.res.Accel.Name == "tcg" {
+		cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
+		args = append(args, vm.TCGKernelArgs(string(cpuinfo))...)
+	}
+	for _, f := range r.frags {
+		args = append(args, f.Cmdline...)
+		mem = max(mem, f.MemMB)
+	}
+	var extra []string
+	if r.opts.Channel == protocol.ChannelSSH {
+		extra = vm.UserNetArgs(protocol.SSHPort)
+	}
 	start := time.Now()
 	v, err := vm.Start(ctx, vm.Config{
 		QEMU:        r.opts.QEMU,
 		Name:        QEMUName(os.Getpid()),
 		Kernel:      filepath.Join(r.kdir, "arch/x86/boot/bzImage"),
 		Initrd:      r.initrd,
-		Append:      kernelArgs,
-		MemMB:       r.opts.MemMB,
+		Append:      args,
+		MemMB:       mem,
 		SMP:         r.opts.SMP,
 		Accel:       r.res.Accel,
 		ArtifactDir: r.opts.ArtifactDir,
 		RuntimeDir:  r.work,
+		ExtraArgs:   extra,
 		OnLine:      clog.Add,
 		Log:         r.opts.Log,
 	})
@@ -75,9 +94,12 @@ func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 	r.opts.Log.Debug("qemu started", "cmdline", v.Cmdline())
 
 	w.deadline = start.Add(r.opts.Timeouts.Boot)
-	verdict := w.loop(ctx, v)
+	lctx, cancel := context.WithCancel(ctx)
+	verdict := w.loop(lctx, v)
+	cancel()
 	r.res.BootToVerdict = time.Since(start)
 	r.res.Output = w.output
+	r.res.Exec = w.exec
 	if verdict != nil {
 		return "", false, verdict
 	}
@@ -87,12 +109,18 @@ func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 // loop reads the console and QMP until there is a verdict. A nil verdict is
 // a pass.
 func (w *watch) loop(ctx context.Context, v *vm.VM) *Error {
+	w.ctx, w.vm = ctx, v
 	timer := time.NewTimer(time.Until(w.deadline))
 	defer timer.Stop()
 	for {
 		select {
 		case <-w.log.Notify():
 			w.readConsole()
+		case ev := <-w.ssh:
+			w.marker(ev)
+			if w.verdict == nil && w.phase != phaseEnd && w.crash == nil {
+				timer.Reset(time.Until(w.deadline))
+			}
 		case ev := <-v.Events():
 			if ev.Event == "GUEST_PANICKED" && w.crash == nil {
 				w.setCrash(console.Crash{Title: "kernel panic (reported by pvpanic)", Kind: "panic", Panic: true})
@@ -167,8 +195,26 @@ func (w *watch) marker(ev protocol.Event) {
 		}
 		w.phase = phaseCheck
 		w.extend(t.Check)
+		if w.r.opts.Shell {
+			w.extend(24 * time.Hour)
+		}
+	case protocol.EvReady:
+		if !ev.OK {
+			w.setVerdict(fail(Boot, nil, "the guest could not start its SSH server: %s", ev.Err))
+			return
+		}
+		w.phase = phaseLoad
+		w.extend(t.Load + 15*time.Second) // the dial, then insmod
+		w.ssh = make(chan protocol.Event)
+		go w.driveSSH(w.ctx, w.vm, w.ssh)
+	case evChannel:
+		w.setVerdict(fail(Channel, nil, "the SSH channel failed during %s: %s", w.phase, ev.Err))
 	case protocol.EvRun:
 		w.output = ev.Stdout
+		if w.r.opts.Exec != nil {
+			w.exec = &ExecResult{Exit: ev.Exit, Err: ev.Err, Stderr: ev.Stderr}
+			return
+		}
 		w.checkRead(ev)
 	case protocol.EvEnd:
 		w.phase = phaseEnd

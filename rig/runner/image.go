@@ -13,6 +13,7 @@ import (
 	"github.com/mmaprig/mmaprig/guest/protocol"
 	"github.com/mmaprig/mmaprig/images"
 	"github.com/mmaprig/mmaprig/internal/cache"
+	"github.com/mmaprig/mmaprig/rig/channel"
 )
 
 // baseKey hashes what goes into the u-root base: the guest programs' and
@@ -75,11 +76,22 @@ func (r *run) image(ctx context.Context, st *Stage) (string, bool, error) {
 	if err := os.WriteFile(filepath.Join(r.opts.ArtifactDir, "run.json"), cfg, 0o644); err != nil {
 		return "", false, err
 	}
-	r.initrd = filepath.Join(r.work, "initramfs.cpio")
-	err = images.Assemble(r.initrd, filepath.Join(dir, "base.cpio"), []images.File{
+	files := []images.File{
 		{Path: protocol.ModulePath, Data: ko, Mode: 0o644},
 		{Path: protocol.ConfigPath, Data: cfg, Mode: 0o644},
-	})
+	}
+	if r.opts.Channel == protocol.ChannelSSH {
+		// Fresh keys for every run; only the initramfs in the private
+		// working directory holds them, and it is removed afterwards.
+		if r.keys, err = channel.NewKeys(); err != nil {
+			return "", false, fail(Infra, err, "make SSH keys")
+		}
+		files = append(files,
+			images.File{Path: protocol.HostKeyPath, Data: r.keys.HostPrivate, Mode: 0o600},
+			images.File{Path: protocol.AuthorizedKeyPath, Data: r.keys.ClientAuthorized, Mode: 0o644})
+	}
+	r.initrd = filepath.Join(r.work, "initramfs.cpio")
+	err = images.Assemble(r.initrd, filepath.Join(dir, "base.cpio"), files)
 	if err != nil {
 		return "", false, fail(Infra, err, "assemble the initramfs")
 	}
@@ -93,12 +105,19 @@ func (r *run) image(ctx context.Context, st *Stage) (string, bool, error) {
 func (r *run) guestConfig() protocol.Config {
 	t := r.opts.Timeouts
 	return protocol.Config{
+		Channel:         r.opts.Channel,
 		Device:          r.opts.Device,
 		LoadTimeoutMS:   t.Load.Milliseconds(),
 		DeviceTimeoutMS: 2000,
 		RunTimeoutMS:    t.Check.Milliseconds(),
-		Programs: [][]string{
-			{"reader", "-dev", r.opts.Device, "-n", fmt.Sprint(len(r.opts.Expect))},
-		},
+		Programs:        r.programs(),
 	}
+}
+
+// programs are the guest commands run after the module loaded.
+func (r *run) programs() [][]string {
+	if r.opts.Exec != nil {
+		return [][]string{r.opts.Exec}
+	}
+	return [][]string{{"reader", "-dev", r.opts.Device, "-n", fmt.Sprint(len(r.opts.Expect))}}
 }

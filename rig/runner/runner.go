@@ -18,6 +18,7 @@ import (
 
 	"github.com/mmaprig/mmaprig/internal/cache"
 	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/channel"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )
 
@@ -69,9 +70,17 @@ type Options struct {
 	Keep bool
 	// BuildOnly stops before the boot stage.
 	BuildOnly bool
-	Timeouts  Timeouts
-	Printer   *Printer
-	Log       *slog.Logger
+	// Channel is protocol.ChannelSerial or protocol.ChannelSSH.
+	Channel string
+	// Exec, if set, runs this command in the guest after the module
+	// loaded, instead of the reader; its result is the run's output.
+	Exec []string
+	// Shell opens an interactive guest shell after the module loaded
+	// (SSH channel only).
+	Shell    bool
+	Timeouts Timeouts
+	Printer  *Printer
+	Log      *slog.Logger
 }
 
 // Result is a finished run.
@@ -79,8 +88,10 @@ type Result struct {
 	Class Class
 	// Err is nil when Class is Pass.
 	Err *Error
-	// Output is what the reader printed.
-	Output      []string
+	// Output is what the reader (or -exec command) printed.
+	Output []string
+	// Exec is how the Exec command ended, if one ran.
+	Exec        *ExecResult
 	Stages      []StageTime
 	Accel       vm.Accel
 	Kernel      string
@@ -95,9 +106,18 @@ type run struct {
 	work    string // temporary working directory
 	kdir    string // built kernel tree
 	kkey    string
+	frags   []kernel.Fragment
 	ko      string
 	initrd  string
 	modWarn []string
+	keys    *channel.Keys
+}
+
+// ExecResult is how an Exec command ended in the guest.
+type ExecResult struct {
+	Exit   int
+	Err    string
+	Stderr string
 }
 
 // Run executes a cell. It never leaves QEMU or a build running, nor a
@@ -212,6 +232,7 @@ func (r *run) kernel(ctx context.Context, st *Stage) (string, bool, error) {
 	if err != nil {
 		return "", false, fail(Setup, err, "bad -config")
 	}
+	r.frags = frags
 	src := r.opts.Kernel
 	srcID, err := src.ID(ctx, r.opts.Cache)
 	if err != nil {

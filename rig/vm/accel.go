@@ -3,6 +3,9 @@ package vm
 import (
 	"fmt"
 	"os"
+	"regexp"
+	"strconv"
+	"strings"
 )
 
 // Accel is the accelerator a VM runs under, and why it was chosen.
@@ -59,4 +62,36 @@ func (h Host) DetectAccel(mode string) (Accel, error) {
 func (h Host) loaded(module string) bool {
 	_, err := os.Stat(h.SysModule + "/" + module)
 	return err == nil
+}
+
+// TCGKernelArgs are kernel arguments a guest needs under TCG. A TCG guest's
+// TSC runs at the host's rate, but the kernel calibrates it against the
+// emulated PIT, and on a loaded host that fails ("Marking TSC unstable due
+// to could not calculate TSC khz"); microvm has no HPET or PM timer to fall
+// back on, and the boot stalls. Telling the kernel the rate skips that.
+func TCGKernelArgs(cpuinfo string) []string {
+	khz := hostTSCkHz(cpuinfo)
+	if khz <= 0 {
+		return nil
+	}
+	return []string{"tsc_early_khz=" + strconv.Itoa(khz)}
+}
+
+var cpuMHzRE = regexp.MustCompile(`(?m)^cpu MHz\s*:\s*([0-9.]+)$`)
+
+// hostTSCkHz reads the TSC rate from /proc/cpuinfo text; it is the "cpu
+// MHz" line only where the TSC is constant.
+func hostTSCkHz(cpuinfo string) int {
+	if !strings.Contains(cpuinfo, "constant_tsc") {
+		return 0
+	}
+	m := cpuMHzRE.FindStringSubmatch(cpuinfo)
+	if m == nil {
+		return 0
+	}
+	mhz, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0
+	}
+	return int(mhz * 1000)
 }

@@ -60,3 +60,25 @@ func TestQuote(t *testing.T) {
 		t.Errorf("Quote = %s\nwant    %s", got, want)
 	}
 }
+
+func TestParseHostForward(t *testing.T) {
+	out := "Hub -1 (n0):\r\n  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ\r\n" +
+		"  TCP[HOST_FORWARD]  12       127.0.0.1 38023       10.0.2.15    22     0     0\r\n"
+	got, err := ParseHostForward(out, 22)
+	if err != nil || got != "127.0.0.1:38023" {
+		t.Errorf("ParseHostForward = %q, %v; want 127.0.0.1:38023", got, err)
+	}
+	if _, err := ParseHostForward(out, 23); err == nil {
+		t.Error("found a forward to port 23")
+	}
+}
+
+func TestTCGKernelArgs(t *testing.T) {
+	info := "processor\t: 0\ncpu MHz\t\t: 2596.142\nflags\t\t: fpu tsc constant_tsc nonstop_tsc\n"
+	if got := strings.Join(TCGKernelArgs(info), " "); got != "tsc_early_khz=2596142" {
+		t.Errorf("TCGKernelArgs = %q", got)
+	}
+	if got := TCGKernelArgs("cpu MHz\t\t: 800.000\nflags\t\t: fpu tsc\n"); got != nil {
+		t.Errorf("without constant_tsc: %q; want nothing", got)
+	}
+}

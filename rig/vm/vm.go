@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -289,18 +291,46 @@ func (v *VM) closeQMP() {
 
 // Quote renders a command line for a POSIX shell.
 func Quote(bin string, args []string) string {
-	parts := []string{shellQuote(bin)}
-	for _, a := range args {
-		parts = append(parts, shellQuote(a))
-	}
-	return strings.Join(parts, " ")
+	return proc.Quote(append([]string{bin}, args...)...)
 }
 
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
-	}) < 0 {
-		return s
+// hostfwdRE matches a host forward in HMP's "info usernet":
+//
+//	TCP[HOST_FORWARD]  12       127.0.0.1 38023       10.0.2.15    22     0     0
+var hostfwdRE = regexp.MustCompile(`TCP\[HOST_FORWARD\]\s+\d+\s+(\S+)\s+(\d+)\s+\S+\s+(\d+)`)
+
+// HostForward returns the host address QEMU forwards to guestPort. The
+// rig asks QEMU for port 0, so the kernel picks a free one and parallel
+// runs cannot collide; this reads which it picked.
+func (v *VM) HostForward(guestPort int) (string, error) {
+	if v.mon == nil {
+		return "", errors.New("QMP is not connected")
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	out, err := raw.NewMonitor(v.mon).HumanMonitorCommand("info usernet", nil)
+	if err != nil {
+		return "", fmt.Errorf("QMP info usernet: %w", err)
+	}
+	return ParseHostForward(out, guestPort)
+}
+
+// ParseHostForward finds the host side of a forward to guestPort in the
+// output of "info usernet".
+func ParseHostForward(usernet string, guestPort int) (string, error) {
+	for _, m := range hostfwdRE.FindAllStringSubmatch(usernet, -1) {
+		if m[3] == strconv.Itoa(guestPort) {
+			return net.JoinHostPort(m[1], m[2]), nil
+		}
+	}
+	return "", fmt.Errorf("no host forward to guest port %d in:\n%s", guestPort, usernet)
+}
+
+// UserNetArgs are the QEMU arguments for a virtio-net device on a
+// restricted user network that forwards 127.0.0.1:<free port> to the
+// guest's port. restrict=on keeps the guest from reaching the host's
+// network; only the forward comes in.
+func UserNetArgs(guestPort int) []string {
+	return []string{
+		"-netdev", fmt.Sprintf("user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:0-:%d", guestPort),
+		"-device", "virtio-net-device,netdev=n0",
+	}
 }

@@ -1,0 +1,219 @@
+// Command sshd is the guest's SSH server, built on golang.org/x/crypto/ssh.
+// It accepts one client key, runs each exec request directly (no shell),
+// and reports the real exit status, or the signal that killed the command,
+// which u-root's sshd does not. A "shell" request with a pty gets an
+// interactive shell, for `rig shell`.
+//
+// It prints "ready" on stdout once it listens, for the guest init.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+
+	"github.com/creack/pty"
+	"golang.org/x/crypto/ssh"
+	"mvdan.cc/sh/v3/shell"
+)
+
+func main() {
+	addr := flag.String("addr", ":22", "listen address")
+	hostKey := flag.String("host-key", "/mmaprig/ssh_host_ed25519_key", "host private key")
+	authKey := flag.String("authorized-key", "/mmaprig/authorized_key", "the one client public key accepted")
+	sh := flag.String("shell", "/bbin/gosh", "interactive shell")
+	flag.Parse()
+	log.SetPrefix("sshd: ")
+	log.SetFlags(0)
+	cfg, err := config(*hostKey, *authKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("ready")
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			log.Fatal(err)
+		}
+		go serve(c, cfg, *sh)
+	}
+}
+
+func config(hostKeyPath, authKeyPath string) (*ssh.ServerConfig, error) {
+	b, err := os.ReadFile(hostKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	hk, err := ssh.ParsePrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("host key %s: %w", hostKeyPath, err)
+	}
+	b, err = os.ReadFile(authKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	allowed, _, _, _, err := ssh.ParseAuthorizedKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("authorized key %s: %w", authKeyPath, err)
+	}
+	want := string(allowed.Marshal())
+	cfg := &ssh.ServerConfig{
+		PublicKeyCallback: func(_ ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
+			if string(k.Marshal()) == want {
+				return nil, nil
+			}
+			return nil, errors.New("unknown key")
+		},
+	}
+	cfg.AddHostKey(hk)
+	return cfg, nil
+}
+
+func serve(c net.Conn, cfg *ssh.ServerConfig, sh string) {
+	conn, chans, reqs, err := ssh.NewServerConn(c, cfg)
+	if err != nil {
+		c.Close()
+		return
+	}
+	defer conn.Close()
+	go ssh.DiscardRequests(reqs)
+	for nc := range chans {
+		if nc.ChannelType() != "session" {
+			nc.Reject(ssh.UnknownChannelType, "only sessions")
+			continue
+		}
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			continue
+		}
+		go session(ch, creqs, sh)
+	}
+}
+
+type ptyReq struct {
+	Term          string
+	Cols, Rows    uint32
+	Width, Height uint32
+	Modes         string
+}
+
+type winch struct {
+	Cols, Rows    uint32
+	Width, Height uint32
+}
+
+func session(ch ssh.Channel, reqs <-chan *ssh.Request, sh string) {
+	defer ch.Close()
+	var env []string
+	var pr *ptyReq
+	var tty *os.File
+	var mu sync.Mutex
+	for req := range reqs {
+		switch req.Type {
+		case "env":
+			var kv struct{ Name, Value string }
+			if ssh.Unmarshal(req.Payload, &kv) == nil {
+				env = append(env, kv.Name+"="+kv.Value)
+			}
+			req.Reply(true, nil)
+		case "pty-req":
+			pr = new(ptyReq)
+			req.Reply(ssh.Unmarshal(req.Payload, pr) == nil, nil)
+		case "window-change":
+			var w winch
+			mu.Lock()
+			if ssh.Unmarshal(req.Payload, &w) == nil && tty != nil {
+				pty.Setsize(tty, &pty.Winsize{Rows: uint16(w.Rows), Cols: uint16(w.Cols)})
+			}
+			mu.Unlock()
+		case "exec", "shell":
+			var argv []string
+			if req.Type == "exec" {
+				var p struct{ Command string }
+				if err := ssh.Unmarshal(req.Payload, &p); err != nil {
+					req.Reply(false, nil)
+					continue
+				}
+				fields, err := shell.Fields(p.Command, func(string) string { return "" })
+				if err != nil || len(fields) == 0 {
+					req.Reply(false, nil)
+					continue
+				}
+				argv = fields
+			} else {
+				argv = []string{sh}
+			}
+			req.Reply(true, nil)
+			cmd := exec.Command(argv[0], argv[1:]...)
+			cmd.Env = append(os.Environ(), env...)
+			var err error
+			if pr != nil {
+				cmd.Env = append(cmd.Env, "TERM="+pr.Term)
+				var f *os.File
+				f, err = pty.StartWithSize(cmd, &pty.Winsize{Rows: uint16(pr.Rows), Cols: uint16(pr.Cols)})
+				if err == nil {
+					mu.Lock()
+					tty = f
+					mu.Unlock()
+					go io.Copy(f, ch)
+					io.Copy(ch, f)
+					err = cmd.Wait()
+					f.Close()
+				}
+			} else {
+				cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
+				err = cmd.Run()
+			}
+			sendExit(ch, cmd, err)
+			return
+		default:
+			req.Reply(false, nil)
+		}
+	}
+}
+
+// sendExit reports how the command ended: exit-status, or exit-signal when
+// a signal killed it (RFC 4254, 6.10).
+func sendExit(ch ssh.Channel, cmd *exec.Cmd, err error) {
+	ps := cmd.ProcessState
+	if ps == nil {
+		fmt.Fprintf(ch.Stderr(), "sshd: %v\n", err)
+		ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{127}))
+		return
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
+			Signal     string
+			CoreDumped bool
+			Error      string
+			Lang       string
+		}{signalName(ws.Signal()), ws.CoreDump(), ws.Signal().String(), ""}))
+		return
+	}
+	ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(ps.ExitCode())}))
+}
+
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGABRT: "ABRT", syscall.SIGALRM: "ALRM", syscall.SIGFPE: "FPE", syscall.SIGHUP: "HUP",
+	syscall.SIGILL: "ILL", syscall.SIGINT: "INT", syscall.SIGKILL: "KILL", syscall.SIGPIPE: "PIPE",
+	syscall.SIGQUIT: "QUIT", syscall.SIGSEGV: "SEGV", syscall.SIGTERM: "TERM", syscall.SIGUSR1: "USR1",
+	syscall.SIGUSR2: "USR2", syscall.SIGBUS: "BUS",
+}
+
+func signalName(s syscall.Signal) string {
+	if n, ok := signalNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("%d@openssh.com", int(s))
+}

@@ -1,0 +1,164 @@
+// Package channel is how the rig talks to a running guest over SSH: fresh
+// keys for each run, a pinned host key, a bounded dial backoff, and
+// commands whose exit status, signal, stdout and stderr come back whole.
+package channel
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Keys are one run's SSH keys.
+type Keys struct {
+	// HostPrivate is the guest's host key, OpenSSH PEM.
+	HostPrivate []byte
+	// HostPublic is pinned by the client.
+	HostPublic ssh.PublicKey
+	// ClientAuthorized is the client key in authorized_keys form.
+	ClientAuthorized []byte
+	client           ssh.Signer
+}
+
+// NewKeys makes fresh ed25519 host and client keys.
+func NewKeys() (*Keys, error) {
+	hostPub, hostPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	block, err := ssh.MarshalPrivateKey(hostPriv, "mmaprig guest host key")
+	if err != nil {
+		return nil, err
+	}
+	hp, err := ssh.NewPublicKey(hostPub)
+	if err != nil {
+		return nil, err
+	}
+	_, clientPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := ssh.NewSignerFromKey(clientPriv)
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{
+		HostPrivate:      pem.EncodeToMemory(block),
+		HostPublic:       hp,
+		ClientAuthorized: ssh.MarshalAuthorizedKey(signer.PublicKey()),
+		client:           signer,
+	}, nil
+}
+
+// Client is an SSH connection to the guest.
+type Client struct {
+	c *ssh.Client
+}
+
+// Dial connects to addr, pinning the host key, retrying with a bounded
+// backoff until ctx ends: the guest said it listens, so only the first
+// packets may race.
+func Dial(ctx context.Context, addr string, k *Keys) (*Client, error) {
+	cfg := &ssh.ClientConfig{
+		User:            "root",
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(k.client)},
+		HostKeyCallback: ssh.FixedHostKey(k.HostPublic),
+		Timeout:         5 * time.Second,
+	}
+	wait := 10 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			sc, chans, reqs, herr := ssh.NewClientConn(conn, addr, cfg)
+			if herr == nil {
+				return &Client{ssh.NewClient(sc, chans, reqs)}, nil
+			}
+			conn.Close()
+			err = herr
+		}
+		if attempt >= 12 {
+			return nil, fmt.Errorf("ssh %s: %d attempts: %w", addr, attempt, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("ssh %s: %w (last error: %v)", addr, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// Close ends the connection.
+func (c *Client) Close() error { return c.c.Close() }
+
+// Result is how a command ended.
+type Result struct {
+	// Exit is the exit status; -1 if a signal ended the command.
+	Exit int
+	// Signal names the signal that killed the command, such as "SEGV".
+	Signal string
+	Stdout []byte
+	Stderr []byte
+}
+
+// Run runs cmd in the guest. The error is nil whenever the command ran to
+// an exit status or a signal, whatever they were; it reports a broken
+// channel or ctx ending.
+func (c *Client) Run(ctx context.Context, cmd string) (Result, error) {
+	s, err := c.c.NewSession()
+	if err != nil {
+		return Result{}, fmt.Errorf("ssh session: %w", err)
+	}
+	defer s.Close()
+	var out, errb bytes.Buffer
+	s.Stdout, s.Stderr = &out, &errb
+	done := make(chan error, 1)
+	go func() { done <- s.Run(cmd) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		s.Signal(ssh.SIGKILL)
+		s.Close()
+		return Result{Exit: -1, Stdout: out.Bytes(), Stderr: errb.Bytes()}, fmt.Errorf("%q: %w", cmd, ctx.Err())
+	}
+	res := Result{Stdout: out.Bytes(), Stderr: errb.Bytes()}
+	var ee *ssh.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		res.Exit, res.Signal = ee.ExitStatus(), ee.Signal()
+		if res.Signal != "" {
+			res.Exit = -1
+		}
+	default:
+		return res, fmt.Errorf("%q: the channel broke: %w", cmd, err)
+	}
+	return res, nil
+}
+
+// Shell opens an interactive shell with a pty on the caller's terminal.
+func (c *Client) Shell(stdin *os.File, stdout, stderr *os.File, term string, rows, cols int) error {
+	s, err := c.c.NewSession()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	s.Stdin, s.Stdout, s.Stderr = stdin, stdout, stderr
+	if err := s.RequestPty(term, rows, cols, ssh.TerminalModes{ssh.ECHO: 1}); err != nil {
+		return err
+	}
+	if err := s.Shell(); err != nil {
+		return err
+	}
+	return s.Wait()
+}
