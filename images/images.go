@@ -40,6 +40,7 @@ func DefaultBase(moduleDir string) Base {
 			"github.com/mmaprig/mmaprig/guest/init",
 			"github.com/mmaprig/mmaprig/guest/reader",
 			"github.com/mmaprig/mmaprig/guest/modctl",
+			"github.com/mmaprig/mmaprig/guest/contract",
 			"github.com/mmaprig/mmaprig/guest/sshd",
 			"github.com/u-root/u-root/cmds/core/gosh",
 			"github.com/u-root/u-root/cmds/core/cat",

@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mmaprig/mmaprig/guest/ktap"
 	"github.com/mmaprig/mmaprig/guest/protocol"
 	"github.com/mmaprig/mmaprig/internal/cache"
 	"github.com/mmaprig/mmaprig/kernel"
@@ -49,7 +50,7 @@ type flags struct {
 	kernel, kernelSrc, kernelSHA string
 	config                       string
 	module, device, expect       string
-	accel, qemu, channel         string
+	accel, qemu, channel, checks string
 	mem, smp, jobs               int
 	cacheDir, artifacts, root    string
 	jsonOut                      string
@@ -70,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.device, "device", "/dev/mymap", "device `node` the module must create")
 	fs.StringVar(&f.expect, "expect", "0,1,2,3,4,5,6,7,8,9", "`bytes` the mapped page must start with, comma-separated decimal")
 	fs.StringVar(&f.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
+	fs.StringVar(&f.checks, "checks", "contract", "what to check after the module loads: contract (the reader, then every contract case) or reader (the ten bytes only)")
 	fs.StringVar(&f.channel, "channel", protocol.ChannelSerial, "how the rig drives the guest: serial (the guest init runs the checks) or ssh")
 	fs.StringVar(&f.qemu, "qemu", "qemu-system-x86_64", "QEMU `binary`")
 	fs.IntVar(&f.mem, "mem", 256, "guest memory in `MiB`")
@@ -105,6 +107,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		if v <= 0 {
 			return nil, usageError{fmt.Sprintf("-%s %v: must be positive", name, v)}
 		}
+	}
+	if f.checks != "contract" && f.checks != "reader" {
+		return nil, usageError{fmt.Sprintf("-checks %q: want contract or reader", f.checks)}
 	}
 	if f.channel != protocol.ChannelSerial && f.channel != protocol.ChannelSSH {
 		return nil, usageError{fmt.Sprintf("-channel %q: want serial or ssh", f.channel)}
@@ -298,6 +303,7 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 		Keep:        f.keep,
 		BuildOnly:   f.buildOnly,
 		Channel:     f.channel,
+		ReaderOnly:  f.checks == "reader",
 		Timeouts:    f.t,
 		Printer:     runner.NewPrinter(out),
 		Log:         log,
@@ -311,13 +317,32 @@ func report(w io.Writer, res runner.Result, opts runner.Options) {
 			fmt.Fprintln(w, l)
 		}
 	}
+	if len(res.Cases) > 0 {
+		fmt.Fprintln(w, "contract (KTAP):")
+		for _, c := range res.Cases {
+			switch c.Result {
+			case ktap.Pass:
+				fmt.Fprintf(w, "  ok    %s\n", c.Name)
+			case ktap.Skip:
+				fmt.Fprintf(w, "  SKIP  %s: %s\n", c.Name, c.Reason)
+			default:
+				fmt.Fprintf(w, "  FAIL  %s\n", c.Name)
+				for _, d := range c.Diagnostics {
+					fmt.Fprintf(w, "          %s\n", d)
+				}
+			}
+		}
+	}
 	if res.Err == nil && opts.BuildOnly {
 		fmt.Fprintf(w, "BUILT: kernel, module and initramfs are ready (-build-only; nothing booted)\nartifacts: %s\n", res.ArtifactDir)
 		return
 	}
 	if res.Err == nil {
-		fmt.Fprintf(w, "PASS: %s maps the expected %d bytes (boot to verdict %.2fs, accel %s)\n",
-			opts.Device, len(opts.Expect), res.BootToVerdict.Seconds(), res.Accel.Name)
+		what := fmt.Sprintf("%s maps the expected %d bytes", opts.Device, len(opts.Expect))
+		if len(res.Cases) > 0 {
+			what += fmt.Sprintf(" and meets the contract (%d cases)", len(res.Cases))
+		}
+		fmt.Fprintf(w, "PASS: %s (boot to verdict %.2fs, accel %s)\n", what, res.BootToVerdict.Seconds(), res.Accel.Name)
 		fmt.Fprintf(w, "artifacts: %s\n", res.ArtifactDir)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mmaprig/mmaprig/guest/ktap"
 	"github.com/mmaprig/mmaprig/guest/protocol"
 	"github.com/mmaprig/mmaprig/rig/console"
 	"github.com/mmaprig/mmaprig/rig/vm"
@@ -210,12 +211,16 @@ func (w *watch) marker(ev protocol.Event) {
 	case evChannel:
 		w.setVerdict(fail(Channel, nil, "the SSH channel failed during %s: %s", w.phase, ev.Err))
 	case protocol.EvRun:
-		w.output = ev.Stdout
-		if w.r.opts.Exec != nil {
+		switch {
+		case w.r.opts.Exec != nil:
+			w.output = ev.Stdout
 			w.exec = &ExecResult{Exit: ev.Exit, Err: ev.Err, Stderr: ev.Stderr}
-			return
+		case strings.HasPrefix(ev.Cmd, "contract"):
+			w.checkContract(ev)
+		default:
+			w.output = ev.Stdout
+			w.checkRead(ev)
 		}
-		w.checkRead(ev)
 	case protocol.EvEnd:
 		w.phase = phaseEnd
 	}
@@ -247,6 +252,36 @@ func (w *watch) checkRead(ev protocol.Event) {
 	if strings.Join(ev.Stdout, " ") != strings.Join(want, " ") {
 		w.setVerdict(&Error{Class: Contract, Msg: fmt.Sprintf("wrong bytes in the mapped page: got [%s], want [%s]",
 			strings.Join(ev.Stdout, " "), strings.Join(want, " "))})
+	}
+}
+
+// checkContract parses the contract program's KTAP and fails the run on
+// any failed case. Output that does not parse, or stops short of its plan,
+// is a failure too: the program crashed or was killed.
+func (w *watch) checkContract(ev protocol.Event) {
+	doc, err := ktap.Parse(strings.NewReader(strings.Join(ev.Stdout, "\n")))
+	w.r.res.Cases = doc.Cases
+	if err != nil {
+		w.setVerdict(&Error{Class: Contract, Msg: fmt.Sprintf("the contract checks did not finish (%s; exit %d): %v %s",
+			firstNonEmpty(ev.Err, "no error"), ev.Exit, err, strings.TrimSpace(ev.Stderr))})
+		return
+	}
+	var failed []string
+	var details []string
+	for _, c := range doc.Cases {
+		if c.Result == ktap.Fail {
+			failed = append(failed, c.Name)
+			details = append(details, c.Diagnostics...)
+		}
+	}
+	if failed != nil {
+		w.setVerdict(&Error{Class: Contract, Msg: "contract case(s) failed: " + strings.Join(failed, ", "),
+			Excerpt: strings.Join(details, "\n")})
+		return
+	}
+	if !ev.OK {
+		w.setVerdict(&Error{Class: Contract, Msg: fmt.Sprintf("the contract program failed (exit %d) though every case passed: %s",
+			ev.Exit, firstNonEmpty(strings.TrimSpace(ev.Stderr), ev.Err))})
 	}
 }
 

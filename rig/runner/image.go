@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/mmaprig/mmaprig/guest/protocol"
@@ -16,10 +19,11 @@ import (
 	"github.com/mmaprig/mmaprig/rig/channel"
 )
 
-// baseKey hashes what goes into the u-root base: the guest programs' and
-// the Go module's sources, the command list, and the Go version.
+// baseKey hashes what goes into the u-root base: the sources of the guest
+// programs and of the rig's packages they import, go.mod and go.sum, the
+// command list, and the Go version.
 func baseKey(root string, base images.Base) (string, error) {
-	parts := []string{"uroot-base;v1", runtime.Version(), base.Init, strings.Join(base.Commands, ",")}
+	parts := []string{"uroot-base;v2", runtime.Version(), base.Init, strings.Join(base.Commands, ",")}
 	for _, f := range []string{"go.mod", "go.sum"} {
 		sum, err := cache.HashFile(filepath.Join(root, f))
 		if err != nil {
@@ -27,19 +31,67 @@ func baseKey(root string, base images.Base) (string, error) {
 		}
 		parts = append(parts, f, sum)
 	}
-	err := filepath.WalkDir(filepath.Join(root, "guest"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
-			return err
-		}
-		sum, err := cache.HashFile(p)
-		rel, _ := filepath.Rel(root, p)
-		parts = append(parts, rel, sum)
-		return err
-	})
+	files, err := guestSources(root)
 	if err != nil {
 		return "", fmt.Errorf("hash the guest sources: %w", err)
 	}
+	for _, f := range files {
+		sum, err := cache.HashFile(filepath.Join(root, f))
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, f, sum)
+	}
 	return cache.Key(parts...), nil
+}
+
+// modulePath is the rig's Go module.
+const modulePath = "github.com/mmaprig/mmaprig"
+
+// guestSources lists, relative to root and sorted, the non-test Go files of
+// guest/ and of every package of this module they import, transitively.
+func guestSources(root string) ([]string, error) {
+	seen := map[string]bool{}
+	var files []string
+	queue := []string{}
+	entries, err := os.ReadDir(filepath.Join(root, "guest"))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			queue = append(queue, filepath.Join("guest", e.Name()))
+		}
+	}
+	fset := token.NewFileSet()
+	for len(queue) > 0 {
+		dir := queue[0]
+		queue = queue[1:]
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		gos, _ := filepath.Glob(filepath.Join(root, dir, "*.go"))
+		for _, g := range gos {
+			if strings.HasSuffix(g, "_test.go") {
+				continue
+			}
+			rel, _ := filepath.Rel(root, g)
+			files = append(files, rel)
+			f, err := parser.ParseFile(fset, g, nil, parser.ImportsOnly)
+			if err != nil {
+				return nil, err
+			}
+			for _, imp := range f.Imports {
+				path, _ := strconv.Unquote(imp.Path.Value)
+				if sub, ok := strings.CutPrefix(path, modulePath+"/"); ok {
+					queue = append(queue, filepath.FromSlash(sub))
+				}
+			}
+		}
+	}
+	sort.Strings(files)
+	return files, nil
 }
 
 // image makes the initramfs: the cached u-root base, then an overlay with
@@ -119,5 +171,18 @@ func (r *run) programs() [][]string {
 	if r.opts.Exec != nil {
 		return [][]string{r.opts.Exec}
 	}
-	return [][]string{{"reader", "-dev", r.opts.Device, "-n", fmt.Sprint(len(r.opts.Expect))}}
+	progs := [][]string{{"reader", "-dev", r.opts.Device, "-n", strconv.Itoa(len(r.opts.Expect))}}
+	if !r.opts.ReaderOnly {
+		progs = append(progs, []string{"contract", "-dev", r.opts.Device, "-module", protocol.ModulePath,
+			"-expect", expectList(r.opts.Expect)})
+	}
+	return progs
+}
+
+func expectList(b []byte) string {
+	s := make([]string, len(b))
+	for i, x := range b {
+		s[i] = strconv.Itoa(int(x))
+	}
+	return strings.Join(s, ",")
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mmaprig/mmaprig/guest/ktap"
 	"github.com/mmaprig/mmaprig/internal/cache"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/channel"
@@ -77,10 +78,12 @@ type Options struct {
 	Exec []string
 	// Shell opens an interactive guest shell after the module loaded
 	// (SSH channel only).
-	Shell    bool
-	Timeouts Timeouts
-	Printer  *Printer
-	Log      *slog.Logger
+	Shell bool
+	// ReaderOnly skips the contract checks after the reader.
+	ReaderOnly bool
+	Timeouts   Timeouts
+	Printer    *Printer
+	Log        *slog.Logger
 }
 
 // Result is a finished run.
@@ -91,7 +94,9 @@ type Result struct {
 	// Output is what the reader (or -exec command) printed.
 	Output []string
 	// Exec is how the Exec command ended, if one ran.
-	Exec        *ExecResult
+	Exec *ExecResult
+	// Cases are the contract checks' results, in order.
+	Cases       []ktap.Case
 	Stages      []StageTime
 	Accel       vm.Accel
 	Kernel      string

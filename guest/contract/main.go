@@ -1,0 +1,451 @@
+// Command contract checks everything a user of an mmap device relies on,
+// inside the guest, and prints the result as KTAP. The rig parses it and
+// reports each case by name.
+//
+// A case that needs an interface the driver does not have (no read() or
+// write(), say) is skipped with the reason, not failed, so the checks stay
+// useful for other mmap drivers.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/mmaprig/mmaprig/guest/kmod"
+	"github.com/mmaprig/mmaprig/guest/ktap"
+	"github.com/mmaprig/mmaprig/rig/console"
+)
+
+type config struct {
+	dev        string
+	module     string
+	expect     []byte
+	cycles     int
+	mappers    int
+	iterations int
+	page       int
+}
+
+type check struct {
+	name string
+	run  func(*config, *ktap.Writer) (ktap.Result, string)
+}
+
+// checks run in this order; unload_reload leaves the module loaded.
+var checks = []check{
+	{"reader_output", readerOutput},
+	{"refuses_bad_maps", refusesBadMaps},
+	{"shared_coherence", sharedCoherence},
+	{"user_kernel_agree", userKernelAgree},
+	{"concurrent_mappers", concurrentMappers},
+	{"unload_reload", unloadReload},
+	{"kernel_clean", kernelClean},
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "coherence-peer" {
+		os.Exit(coherencePeer(os.Args[2]))
+	}
+	c := &config{page: os.Getpagesize()}
+	expect := flag.String("expect", "0,1,2,3,4,5,6,7,8,9", "bytes the page starts with")
+	flag.StringVar(&c.dev, "dev", "/dev/mymap", "device")
+	flag.StringVar(&c.module, "module", "/mmaprig/module.ko", "the module's .ko, for the unload cycles")
+	flag.IntVar(&c.cycles, "cycles", 100, "load/use/unload cycles")
+	flag.IntVar(&c.mappers, "mappers", 8, "concurrent mappers")
+	flag.IntVar(&c.iterations, "iterations", 200, "iterations per mapper")
+	flag.Parse()
+	for _, f := range strings.Split(*expect, ",") {
+		n, err := strconv.ParseUint(f, 10, 8)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "contract: bad -expect %q\n", *expect)
+			os.Exit(2)
+		}
+		c.expect = append(c.expect, byte(n))
+	}
+	k := ktap.NewWriter(os.Stdout, len(checks))
+	failed := false
+	for _, ch := range checks {
+		r, reason := ch.run(c, k)
+		if reason != "" && r != ktap.Skip {
+			k.Diag("%s: %s", ch.name, reason)
+		}
+		k.Result(ch.name, r, reason)
+		failed = failed || r == ktap.Fail
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+func fail(format string, args ...any) (ktap.Result, string) {
+	return ktap.Fail, fmt.Sprintf(format, args...)
+}
+
+func mapDev(c *config, length, prot, flags int, off int64) (*os.File, []byte, error) {
+	f, err := os.OpenFile(c.dev, os.O_RDWR, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := unix.Mmap(int(f.Fd()), off, length, prot, flags)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, p, nil
+}
+
+const rw = unix.PROT_READ | unix.PROT_WRITE
+
+// 1. The reader prints exactly what the seed's program prints.
+func readerOutput(c *config, k *ktap.Writer) (ktap.Result, string) {
+	out, err := exec.Command("reader", "-dev", c.dev, "-n", strconv.Itoa(len(c.expect))).Output()
+	if err != nil {
+		return fail("reader: %v", err)
+	}
+	var want strings.Builder
+	for _, b := range c.expect {
+		fmt.Fprintf(&want, "%d\n", b)
+	}
+	if string(out) != want.String() {
+		return fail("reader printed %q, want %q", out, want.String())
+	}
+	return ktap.Pass, ""
+}
+
+// 2. Two pages, an offset, MAP_PRIVATE, and growing with mremap are refused.
+func refusesBadMaps(c *config, k *ktap.Writer) (ktap.Result, string) {
+	var bad []string
+	for _, tc := range []struct {
+		what   string
+		length int
+		flags  int
+		off    int64
+	}{
+		{"2 pages", 2 * c.page, unix.MAP_SHARED, 0},
+		{"offset 1 page", c.page, unix.MAP_SHARED, int64(c.page)},
+		{"MAP_PRIVATE", c.page, unix.MAP_PRIVATE, 0},
+	} {
+		f, p, err := mapDev(c, tc.length, rw, tc.flags, tc.off)
+		switch {
+		case err == nil:
+			unix.Munmap(p)
+			f.Close()
+			bad = append(bad, tc.what+" was mapped")
+		case !errors.Is(err, unix.EINVAL):
+			bad = append(bad, fmt.Sprintf("%s failed with %v, want EINVAL", tc.what, err))
+		default:
+			k.Diag("%s: refused with EINVAL", tc.what)
+		}
+	}
+	f, p, err := mapDev(c, c.page, rw, unix.MAP_SHARED, 0)
+	if err != nil {
+		return fail("map one page: %v", err)
+	}
+	defer f.Close()
+	q, err := unix.Mremap(p, 2*c.page, unix.MREMAP_MAYMOVE)
+	if err == nil {
+		unix.Munmap(q)
+		bad = append(bad, "mremap grew the mapping to 2 pages")
+	} else {
+		unix.Munmap(p)
+		k.Diag("mremap to 2 pages: refused with %v", err)
+	}
+	if bad != nil {
+		return fail("%s", strings.Join(bad, "; "))
+	}
+	return ktap.Pass, ""
+}
+
+// 3. Two processes' mappings see each other's writes at once.
+func sharedCoherence(c *config, k *ktap.Writer) (ktap.Result, string) {
+	f, p, err := mapDev(c, c.page, rw, unix.MAP_SHARED, 0)
+	if err != nil {
+		return fail("map: %v", err)
+	}
+	defer f.Close()
+	defer unix.Munmap(p)
+	const off = 100
+	saved := [2]byte{p[off], p[off+1]}
+	defer func() { p[off], p[off+1] = saved[0], saved[1] }()
+
+	self, _ := os.Executable()
+	cmd := exec.Command(self, "coherence-peer", c.dev)
+	// In u-root's busybox, argv[0] picks the command.
+	cmd.Args[0] = "contract"
+	stdin, _ := cmd.StdinPipe()
+	var out bytes.Buffer
+	pipe, _ := cmd.StdoutPipe()
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		return fail("start the peer: %v", err)
+	}
+	defer cmd.Wait()
+	stdout := bufio.NewReader(pipe)
+	// The peer writes 0xA5 at off and says "w".
+	if line, err := stdout.ReadString('\n'); err != nil || line != "w\n" {
+		stdin.Close()
+		return fail("the peer did not write: %q %v %s", line, err, out.String())
+	}
+	if p[off] != 0xA5 {
+		stdin.Close()
+		return fail("the peer wrote 0xa5 at %d; this mapping sees %#x", off, p[off])
+	}
+	p[off+1] = 0x5A
+	stdin.Write([]byte("r\n"))
+	line, _ := stdout.ReadString('\n')
+	stdin.Close()
+	if line != "ok\n" {
+		return fail("this process wrote 0x5a at %d; the peer saw otherwise (%q) %s", off+1, line, out.String())
+	}
+	return ktap.Pass, ""
+}
+
+// coherencePeer is the second process of sharedCoherence.
+func coherencePeer(dev string) int {
+	c := &config{dev: dev, page: os.Getpagesize()}
+	f, p, err := mapDev(c, c.page, rw, unix.MAP_SHARED, 0)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "peer: map: %v\n", err)
+		return 1
+	}
+	defer f.Close()
+	p[100] = 0xA5
+	os.Stdout.Write([]byte("w\n"))
+	buf := make([]byte, 2)
+	os.Stdin.Read(buf)
+	if p[101] == 0x5A {
+		os.Stdout.Write([]byte("ok\n"))
+	} else {
+		fmt.Fprintf(os.Stdout, "%02x\n", p[101])
+	}
+	return 0
+}
+
+// 4. What user space writes through the mapping, the kernel reads back
+// with read(), and what write() stores, the mapping shows.
+func userKernelAgree(c *config, k *ktap.Writer) (ktap.Result, string) {
+	f, p, err := mapDev(c, c.page, rw, unix.MAP_SHARED, 0)
+	if err != nil {
+		return fail("map: %v", err)
+	}
+	defer f.Close()
+	defer unix.Munmap(p)
+	const a, b = 200, 300
+	saved := append([]byte(nil), p...)
+	defer copy(p, saved)
+
+	copy(p[a:], "from-user")
+	got := make([]byte, 9)
+	if _, err := f.ReadAt(got, a); err != nil {
+		if notImplemented(err) {
+			return ktap.Skip, "the driver has no read() (" + err.Error() + ")"
+		}
+		return fail("pread at %d: %v", a, err)
+	}
+	if string(got) != "from-user" {
+		return fail("wrote %q through the mapping; read() returned %q", "from-user", got)
+	}
+	if _, err := f.WriteAt([]byte("from-kern"), b); err != nil {
+		if notImplemented(err) {
+			return ktap.Skip, "the driver has no write() (" + err.Error() + ")"
+		}
+		return fail("pwrite at %d: %v", b, err)
+	}
+	if string(p[b:b+9]) != "from-kern" {
+		return fail("write() stored %q; the mapping shows %q", "from-kern", p[b:b+9])
+	}
+	return ktap.Pass, ""
+}
+
+func notImplemented(err error) bool {
+	return errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP)
+}
+
+// 5. N mappers in parallel, M map/read/unmap rounds each, without an error.
+func concurrentMappers(c *config, k *ktap.Writer) (ktap.Result, string) {
+	var wg sync.WaitGroup
+	errs := make(chan error, c.mappers)
+	start := time.Now()
+	for i := 0; i < c.mappers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < c.iterations; j++ {
+				f, p, err := mapDev(c, c.page, rw, unix.MAP_SHARED, 0)
+				if err != nil {
+					errs <- fmt.Errorf("mapper %d round %d: %w", i, j, err)
+					return
+				}
+				if !bytes.Equal(p[:len(c.expect)], c.expect) {
+					errs <- fmt.Errorf("mapper %d round %d: the page starts % x", i, j, p[:len(c.expect)])
+				}
+				unix.Munmap(p)
+				f.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err, ok := <-errs; ok {
+		return fail("%v", err)
+	}
+	k.Diag("%d mappers x %d rounds in %v", c.mappers, c.iterations, time.Since(start).Round(time.Millisecond))
+	return ktap.Pass, ""
+}
+
+// 6. rmmod under a live mapping fails "in use"; after munmap and close it
+// succeeds; load/use/unload cycles leak no memory. Leaves it loaded.
+func unloadReload(c *config, k *ktap.Writer) (ktap.Result, string) {
+	name, err := kmod.Name(c.module)
+	if err != nil {
+		return fail("%v", err)
+	}
+	f, p, err := mapDev(c, c.page, unix.PROT_READ, unix.MAP_SHARED, 0)
+	if err != nil {
+		return fail("map: %v", err)
+	}
+	f.Close() // the mapping alone must pin the module
+	err = kmod.Unload(name)
+	if err == nil {
+		unix.Munmap(p)
+		kmod.Load(c.module, "", 10*time.Second)
+		return fail("rmmod %s succeeded while a mapping was live", name)
+	}
+	k.Diag("rmmod with a live mapping: %v (in use, refcnt %s)", err, refcnt(name))
+	unix.Munmap(p)
+	if err := kmod.Unload(name); err != nil {
+		return fail("rmmod after munmap and close: %v", err)
+	}
+	cycle := func() error {
+		if err := kmod.Load(c.module, "", 10*time.Second); err != nil {
+			return err
+		}
+		f, p, err := mapDev(c, c.page, unix.PROT_READ, unix.MAP_SHARED, 0)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(p[:len(c.expect)], c.expect) {
+			err = fmt.Errorf("the page starts % x after a reload", p[:len(c.expect)])
+		}
+		unix.Munmap(p)
+		f.Close()
+		if uerr := kmod.Unload(name); uerr != nil {
+			return uerr
+		}
+		return err
+	}
+	// Warm up, so caches the first loads fill do not count as a leak.
+	for i := 0; i < 5; i++ {
+		if err := cycle(); err != nil {
+			kmod.Load(c.module, "", 10*time.Second)
+			return fail("cycle %d: %v", i, err)
+		}
+	}
+	before := freePages()
+	for i := 0; i < c.cycles; i++ {
+		if err := cycle(); err != nil {
+			kmod.Load(c.module, "", 10*time.Second)
+			return fail("cycle %d: %v", i, err)
+		}
+	}
+	leaked := before - freePages()
+	if err := kmod.Load(c.module, "", 10*time.Second); err != nil {
+		return fail("reload: %v", err)
+	}
+	k.Diag("%d load/map/unload cycles: free pages %+d", c.cycles, -leaked)
+	// A page a cycle would be c.cycles pages; allow some noise.
+	if leaked >= int64(c.cycles)/2 {
+		return fail("%d cycles lost %d pages: the module leaks memory", c.cycles, leaked)
+	}
+	return ktap.Pass, ""
+}
+
+func refcnt(name string) string {
+	b, err := os.ReadFile("/sys/module/" + name + "/refcnt")
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func freePages() int64 {
+	b, err := os.ReadFile("/proc/vmstat")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "nr_free_pages "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// Taint bits that a test module sets by itself: out-of-tree (O), unsigned (E).
+const allowedTaint = 1<<12 | 1<<13
+
+// 7. The kernel is not tainted by a warning or a bug, and its log has no
+// report.
+func kernelClean(c *config, k *ktap.Writer) (ktap.Result, string) {
+	b, err := os.ReadFile("/proc/sys/kernel/tainted")
+	if err != nil {
+		return fail("read tainted: %v", err)
+	}
+	t, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if t&^allowedTaint != 0 {
+		return fail("the kernel is tainted: %d (see Documentation/admin-guide/tainted-kernels.rst)", t)
+	}
+	recs, err := kmsg()
+	if err != nil {
+		return fail("read /dev/kmsg: %v", err)
+	}
+	for _, r := range recs {
+		if crash, ok := console.Match(r); ok {
+			return fail("the kernel log has a report: %s", crash.Title)
+		}
+	}
+	k.Diag("tainted=%d, %d log records, no report", t, len(recs))
+	return ktap.Pass, ""
+}
+
+// kmsg reads the kernel log records present now. It uses raw syscalls:
+// an *os.File would park a non-blocking read in the poller instead of
+// returning EAGAIN at the end of the log.
+func kmsg() ([]string, error) {
+	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var out []string
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err != nil {
+			if errors.Is(err, unix.EAGAIN) {
+				return out, nil
+			}
+			if errors.Is(err, unix.EPIPE) {
+				continue // overwritten records
+			}
+			return out, err
+		}
+		rec := string(buf[:n])
+		if _, msg, ok := strings.Cut(rec, ";"); ok {
+			rec = msg
+		}
+		out = append(out, strings.TrimRight(rec, "\n"))
+	}
+}

@@ -1,0 +1,143 @@
+// Package ktap writes and parses the subset of KTAP (the kernel's test
+// output format, Documentation/dev-tools/ktap.rst) that the rig's contract
+// checks use: a version line, a plan, one result line per case, and "#"
+// diagnostic lines.
+//
+//	KTAP version 1
+//	1..2
+//	# reader_output: 0 1 2 3 4 5 6 7 8 9
+//	ok 1 reader_output
+//	not ok 2 refuses_bad_maps
+//	ok 3 user_kernel_agree # SKIP the driver has no read()
+package ktap
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Result is how a case ended.
+type Result string
+
+// The results.
+const (
+	Pass Result = "pass"
+	Fail Result = "fail"
+	Skip Result = "skip"
+)
+
+// Case is one test case.
+type Case struct {
+	Number int
+	Name   string
+	Result Result
+	// Reason is the SKIP reason, or the failure's summary.
+	Reason string
+	// Diagnostics are the "#" lines printed before the result line.
+	Diagnostics []string
+}
+
+// Writer prints a KTAP document.
+type Writer struct {
+	w io.Writer
+	n int
+}
+
+// NewWriter prints the header and the plan for n cases.
+func NewWriter(w io.Writer, n int) *Writer {
+	fmt.Fprintf(w, "KTAP version 1\n1..%d\n", n)
+	return &Writer{w: w}
+}
+
+// Diag prints a diagnostic line.
+func (k *Writer) Diag(format string, args ...any) {
+	for _, l := range strings.Split(fmt.Sprintf(format, args...), "\n") {
+		fmt.Fprintf(k.w, "# %s\n", l)
+	}
+}
+
+// Result prints the next case's result line.
+func (k *Writer) Result(name string, r Result, reason string) {
+	k.n++
+	switch r {
+	case Pass:
+		fmt.Fprintf(k.w, "ok %d %s\n", k.n, name)
+	case Skip:
+		fmt.Fprintf(k.w, "ok %d %s # SKIP %s\n", k.n, name, reason)
+	default:
+		fmt.Fprintf(k.w, "not ok %d %s\n", k.n, name)
+	}
+}
+
+var (
+	versionRE = regexp.MustCompile(`^(?:KTAP|TAP) version (\d+)$`)
+	planRE    = regexp.MustCompile(`^1\.\.(\d+)$`)
+	resultRE  = regexp.MustCompile(`^(ok|not ok) (\d+)(?: (?:- )?([^#]*?))?\s*(?:#\s*(\S+)\s*(.*))?$`)
+)
+
+// Document is a parsed KTAP document.
+type Document struct {
+	Version int
+	Plan    int
+	Cases   []Case
+}
+
+// Parse reads a flat KTAP document. It fails on a missing version line,
+// a missing plan, or results that do not match the plan, since a truncated
+// run must not look like a pass.
+func Parse(r io.Reader) (Document, error) {
+	var doc Document
+	var diags []string
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimRight(sc.Text(), "\r")
+		switch {
+		case doc.Version == 0:
+			m := versionRE.FindStringSubmatch(line)
+			if m == nil {
+				return doc, fmt.Errorf("ktap line %d: want a version line, got %q", n, line)
+			}
+			doc.Version, _ = strconv.Atoi(m[1])
+		case planRE.MatchString(line):
+			doc.Plan, _ = strconv.Atoi(planRE.FindStringSubmatch(line)[1])
+		case strings.HasPrefix(line, "#"):
+			diags = append(diags, strings.TrimSpace(strings.TrimPrefix(line, "#")))
+		case resultRE.MatchString(line):
+			m := resultRE.FindStringSubmatch(line)
+			num, _ := strconv.Atoi(m[2])
+			c := Case{Number: num, Name: m[3], Result: Pass, Diagnostics: diags}
+			diags = nil
+			if m[1] == "not ok" {
+				c.Result = Fail
+			}
+			if strings.EqualFold(m[4], "SKIP") {
+				c.Result, c.Reason = Skip, m[5]
+			}
+			if want := len(doc.Cases) + 1; num != want {
+				return doc, fmt.Errorf("ktap line %d: case %d out of order; want %d", n, num, want)
+			}
+			doc.Cases = append(doc.Cases, c)
+		case strings.TrimSpace(line) == "":
+		default:
+			// Unknown lines are allowed by KTAP; keep them as diagnostics.
+			diags = append(diags, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return doc, err
+	}
+	if doc.Version == 0 {
+		return doc, fmt.Errorf("ktap: empty output")
+	}
+	if doc.Plan == 0 {
+		return doc, fmt.Errorf("ktap: no plan line")
+	}
+	if len(doc.Cases) != doc.Plan {
+		return doc, fmt.Errorf("ktap: the plan says %d cases, the output has %d; the run was cut short", doc.Plan, len(doc.Cases))
+	}
+	return doc, nil
+}
