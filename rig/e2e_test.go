@@ -99,9 +99,10 @@ func TestEndToEnd(t *testing.T) {
 	if !strings.Contains(r.out, "\n0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n") {
 		t.Error("the output lacks the ten bytes 0..9, one per line")
 	}
-	if !regexp.MustCompile(`(?m)^PASS: /dev/mymap maps the expected 10 bytes`).MatchString(r.out) {
-		t.Error("no PASS verdict")
+	if !regexp.MustCompile(`(?m)^PASS: /dev/mymap maps the expected 10 bytes and meets the contract \(7 cases\)`).MatchString(r.out) {
+		t.Error("no PASS verdict with the contract")
 	}
+	assertContract(t, r.out)
 	if !strings.Contains(r.out, "mymap.ko, 0 warning(s) with W=1") {
 		t.Error("the driver does not build warning-free with W=1")
 	}
@@ -152,6 +153,8 @@ func TestBrokenModules(t *testing.T) {
 		{"nodevice", nil, "module-load", "the module loaded but created no /dev/mymap"},
 		{"hangload", []string{"-load-timeout", "3s"}, "module-load", "module init did not return within 3s"},
 		{"nullmmap", nil, "guest-crash", "BUG: kernel NULL pointer dereference"},
+		// The seed's driver: it maps 2 pages, offsets and MAP_PRIVATE.
+		{"twopages", nil, "contract", "contract case(s) failed: refuses_bad_maps"},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			t.Parallel()
@@ -249,5 +252,68 @@ func TestSSHExitStatus(t *testing.T) {
 	r = runRig(t, "exec", "--", "cat", "/nonexistent")
 	if r.code != 1 {
 		t.Errorf("cat /nonexistent: exit %d; want 1, not 255 (exit status missing)", r.code)
+	}
+}
+
+var contractCases = []string{"reader_output", "refuses_bad_maps", "shared_coherence", "user_kernel_agree",
+	"concurrent_mappers", "unload_reload", "kernel_clean"}
+
+// assertContract checks that every contract case ran and passed, and that
+// none was skipped: the project's own driver implements all of them.
+func assertContract(t *testing.T, out string) {
+	t.Helper()
+	for _, c := range contractCases {
+		if !regexp.MustCompile(`(?m)^  ok    ` + c + `$`).MatchString(out) {
+			t.Errorf("contract case %s did not pass", c)
+		}
+	}
+	if strings.Contains(out, "  SKIP  ") {
+		t.Error("a contract case was skipped for module/")
+	}
+}
+
+// A driver without read()/write() passes, with that case skipped and the
+// reason shown, rather than failed.
+func TestForeignDriverSkips(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	r := runRig(t, "-module", fixture("mmaponly"))
+	if r.code != 0 {
+		t.Fatalf("exit %d; want 0", r.code)
+	}
+	if !strings.Contains(r.out, "  SKIP  user_kernel_agree: the driver has no read()") {
+		t.Error("user_kernel_agree was not skipped with its reason")
+	}
+}
+
+// The debug kernel: the driver passes the whole contract with no report; a
+// mutex under a spinlock passes the default kernel but not the debug one;
+// the seed's 2-page mapping fails on both.
+func TestDebugKernel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds the debug kernel and boots VMs")
+	}
+	r := runRig(t, "-config", "debug")
+	if r.code != 0 {
+		t.Fatalf("module/ on the debug kernel: exit %d; want 0", r.code)
+	}
+	assertContract(t, r.out)
+	con, _ := os.ReadFile(filepath.Join(r.artifacts, "console.log"))
+	if !bytes.Contains(con, []byte("KernelAddressSanitizer initialized")) {
+		t.Error("the debug kernel did not boot with KASAN")
+	}
+
+	r = runRig(t, "-module", fixture("sleepinatomic"))
+	if r.code != 0 {
+		t.Errorf("sleepinatomic on the default kernel: exit %d; want 0 (it says nothing)", r.code)
+	}
+	r = runRig(t, "-config", "debug", "-module", fixture("sleepinatomic"))
+	if r.code != 1 || !strings.Contains(r.out, "FAIL [guest-crash]: the kernel reported BUG: sleeping function called from invalid context") {
+		t.Errorf("sleepinatomic on the debug kernel: exit %d; want 1 with the report's title", r.code)
+	}
+	r = runRig(t, "-config", "debug", "-module", fixture("twopages"))
+	if r.code != 1 || !strings.Contains(r.out, "refuses_bad_maps") {
+		t.Errorf("twopages on the debug kernel: exit %d; want 1, refuses_bad_maps", r.code)
 	}
 }
