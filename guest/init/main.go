@@ -67,6 +67,7 @@ func boot() protocol.Event {
 		{"proc", "/proc"},
 		{"sysfs", "/sys"},
 		{"devtmpfs", "/dev"},
+		{"devpts", "/dev/pts"}, // ptys for the SSH shell
 		{"tmpfs", "/tmp"},
 	} {
 		if err := os.MkdirAll(m.target, 0o755); err != nil {

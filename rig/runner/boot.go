@@ -49,6 +49,7 @@ type watch struct {
 	verdict     *Error
 	output      []string
 	exec        *ExecResult
+	start       time.Time
 	deadline    time.Time
 	// ssh carries the SSH driver's events; nil on the serial channel.
 	ssh chan protocol.Event
@@ -94,6 +95,7 @@ func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 	defer v.Stop(2 * time.Second)
 	r.opts.Log.Debug("qemu started", "cmdline", v.Cmdline())
 
+	w.start = start
 	w.deadline = start.Add(r.opts.Timeouts.Boot)
 	lctx, cancel := context.WithCancel(ctx)
 	verdict := w.loop(lctx, v)
@@ -181,6 +183,7 @@ func (w *watch) marker(ev protocol.Event) {
 			return
 		}
 		w.phase = phaseLoad
+		w.r.res.BootToInit = time.Since(w.start)
 		w.extend(t.Load)
 	case protocol.EvInsmod:
 		if !ev.OK {
@@ -205,6 +208,7 @@ func (w *watch) marker(ev protocol.Event) {
 			return
 		}
 		w.phase = phaseLoad
+		w.r.res.BootToReady = time.Since(w.start)
 		w.extend(t.Load + 15*time.Second) // the dial, then insmod
 		w.ssh = make(chan protocol.Event)
 		go w.driveSSH(w.ctx, w.vm, w.ssh)

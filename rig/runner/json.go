@@ -17,10 +17,21 @@ type Report struct {
 	Accel         string        `json:"accel"`
 	AccelReason   string        `json:"accel_reason"`
 	Stages        []StageReport `json:"stages"`
+	BootToInit    float64       `json:"boot_to_init_seconds"`
+	BootToReady   float64       `json:"boot_to_ssh_ready_seconds,omitempty"`
 	BootToVerdict float64       `json:"boot_to_verdict_seconds"`
+	Cases         []CaseReport  `json:"cases,omitempty"`
 	Output        []string      `json:"output"`
 	ArtifactDir   string        `json:"artifact_dir"`
 	ConsoleLog    string        `json:"console_log"`
+}
+
+// CaseReport is one contract case.
+type CaseReport struct {
+	Name        string   `json:"name"`
+	Result      string   `json:"result"`
+	Reason      string   `json:"reason,omitempty"`
+	Diagnostics []string `json:"diagnostics,omitempty"`
 }
 
 // StageReport is one stage's time.
@@ -38,6 +49,8 @@ func (r Result) Report() Report {
 		Kernel:        r.Kernel,
 		Accel:         r.Accel.Name,
 		AccelReason:   r.Accel.Reason,
+		BootToInit:    r.BootToInit.Seconds(),
+		BootToReady:   r.BootToReady.Seconds(),
 		BootToVerdict: r.BootToVerdict.Seconds(),
 		Output:        r.Output,
 		ArtifactDir:   r.ArtifactDir,
@@ -49,6 +62,9 @@ func (r Result) Report() Report {
 		if r.Err.Err != nil {
 			rep.Message += ": " + r.Err.Err.Error()
 		}
+	}
+	for _, c := range r.Cases {
+		rep.Cases = append(rep.Cases, CaseReport{Name: c.Name, Result: string(c.Result), Reason: c.Reason, Diagnostics: c.Diagnostics})
 	}
 	for _, s := range r.Stages {
 		rep.Stages = append(rep.Stages, StageReport{Stage: s.Stage, Seconds: s.Duration.Seconds(), Cached: s.Cached})

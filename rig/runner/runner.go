@@ -101,6 +101,11 @@ type Result struct {
 	Accel       vm.Accel
 	Kernel      string
 	ArtifactDir string
+	// BootToInit is from QEMU start to the guest init's first marker.
+	BootToInit time.Duration
+	// BootToReady is from QEMU start to the guest's SSH server listening
+	// (SSH channel only).
+	BootToReady time.Duration
 	// BootToVerdict is from QEMU start to the verdict.
 	BootToVerdict time.Duration
 }
