@@ -265,6 +265,7 @@ func (w *watch) checkRead(ev protocol.Event) {
 func (w *watch) checkContract(ev protocol.Event) {
 	doc, err := ktap.Parse(strings.NewReader(strings.Join(ev.Stdout, "\n")))
 	w.r.res.Cases = doc.Cases
+	w.r.res.ContractTime = time.Duration(ev.MS) * time.Millisecond
 	if err != nil {
 		w.setVerdict(&Error{Class: Contract, Msg: fmt.Sprintf("the contract checks did not finish (%s; exit %d): %v %s",
 			firstNonEmpty(ev.Err, "no error"), ev.Exit, err, strings.TrimSpace(ev.Stderr))})

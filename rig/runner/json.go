@@ -21,6 +21,7 @@ type Report struct {
 	BootToReady   float64       `json:"boot_to_ssh_ready_seconds,omitempty"`
 	BootToVerdict float64       `json:"boot_to_verdict_seconds"`
 	Cases         []CaseReport  `json:"cases,omitempty"`
+	ContractTime  float64       `json:"contract_seconds,omitempty"`
 	Output        []string      `json:"output"`
 	ArtifactDir   string        `json:"artifact_dir"`
 	ConsoleLog    string        `json:"console_log"`
@@ -50,6 +51,7 @@ func (r Result) Report() Report {
 		Accel:         r.Accel.Name,
 		AccelReason:   r.Accel.Reason,
 		BootToInit:    r.BootToInit.Seconds(),
+		ContractTime:  r.ContractTime.Seconds(),
 		BootToReady:   r.BootToReady.Seconds(),
 		BootToVerdict: r.BootToVerdict.Seconds(),
 		Output:        r.Output,

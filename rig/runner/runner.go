@@ -96,7 +96,9 @@ type Result struct {
 	// Exec is how the Exec command ended, if one ran.
 	Exec *ExecResult
 	// Cases are the contract checks' results, in order.
-	Cases       []ktap.Case
+	Cases []ktap.Case
+	// ContractTime is how long the contract program ran in the guest.
+	ContractTime time.Duration
 	Stages      []StageTime
 	Accel       vm.Accel
 	Kernel      string
