@@ -99,10 +99,10 @@ type Result struct {
 	Cases []ktap.Case
 	// ContractTime is how long the contract program ran in the guest.
 	ContractTime time.Duration
-	Stages      []StageTime
-	Accel       vm.Accel
-	Kernel      string
-	ArtifactDir string
+	Stages       []StageTime
+	Accel        vm.Accel
+	Kernel       string
+	ArtifactDir  string
 	// BootToInit is from QEMU start to the guest init's first marker.
 	BootToInit time.Duration
 	// BootToReady is from QEMU start to the guest's SSH server listening
