@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"regexp"
 	"sort"
@@ -95,13 +96,19 @@ func FragmentNames() []string {
 	return names
 }
 
-// LoadFragments returns the built-in fragments by name, in order.
+// LoadFragments returns fragments in order: a built-in one by name, or a
+// file of the user's by its path (anything with a '/' or a .config suffix).
 func LoadFragments(names ...string) ([]Fragment, error) {
 	var out []Fragment
 	for _, n := range names {
-		b, err := configs.ReadFile("configs/" + n + ".config")
-		if err != nil {
-			return nil, fmt.Errorf("unknown config fragment %q (have: %s)", n, strings.Join(FragmentNames(), ", "))
+		var b []byte
+		var err error
+		if strings.ContainsRune(n, '/') || strings.HasSuffix(n, ".config") {
+			if b, err = os.ReadFile(n); err != nil {
+				return nil, fmt.Errorf("config fragment: %w", err)
+			}
+		} else if b, err = configs.ReadFile("configs/" + n + ".config"); err != nil {
+			return nil, fmt.Errorf("unknown config fragment %q (have: %s, or give a file's path)", n, strings.Join(FragmentNames(), ", "))
 		}
 		f, err := ParseFragment(n, strings.NewReader(string(b)))
 		if err != nil {

@@ -53,7 +53,7 @@ type flags struct {
 	accel, qemu, channel, checks string
 	mem, smp, jobs               int
 	cacheDir, artifacts, root    string
-	jsonOut                      string
+	jsonOut, kernelArgs, inject  string
 	keep, verbose, buildOnly     bool
 	timeout                      time.Duration
 	t                            runner.Timeouts
@@ -66,7 +66,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.kernel, "kernel", "6.1", "kernel `version`, built from Debian's linux-source-VERSION package")
 	fs.StringVar(&f.kernelSrc, "kernel-src", "", "kernel source instead: a tree, a tarball, or an http(s) URL with -kernel-sha256")
 	fs.StringVar(&f.kernelSHA, "kernel-sha256", "", "sha256 of the -kernel-src URL's tarball")
-	fs.StringVar(&f.config, "config", "", "extra config `fragments` over base, comma-separated (have: "+strings.Join(kernel.FragmentNames(), ", ")+")")
+	fs.StringVar(&f.config, "config", "", "extra config `fragments` over base, comma-separated: built-in names ("+strings.Join(kernel.FragmentNames(), ", ")+") or files")
+	fs.StringVar(&f.kernelArgs, "kernel-args", "", "extra guest kernel command line `args`")
+	fs.StringVar(&f.inject, "inject", "", "inject a host-side `fault`, for testing the rig: "+strings.Join(runner.Faults, ", "))
 	fs.StringVar(&f.module, "module", "", "out-of-tree module `dir` with a Kbuild or Makefile (default: the rig's module/)")
 	fs.StringVar(&f.device, "device", "/dev/mymap", "device `node` the module must create")
 	fs.StringVar(&f.expect, "expect", "0,1,2,3,4,5,6,7,8,9", "`bytes` the mapped page must start with, comma-separated decimal")
@@ -107,6 +109,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		if v <= 0 {
 			return nil, usageError{fmt.Sprintf("-%s %v: must be positive", name, v)}
 		}
+	}
+	if f.inject != "" && !slices.Contains(runner.Faults, f.inject) {
+		return nil, usageError{fmt.Sprintf("-inject %q: want one of %s", f.inject, strings.Join(runner.Faults, ", "))}
 	}
 	if f.checks != "contract" && f.checks != "reader" {
 		return nil, usageError{fmt.Sprintf("-checks %q: want contract or reader", f.checks)}
@@ -304,6 +309,8 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 		BuildOnly:   f.buildOnly,
 		Channel:     f.channel,
 		ReaderOnly:  f.checks == "reader",
+		KernelArgs:  strings.Fields(f.kernelArgs),
+		Inject:      f.inject,
 		Timeouts:    f.t,
 		Printer:     runner.NewPrinter(out),
 		Log:         log,

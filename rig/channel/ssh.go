@@ -79,8 +79,12 @@ func Dial(ctx context.Context, addr string, k *Keys) (*Client, error) {
 		var d net.Dialer
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err == nil {
+			// QEMU's forward accepts at once even when the guest never
+			// answers; bound the handshake too.
+			conn.SetDeadline(time.Now().Add(3 * time.Second))
 			sc, chans, reqs, herr := ssh.NewClientConn(conn, addr, cfg)
 			if herr == nil {
+				conn.SetDeadline(time.Time{})
 				return &Client{ssh.NewClient(sc, chans, reqs)}, nil
 			}
 			conn.Close()

@@ -23,6 +23,33 @@ const crashGrace = 1500 * time.Millisecond
 // on a panic, and QEMU turns the reboot into an exit.
 var kernelArgs = []string{"console=ttyS0", "panic=-1"}
 
+// The host-side faults that -inject knows. They exist to test the rig's
+// own failure paths against a real VM.
+const (
+	// FaultPause freezes the guest (QMP stop) once its init reports in.
+	FaultPause = "pause-after-ready"
+	// FaultNetDown takes the guest's link down once sshd listens, so the
+	// SSH server never answers.
+	FaultNetDown = "net-down"
+)
+
+// Faults lists the -inject values.
+var Faults = []string{FaultPause, FaultNetDown}
+
+// inject applies the run's fault, if it is due at this event.
+func (w *watch) inject(ev protocol.Event) {
+	var err error
+	switch {
+	case w.r.opts.Inject == FaultPause && (ev.Name == protocol.EvBoot || ev.Name == protocol.EvReady):
+		err = w.vm.Pause()
+	case w.r.opts.Inject == FaultNetDown && ev.Name == protocol.EvReady:
+		err = w.vm.SetLink(false)
+	default:
+		return
+	}
+	w.r.opts.Printer.Printf("  inject     %s after the %s marker (err: %v)", w.r.opts.Inject, ev.Name, err)
+}
+
 // QEMUName is the -name of the QEMU that the rig with this pid starts.
 func QEMUName(pid int) string { return "mmaprig-rig-" + strconv.Itoa(pid) }
 
@@ -135,7 +162,7 @@ func (w *watch) loop(ctx context.Context, v *vm.VM) *Error {
 			if w.crash != nil {
 				return w.crashVerdict()
 			}
-			return w.timeout()
+			return w.timeout(v)
 		case <-ctx.Done():
 			return fail(Infra, ctx.Err(), "interrupted while the guest ran")
 		}
@@ -175,6 +202,7 @@ func (w *watch) setCrash(c console.Crash) {
 
 // marker advances the phase on the guest init's reports.
 func (w *watch) marker(ev protocol.Event) {
+	w.inject(ev)
 	t := w.r.opts.Timeouts
 	switch ev.Name {
 	case protocol.EvBoot:
@@ -331,19 +359,23 @@ func (w *watch) exited(v *vm.VM) *Error {
 	}
 }
 
-func (w *watch) timeout() *Error {
+// timeout judges a host-side deadline. The guest enforces the same
+// deadlines itself and reports them (the serial init, modctl, the SSH
+// driver), so when the host's, a little later, expires first, the guest
+// has stopped answering altogether.
+func (w *watch) timeout(v *vm.VM) *Error {
 	t := w.r.opts.Timeouts
 	e := &Error{Excerpt: w.log.Tail(20)}
-	switch w.phase {
-	case phaseBoot:
-		e.Class, e.Msg = Boot, fmt.Sprintf("the guest init did not start within %v (-boot-timeout)", t.Boot)
-	case phaseLoad:
-		e.Class, e.Msg = ModuleLoad, fmt.Sprintf("the module's init did not return within %v (-load-timeout)", t.Load)
-	case phaseDevice:
-		e.Class, e.Msg = ModuleLoad, "the guest stopped answering while it waited for "+w.r.opts.Device
-	default:
-		e.Class, e.Msg = Contract, fmt.Sprintf("the checks did not finish within %v (-check-timeout)", t.Check)
+	status := "unknown"
+	if st, err := v.Status(); err == nil {
+		status = strings.ToLower(strings.TrimPrefix(st.String(), "Status"))
 	}
+	if w.phase == phaseBoot {
+		e.Class, e.Msg = Boot, fmt.Sprintf("the guest init did not start within %v (-boot-timeout); VM status %s", t.Boot, status)
+		return e
+	}
+	e.Class = Channel
+	e.Msg = fmt.Sprintf("the guest stopped answering during %s: it did not even report its own deadline; VM status %s", w.phase, status)
 	return e
 }
 

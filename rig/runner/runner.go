@@ -81,9 +81,13 @@ type Options struct {
 	Shell bool
 	// ReaderOnly skips the contract checks after the reader.
 	ReaderOnly bool
-	Timeouts   Timeouts
-	Printer    *Printer
-	Log        *slog.Logger
+	// KernelArgs are appended to the guest kernel command line.
+	KernelArgs []string
+	// Inject is a host-side fault, one of Faults, for testing the rig.
+	Inject   string
+	Timeouts Timeouts
+	Printer  *Printer
+	Log      *slog.Logger
 }
 
 // Result is a finished run.

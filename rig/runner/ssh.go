@@ -53,13 +53,18 @@ func (w *watch) driveSSH(ctx context.Context, v *vm.VM, out chan<- protocol.Even
 		rctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
 		defer cancel()
 		cmd := proc.Quote(argv...)
+		if name == protocol.EvRun {
+			// Programs get the guest-side deadline the serial init gives.
+			cmd = proc.Quote(append([]string{"modctl", "run", timeout.String()}, argv...)...)
+		}
 		res, err := c.Run(rctx, cmd)
-		ev := protocol.Event{Name: name, Cmd: cmd, Exit: res.Exit, MS: time.Since(start).Milliseconds(),
+		ev := protocol.Event{Name: name, Cmd: proc.Quote(argv...), Exit: res.Exit, MS: time.Since(start).Milliseconds(),
 			Stdout: lines(string(res.Stdout)), Stderr: string(res.Stderr)}
 		if err != nil {
 			if ctx.Err() == nil && rctx.Err() != nil {
-				ev.Err = fmt.Sprintf("%s did not finish within %v", argv[0], timeout)
-				return ev, send(ev)
+				// The guest programs enforce timeout themselves; no
+				// answer 5s later means the guest stopped answering.
+				err = fmt.Errorf("%s gave no answer within %v, past its own deadline", argv[0], timeout+5*time.Second)
 			}
 			broken(err)
 			return ev, false

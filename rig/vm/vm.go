@@ -334,3 +334,19 @@ func UserNetArgs(guestPort int) []string {
 		"-device", "virtio-net-device,netdev=n0",
 	}
 }
+
+// Pause stops the guest's CPUs (QMP stop), as a hung guest would look.
+func (v *VM) Pause() error {
+	if v.mon == nil {
+		return errors.New("QMP is not connected")
+	}
+	return raw.NewMonitor(v.mon).Stop()
+}
+
+// SetLink takes the guest's network link up or down (QMP set_link).
+func (v *VM) SetLink(up bool) error {
+	if v.mon == nil {
+		return errors.New("QMP is not connected")
+	}
+	return raw.NewMonitor(v.mon).SetLink("n0", up)
+}

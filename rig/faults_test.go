@@ -1,0 +1,386 @@
+package main
+
+// Fault injection: every failure is classified, comes within a bounded
+// time, and leaves nothing behind. Faults come from fixture modules, from
+// the kernel command line, and from the host side: QEMU killed, the guest
+// frozen through QMP, its network taken down, signals to the rig.
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mmaprig/mmaprig/rig/runner"
+)
+
+// live is a rig running in the background whose output can be waited on.
+type live struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan struct{}
+	code int
+}
+
+func startRig(t *testing.T, args ...string) *live {
+	t.Helper()
+	l := &live{done: make(chan struct{})}
+	full := append([]string{"-artifacts", filepath.Join(t.TempDir(), "artifacts")}, args...)
+	l.cmd = exec.Command(rigBin, full...)
+	pr, pw, _ := os.Pipe()
+	l.cmd.Stdout, l.cmd.Stderr = pw, pw
+	if err := l.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			l.mu.Lock()
+			l.out.WriteString(sc.Text() + "\n")
+			l.mu.Unlock()
+		}
+		err := l.cmd.Wait()
+		l.code = 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			l.code = ee.ExitCode()
+		}
+		close(l.done)
+	}()
+	t.Cleanup(func() {
+		l.cmd.Process.Kill()
+		<-l.done
+	})
+	return l
+}
+
+func (l *live) output() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.out.String()
+}
+
+// waitFor waits until the output contains s.
+func (l *live) waitFor(t *testing.T, s string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(l.output(), s) {
+		select {
+		case <-l.done:
+			t.Fatalf("the rig exited before printing %q:\n%s", s, l.output())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q within %v:\n%s", s, timeout, l.output())
+		}
+	}
+}
+
+func (l *live) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-l.done:
+	case <-time.After(timeout):
+		t.Fatalf("the rig did not exit within %v:\n%s", timeout, l.output())
+	}
+	t.Logf("rig exit %d\n%s", l.code, l.output())
+	return l.code
+}
+
+// descendants lists the pids whose ancestry reaches pid.
+func descendants(pid int) []int {
+	parent := map[int]int{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(b)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		p, _ := strconv.Atoi(filepath.Base(d))
+		pp, _ := strconv.Atoi(fields[1])
+		parent[p] = pp
+	}
+	var out []int
+	for p := range parent {
+		for q := parent[p]; q > 1; q = parent[q] {
+			if q == pid {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func alive(pids []int) []int {
+	var out []int
+	for _, p := range pids {
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/stat"); err == nil && !strings.Contains(string(b), ") Z ") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// verdictWithin runs the rig and checks class, message and time to verdict.
+func verdictWithin(t *testing.T, limit time.Duration, class runner.Class, says string, args ...string) {
+	t.Helper()
+	start := time.Now()
+	r := runRig(t, args...)
+	took := time.Since(start)
+	if r.code != class.ExitCode() || !strings.Contains(r.out, "FAIL ["+string(class)+"]") {
+		t.Errorf("exit %d; want %d and class %s", r.code, class.ExitCode(), class)
+	}
+	if !strings.Contains(r.out, says) {
+		t.Errorf("the verdict does not say %q", says)
+	}
+	if took > limit {
+		t.Errorf("the verdict took %v; want it within %v", took, limit)
+	}
+	t.Logf("%s: %s in %v", class, says, took.Round(10*time.Millisecond))
+}
+
+func TestFaultKernelPanicsDuringBoot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	verdictWithin(t, 20*time.Second, runner.Boot, "Kernel panic - not syncing",
+		"-kernel-args", "init=/nonexistent", "-checks", "reader")
+}
+
+func TestFaultGuestHangsAfterReady(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	verdictWithin(t, 25*time.Second, runner.Channel, "VM status paused",
+		"-inject", "pause-after-ready", "-load-timeout", "3s", "-checks", "reader")
+}
+
+func TestFaultSSHNeverAnswers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	verdictWithin(t, 40*time.Second, runner.Channel, "the SSH channel failed",
+		"-channel", "ssh", "-inject", "net-down", "-checks", "reader")
+}
+
+func TestFaultQEMUKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	l := startRig(t)
+	l.waitFor(t, "  initramfs ", 2*time.Minute)
+	name := runner.QEMUName(l.cmd.Process.Pid)
+	var qemu int
+	for i := 0; i < 100 && qemu == 0; i++ {
+		out, _ := exec.Command("pgrep", "-f", "-name "+name+" ").Output()
+		qemu, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if qemu == 0 {
+		t.Fatal("the rig's QEMU never appeared")
+	}
+	time.Sleep(time.Second) // mid-boot
+	killed := time.Now()
+	syscall.Kill(qemu, syscall.SIGKILL)
+	if code := l.wait(t, 30*time.Second); code != runner.ExitNoResult || !strings.Contains(l.output(), "FAIL [infra]: QEMU exited") {
+		t.Errorf("exit %d; want %d and an infra verdict", code, runner.ExitNoResult)
+	}
+	if d := time.Since(killed); d > 5*time.Second {
+		t.Errorf("the verdict came %v after QEMU died; want seconds", d)
+	}
+}
+
+// A signal at any stage stops everything the rig started, removes its
+// temporary files and any partial cache entry, and keeps the artifacts.
+func TestSignalsLeaveNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	for _, tc := range []struct {
+		stage string
+		after string // output that shows the stage is running
+		extra time.Duration
+		sig   syscall.Signal
+	}{
+		{"boot", "  initramfs ", 300 * time.Millisecond, syscall.SIGINT},
+		{"checks", "  initramfs ", 2500 * time.Millisecond, syscall.SIGTERM},
+	} {
+		t.Run(tc.stage, func(t *testing.T) {
+			l := startRig(t)
+			l.waitFor(t, tc.after, 2*time.Minute)
+			time.Sleep(tc.extra)
+			kids := descendants(l.cmd.Process.Pid)
+			if len(kids) == 0 {
+				t.Fatal("the rig had no child processes to stop")
+			}
+			l.cmd.Process.Signal(tc.sig)
+			code := l.wait(t, 30*time.Second)
+			if code == 0 {
+				t.Errorf("exit 0 after %v", tc.sig)
+			}
+			if left := alive(kids); len(left) > 0 {
+				t.Errorf("processes the rig started are still running: %v", left)
+			}
+			if !strings.Contains(l.output(), "artifacts: ") {
+				t.Error("the artifact directory was not printed")
+			}
+		})
+	}
+	t.Run("kernel build", func(t *testing.T) {
+		cache := freshCache(t, false)
+		l := startRig(t, "-cache", cache)
+		l.waitFor(t, "building (", 5*time.Minute)
+		time.Sleep(2 * time.Second)
+		kids := descendants(l.cmd.Process.Pid)
+		if len(kids) == 0 {
+			t.Fatal("no make running")
+		}
+		l.cmd.Process.Signal(syscall.SIGTERM)
+		l.wait(t, 60*time.Second)
+		time.Sleep(500 * time.Millisecond)
+		if left := alive(kids); len(left) > 0 {
+			t.Errorf("make or compilers still running: %v", left)
+		}
+		if tmp, _ := filepath.Glob(filepath.Join(cache, "kernel", "*.tmp-*")); len(tmp) > 0 {
+			t.Errorf("partial cache entries left: %v", tmp)
+		}
+		if entries, _ := filepath.Glob(filepath.Join(cache, "kernel", "*")); len(entries) > 0 {
+			for _, e := range entries {
+				if !strings.HasSuffix(e, ".lock") {
+					t.Errorf("an interrupted build became a cache entry: %s", e)
+				}
+			}
+		}
+	})
+}
+
+// freshCache makes an empty cache that shares the default cache's
+// downloads and, if withKernel, its built kernels, by hard links.
+func freshCache(t *testing.T, withKernel bool) string {
+	t.Helper()
+	home, _ := os.UserCacheDir()
+	src := filepath.Join(home, "mmaprig")
+	dst := filepath.Join(t.TempDir(), "cache")
+	os.MkdirAll(dst, 0o755)
+	dirs := []string{"downloads", "apt-versions"}
+	if withKernel {
+		dirs = append(dirs, "kernel", "src")
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(src, d)); err != nil {
+			continue
+		}
+		if out, err := exec.Command("cp", "-al", filepath.Join(src, d), filepath.Join(dst, d)).CombinedOutput(); err != nil {
+			t.Fatalf("cp -al: %v: %s", err, out)
+		}
+	}
+	return dst
+}
+
+// Two rigs started at once on one cache: one builds the u-root base, the
+// other waits for it and reuses it.
+func TestConcurrentRigsShareTheCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	cache := freshCache(t, true)
+	a := startRig(t, "-cache", cache, "-checks", "reader")
+	b := startRig(t, "-cache", cache, "-checks", "reader")
+	ca, cb := a.wait(t, 5*time.Minute), b.wait(t, 5*time.Minute)
+	if ca != 0 || cb != 0 {
+		t.Fatalf("exits %d and %d; want both 0", ca, cb)
+	}
+	built := strings.Count(a.output()+b.output(), "u-root base built")
+	cached := strings.Count(a.output()+b.output(), "u-root base cached")
+	if built != 1 || cached != 1 {
+		t.Errorf("the base was built %d times and reused %d times; want 1 and 1", built, cached)
+	}
+}
+
+// kill -9 in the middle of a build leaves nothing a later run trusts.
+func TestKill9MidBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds")
+	}
+	cache := freshCache(t, true)
+	l := startRig(t, "-cache", cache, "-checks", "reader")
+	l.waitFor(t, "  module ", 2*time.Minute) // now the base builds
+	time.Sleep(2 * time.Second)
+	l.cmd.Process.Signal(syscall.SIGKILL)
+	l.wait(t, 10*time.Second)
+	entries, _ := filepath.Glob(filepath.Join(cache, "initramfs", "*"))
+	for _, e := range entries {
+		if !strings.Contains(e, ".tmp-") && !strings.HasSuffix(e, ".lock") {
+			t.Fatalf("a killed build left an entry: %s", e)
+		}
+	}
+	r := runRig(t, "-cache", cache, "-checks", "reader")
+	if r.code != 0 || !strings.Contains(r.out, "u-root base built") {
+		t.Errorf("the run after the kill: exit %d; want 0 and a fresh base build", r.code)
+	}
+	if left, _ := filepath.Glob(filepath.Join(cache, "initramfs", "*.tmp-*")); len(left) > 0 {
+		t.Errorf("the killed build's leftovers were not removed: %v", left)
+	}
+}
+
+// Bad input gets a clear message and exit 2, and never a cache entry.
+func TestBadInputPoisonsNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: configures a kernel")
+	}
+	cache := freshCache(t, true)
+	before, _ := filepath.Glob(filepath.Join(cache, "kernel", "*"))
+	dir := t.TempDir()
+
+	frag := filepath.Join(dir, "bad.config")
+	os.WriteFile(frag, []byte("CONFIG_MMAPRIG_NO_SUCH_SYMBOL=y\n# needs CONFIG_KASAN, which is off:\nCONFIG_KASAN_INLINE=y\n"), 0o644)
+	r := runRig(t, "-cache", cache, "-config", frag)
+	if r.code != 2 {
+		t.Errorf("bad fragment: exit %d; want 2", r.code)
+	}
+	for _, want := range []string{"CONFIG_MMAPRIG_NO_SUCH_SYMBOL=y", "CONFIG_KASAN_INLINE=y", "did not survive olddefconfig"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("bad fragment: the error does not name %q", want)
+		}
+	}
+
+	corrupt := filepath.Join(dir, "linux-corrupt.tar.xz")
+	os.WriteFile(corrupt, []byte("\xfd7zXZ\x00 this is not a tarball"), 0o644)
+	r = runRig(t, "-cache", cache, "-kernel-src", corrupt)
+	if r.code != 2 || !strings.Contains(r.out, "FAIL [setup]") {
+		t.Errorf("corrupt tarball: exit %d; want 2 and a setup failure", r.code)
+	}
+
+	r = runRig(t, "-cache", cache, "-kernel-src", "http://127.0.0.1:9/linux-6.6.74.tar.xz", "-kernel-sha256", "nothex")
+	if r.code != 2 {
+		t.Errorf("malformed sha256: exit %d; want 2", r.code)
+	}
+
+	after, _ := filepath.Glob(filepath.Join(cache, "kernel", "*"))
+	for _, e := range after {
+		if !strings.HasSuffix(e, ".lock") && !contains(before, e) {
+			t.Errorf("bad input left a kernel cache entry: %s", e)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
