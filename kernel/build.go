@@ -81,8 +81,8 @@ func Configure(ctx context.Context, src, out string, opts BuildOptions) error {
 		return fmt.Errorf("%w: make tinyconfig: %v", ErrBuild, err)
 	}
 	args := []string{filepath.Join(src, "scripts/kconfig/merge_config.sh"), "-m", "-O", out, filepath.Join(out, ".config")}
-	for _, f := range opts.Fragments {
-		p := filepath.Join(out, "mmaprig-"+f.Name+".config")
+	for i, f := range opts.Fragments {
+		p := filepath.Join(out, fmt.Sprintf("mmaprig-fragment-%d.config", i))
 		if err := os.WriteFile(p, []byte(f.Text), 0o644); err != nil {
 			return err
 		}

@@ -156,7 +156,7 @@ func TestFaultKernelPanicsDuringBoot(t *testing.T) {
 		t.Skip("-short: boots VMs")
 	}
 	verdictWithin(t, 20*time.Second, runner.Boot, "Kernel panic - not syncing",
-		"-kernel-args", "init=/nonexistent", "-checks", "reader")
+		"-kernel-args", "rdinit=/nonexistent init=/nonexistent", "-checks", "reader")
 }
 
 func TestFaultGuestHangsAfterReady(t *testing.T) {
@@ -184,7 +184,7 @@ func TestFaultQEMUKilled(t *testing.T) {
 	name := runner.QEMUName(l.cmd.Process.Pid)
 	var qemu int
 	for i := 0; i < 100 && qemu == 0; i++ {
-		out, _ := exec.Command("pgrep", "-f", "-name "+name+" ").Output()
+		out, _ := exec.Command("pgrep", "-f", "--", "-name "+name+" ").Output()
 		qemu, _ = strconv.Atoi(strings.TrimSpace(string(out)))
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -360,6 +360,15 @@ func report(w io.Writer, res runner.Result, opts runner.Options) {
 	if res.Err.Excerpt != "" {
 		fmt.Fprintf(w, "--- excerpt ---\n%s\n--- end of excerpt ---\n", res.Err.Excerpt)
 	}
-	fmt.Fprintf(w, "serial log: %s\n", filepath.Join(res.ArtifactDir, "console.log"))
+	if con := filepath.Join(res.ArtifactDir, "console.log"); fileExists(con) {
+		fmt.Fprintf(w, "serial log: %s\n", con)
+	} else {
+		fmt.Fprintln(w, "serial log: none; the VM did not start")
+	}
 	fmt.Fprintf(w, "artifacts: %s\n", res.ArtifactDir)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -96,6 +96,7 @@ func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 		args = append(args, f.Cmdline...)
 		mem = max(mem, f.MemMB)
 	}
+	args = append(args, r.opts.KernelArgs...)
 	var extra []string
 	if r.opts.Channel == protocol.ChannelSSH {
 		extra = vm.UserNetArgs(protocol.SSHPort)
@@ -148,9 +149,6 @@ func (w *watch) loop(ctx context.Context, v *vm.VM) *Error {
 			w.readConsole()
 		case ev := <-w.ssh:
 			w.marker(ev)
-			if w.verdict == nil && w.phase != phaseEnd && w.crash == nil {
-				timer.Reset(time.Until(w.deadline))
-			}
 		case ev := <-v.Events():
 			if ev.Event == "GUEST_PANICKED" && w.crash == nil {
 				w.setCrash(console.Crash{Title: "kernel panic (reported by pvpanic)", Kind: "panic", Panic: true})
@@ -176,6 +174,8 @@ func (w *watch) loop(ctx context.Context, v *vm.VM) *Error {
 		if w.verdict != nil || w.phase == phaseEnd {
 			return w.verdict
 		}
+		// A marker may have moved the deadline to the next phase's.
+		timer.Reset(time.Until(w.deadline))
 	}
 }
 
