@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -370,17 +371,8 @@ func TestBadInputPoisonsNothing(t *testing.T) {
 
 	after, _ := filepath.Glob(filepath.Join(cache, "kernel", "*"))
 	for _, e := range after {
-		if !strings.HasSuffix(e, ".lock") && !contains(before, e) {
+		if !strings.HasSuffix(e, ".lock") && !slices.Contains(before, e) {
 			t.Errorf("bad input left a kernel cache entry: %s", e)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
