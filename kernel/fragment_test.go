@@ -107,3 +107,29 @@ func TestVerify(t *testing.T) {
 		t.Errorf("Verify with nothing requested = %v", err)
 	}
 }
+
+func TestMatrix(t *testing.T) {
+	m, err := LoadMatrix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"6.1", "6.1-debug", "6.12", "6.12-debug", "debian-6.1-cloud", "5.15", "6.6", "stable"} {
+		if _, err := m.Cell(want); err != nil {
+			t.Errorf("the matrix lacks %s: %v", want, err)
+		}
+	}
+	if _, err := m.Cell("7.0"); err == nil || !strings.Contains(err.Error(), "6.12-debug") {
+		t.Errorf("Cell(7.0) = %v; want an error listing the cells", err)
+	}
+	for _, bad := range []string{
+		`{"cells":[{"name":"a","source":"debian","kernel":"6.1","expect":"pass"},{"name":"a","source":"debian","kernel":"6.1","expect":"pass"}]}`,
+		`{"cells":[{"name":"a","source":"url","kernel":"6.6","expect":"pass"}]}`,
+		`{"cells":[{"name":"a","source":"ftp","kernel":"6.6","expect":"pass"}]}`,
+		`{"cells":[{"name":"a","source":"debian","kernel":"6.1","config":["nonesuch"],"expect":"pass"}]}`,
+		`{"cells":[{"name":"a","source":"debian","kernel":"6.1"}]}`,
+	} {
+		if _, err := ParseMatrix([]byte(bad)); err == nil {
+			t.Errorf("ParseMatrix accepted %s", bad)
+		}
+	}
+}

@@ -51,7 +51,9 @@ type flags struct {
 	config                       string
 	module, device, expect       string
 	accel, qemu, channel, checks string
-	mem, smp, jobs               int
+	mem, smp, jobs, makeJobs     int
+	matrix, network              bool
+	cell, junitOut               string
 	cacheDir, artifacts, root    string
 	jsonOut, kernelArgs, inject  string
 	keep, verbose, buildOnly     bool
@@ -78,7 +80,12 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.qemu, "qemu", "qemu-system-x86_64", "QEMU `binary`")
 	fs.IntVar(&f.mem, "mem", 256, "guest memory in `MiB`")
 	fs.IntVar(&f.smp, "smp", 1, "guest CPUs")
-	fs.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "parallel make jobs")
+	fs.IntVar(&f.makeJobs, "make-jobs", runtime.NumCPU(), "parallel make jobs in a kernel build")
+	fs.IntVar(&f.jobs, "jobs", runtime.NumCPU(), "matrix cells run in parallel")
+	fs.BoolVar(&f.matrix, "matrix", false, "run every available cell of kernel/matrix.json")
+	fs.StringVar(&f.cell, "cell", "", "run matrix cells by `name`, comma-separated")
+	fs.BoolVar(&f.network, "network", false, "also run the matrix cells that download from kernel.org")
+	fs.StringVar(&f.junitOut, "junit", "", "with -matrix or -cell, write JUnit XML to `file`")
 	fs.StringVar(&f.cacheDir, "cache", "", "cache `dir` (default $XDG_CACHE_HOME/mmaprig)")
 	fs.StringVar(&f.artifacts, "artifacts", "", "artifact `dir` for this run (default CACHE/runs/TIME)")
 	fs.StringVar(&f.root, "root", "", "the rig's source tree (default: found from the working directory)")
@@ -119,8 +126,11 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	if f.channel != protocol.ChannelSerial && f.channel != protocol.ChannelSSH {
 		return nil, usageError{fmt.Sprintf("-channel %q: want serial or ssh", f.channel)}
 	}
-	if f.mem < 64 || f.smp < 1 || f.jobs < 1 {
-		return nil, usageError{"-mem must be at least 64, -smp and -jobs at least 1"}
+	if f.mem < 64 || f.smp < 1 || f.jobs < 1 || f.makeJobs < 1 {
+		return nil, usageError{"-mem must be at least 64, -smp, -jobs and -make-jobs at least 1"}
+	}
+	if f.matrix && f.cell != "" {
+		return nil, usageError{"-matrix runs every cell; -cell runs one: give one of them"}
 	}
 	return f, nil
 }
@@ -157,9 +167,9 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "run", "srcdir", "shell", "exec":
+	case "run", "srcdir", "shell", "exec", "key":
 	default:
-		fmt.Fprintf(stderr, "rig: unknown command %q; the commands are run (the default), exec, shell and srcdir\n", cmd)
+		fmt.Fprintf(stderr, "rig: unknown command %q; the commands are run (the default), exec, shell, key and srcdir\n", cmd)
 		return runner.ExitSetup
 	}
 	var execArgv []string
@@ -195,6 +205,9 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
+	if f.matrix || f.cell != "" || cmd == "key" {
+		return matrixCommand(ctx, cmd, f, opts, stdout, stderr)
+	}
 	if cmd == "srcdir" {
 		dir, err := runner.SourceDir(ctx, opts)
 		if err != nil {
@@ -225,7 +238,7 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cmd == "shell" && res.Err == nil {
 		return 0
 	}
-	report(stdout, res, opts)
+	printResult(stdout, res, opts)
 	if f.jsonOut != "" {
 		if err := res.WriteJSON(f.jsonOut); err != nil {
 			fmt.Fprintf(stderr, "rig: %v\n", err)
@@ -304,7 +317,7 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 		QEMU:        f.qemu,
 		MemMB:       f.mem,
 		SMP:         f.smp,
-		Jobs:        f.jobs,
+		Jobs:        f.makeJobs,
 		Keep:        f.keep,
 		BuildOnly:   f.buildOnly,
 		Channel:     f.channel,
@@ -317,7 +330,7 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 	}, nil
 }
 
-func report(w io.Writer, res runner.Result, opts runner.Options) {
+func printResult(w io.Writer, res runner.Result, opts runner.Options) {
 	if len(res.Output) > 0 {
 		fmt.Fprintf(w, "bytes read through the mapping of %s:\n", opts.Device)
 		for _, l := range res.Output {

@@ -105,7 +105,7 @@ func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 	v, err := vm.Start(ctx, vm.Config{
 		QEMU:        r.opts.QEMU,
 		Name:        QEMUName(os.Getpid()),
-		Kernel:      filepath.Join(r.kdir, "arch/x86/boot/bzImage"),
+		Kernel:      r.bootImg,
 		Initrd:      r.initrd,
 		Append:      args,
 		MemMB:       mem,
@@ -130,11 +130,12 @@ func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 	cancel()
 	r.res.BootToVerdict = time.Since(start)
 	r.res.Output = w.output
+	w.writeDmesg()
 	r.res.Exec = w.exec
 	if verdict != nil {
 		return "", false, verdict
 	}
-	return fmt.Sprintf("verdict in %s, accel %s", fmtDuration(r.res.BootToVerdict), r.res.Accel.Name), false, nil
+	return fmt.Sprintf("verdict in %s, accel %s", FormatDuration(r.res.BootToVerdict), r.res.Accel.Name), false, nil
 }
 
 // loop reads the console and QMP until there is a verdict. A nil verdict is
@@ -287,11 +288,25 @@ func (w *watch) checkRead(ev protocol.Event) {
 	}
 }
 
+// writeDmesg saves the kernel's lines of the console, without the
+// guest's markers, as the guest's dmesg.
+func (w *watch) writeDmesg() {
+	var b strings.Builder
+	for _, l := range w.log.Since(0) {
+		if _, ok := protocol.Parse(l); !ok {
+			b.WriteString(l + "\n")
+		}
+	}
+	os.WriteFile(filepath.Join(w.r.opts.ArtifactDir, "dmesg.txt"), []byte(b.String()), 0o644)
+}
+
 // checkContract parses the contract program's KTAP and fails the run on
 // any failed case. Output that does not parse, or stops short of its plan,
 // is a failure too: the program crashed or was killed.
 func (w *watch) checkContract(ev protocol.Event) {
-	doc, err := ktap.Parse(strings.NewReader(strings.Join(ev.Stdout, "\n")))
+	out := strings.Join(ev.Stdout, "\n")
+	os.WriteFile(filepath.Join(w.r.opts.ArtifactDir, "ktap.txt"), []byte(out+"\n"), 0o644)
+	doc, err := ktap.Parse(strings.NewReader(out))
 	w.r.res.Cases = doc.Cases
 	w.r.res.ContractTime = time.Duration(ev.MS) * time.Millisecond
 	if err != nil {

@@ -13,9 +13,10 @@ import (
 // Printer shows stages as they run: each stage's name and duration, and a
 // live progress line for long ones when the output is a terminal.
 type Printer struct {
-	mu  sync.Mutex
-	w   io.Writer
-	tty bool
+	mu     *sync.Mutex
+	w      io.Writer
+	tty    bool
+	prefix string
 	// every is how often a non-terminal gets a progress line.
 	every time.Duration
 }
@@ -26,7 +27,13 @@ func NewPrinter(w io.Writer) *Printer {
 	if f, ok := w.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
-	return &Printer{w: w, tty: tty, every: 15 * time.Second}
+	return &Printer{mu: new(sync.Mutex), w: w, tty: tty, every: 15 * time.Second}
+}
+
+// WithPrefix returns a printer for one of several concurrent runs: its
+// lines start with prefix, and progress never rewrites a line.
+func (p *Printer) WithPrefix(prefix string) *Printer {
+	return &Printer{mu: p.mu, w: p.w, prefix: prefix, every: p.every}
 }
 
 // Stage is one stage being timed.
@@ -48,7 +55,7 @@ func (p *Printer) Start(name string) *Stage {
 func (p *Printer) Printf(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, format+"\n", args...)
+	fmt.Fprintf(p.w, p.prefix+format+"\n", args...)
 }
 
 // Progress shows how far the stage is: a rewritten line on a terminal, a
@@ -68,7 +75,7 @@ func (s *Stage) Progress(pct int, detail string) {
 		if now.Sub(s.last) < s.p.every {
 			return
 		}
-		fmt.Fprintf(s.p.w, "  %-10s %3d%%  %s  %v\n", s.name, pct, detail, el)
+		fmt.Fprintf(s.p.w, "%s  %-10s %3d%%  %s  %v\n", s.p.prefix, s.name, pct, detail, el)
 	}
 	s.last = now
 }
@@ -81,11 +88,13 @@ func (s *Stage) Done(summary string) time.Duration {
 	if s.live {
 		fmt.Fprint(s.p.w, "\r\033[K")
 	}
-	fmt.Fprintf(s.p.w, "  %-10s %8s  %s\n", s.name, fmtDuration(d), summary)
+	fmt.Fprintf(s.p.w, "%s  %-10s %8s  %s\n", s.p.prefix, s.name, FormatDuration(d), summary)
 	return d
 }
 
-func fmtDuration(d time.Duration) string {
+// FormatDuration renders a stage time: milliseconds under a second,
+// hundredths under a minute, seconds above.
+func FormatDuration(d time.Duration) string {
 	switch {
 	case d < time.Second:
 		return fmt.Sprintf("%dms", d.Milliseconds())

@@ -55,6 +55,9 @@ type Options struct {
 	Expect []byte
 	// Kernel is the source: a Debian package, a tree, a tarball or a URL.
 	Kernel kernel.Source
+	// Prebuilt, if set, replaces Kernel: a distribution kernel and its
+	// headers, which the rig does not build.
+	Prebuilt *kernel.DebianPrebuilt
 	// Fragments are the config fragments, by name.
 	Fragments []string
 	Cache     *cache.Cache
@@ -120,7 +123,8 @@ type run struct {
 	opts    Options
 	res     *Result
 	work    string // temporary working directory
-	kdir    string // built kernel tree
+	kdir    string // built kernel tree, or headers: what modules build against
+	bootImg string // the kernel to boot
 	kkey    string
 	frags   []kernel.Fragment
 	ko      string
@@ -139,7 +143,12 @@ type ExecResult struct {
 // Run executes a cell. It never leaves QEMU or a build running, nor a
 // partial cache entry, even when ctx is cancelled.
 func Run(ctx context.Context, opts Options) Result {
-	res := Result{ArtifactDir: opts.ArtifactDir, Kernel: opts.Kernel.String()}
+	res := Result{ArtifactDir: opts.ArtifactDir}
+	if opts.Prebuilt != nil {
+		res.Kernel = opts.Prebuilt.String()
+	} else {
+		res.Kernel = opts.Kernel.String()
+	}
 	r := &run{opts: opts, res: &res}
 	err := r.do(ctx)
 	if err != nil {
@@ -249,6 +258,9 @@ func (r *run) kernel(ctx context.Context, st *Stage) (string, bool, error) {
 		return "", false, fail(Setup, err, "bad -config")
 	}
 	r.frags = frags
+	if r.opts.Prebuilt != nil {
+		return r.prebuilt(ctx)
+	}
 	src := r.opts.Kernel
 	srcID, err := src.ID(ctx, r.opts.Cache)
 	if err != nil {
@@ -264,12 +276,26 @@ func (r *run) kernel(ctx context.Context, st *Stage) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
+	r.bootImg = filepath.Join(r.kdir, kernel.Image)
 	copyFile(filepath.Join(r.kdir, ".config"), filepath.Join(r.opts.ArtifactDir, "kernel.config"))
 	rel, _ := kernel.Release(r.kdir)
 	if built {
 		return fmt.Sprintf("built %s (%s)", rel, src), false, nil
 	}
 	return fmt.Sprintf("cached %s (%s)", rel, r.kkey[:12]), true, nil
+}
+
+// prebuilt fetches a distribution kernel and its headers.
+func (r *run) prebuilt(ctx context.Context) (string, bool, error) {
+	p, err := r.opts.Prebuilt.Fetch(ctx, r.opts.Cache)
+	if err != nil {
+		return "", false, r.sourceErr(err)
+	}
+	r.kdir, r.bootImg = p.Headers, p.Image
+	r.res.Kernel = "Debian prebuilt " + p.Release
+	r.kkey = cache.Key("prebuilt", p.Release)
+	copyFile(p.Config, filepath.Join(r.opts.ArtifactDir, "kernel.config"))
+	return fmt.Sprintf("Debian %s, prebuilt (modules build against its headers)", p.Release), false, nil
 }
 
 func (r *run) sourceErr(err error) error {
@@ -427,4 +453,25 @@ func SourceDir(ctx context.Context, opts Options) (string, error) {
 		return opts.Kernel.Unpack(ctx, opts.Cache, dir)
 	})
 	return dir, err
+}
+
+// KernelKey is the cache key of the kernel the options name: what a CI
+// cache of the rig's kernel builds should be keyed on.
+func KernelKey(ctx context.Context, opts Options) (string, error) {
+	if opts.Prebuilt != nil {
+		abi, err := opts.Prebuilt.ABI(ctx)
+		if err != nil {
+			return "", err
+		}
+		return cache.Key("prebuilt", abi+"-"+opts.Prebuilt.Flavour), nil
+	}
+	frags, err := kernel.LoadFragments(opts.Fragments...)
+	if err != nil {
+		return "", err
+	}
+	id, err := opts.Kernel.ID(ctx, opts.Cache)
+	if err != nil {
+		return "", err
+	}
+	return kernel.Key(ctx, id, frags), nil
 }

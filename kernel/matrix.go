@@ -1,0 +1,93 @@
+package kernel
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+//go:embed matrix.json
+var matrixJSON []byte
+
+// Cell is one kernel of the matrix.
+type Cell struct {
+	Name string `json:"name"`
+	// Source is "debian" (linux-source-<kernel>), "debian-prebuilt"
+	// (Debian's own image and headers) or "url" (a tarball and its sha256).
+	Source  string   `json:"source"`
+	Kernel  string   `json:"kernel"`
+	Config  []string `json:"config"`
+	Flavour string   `json:"flavour,omitempty"`
+	URL     string   `json:"url,omitempty"`
+	SHA256  string   `json:"sha256,omitempty"`
+	// Network cells need the internet to fetch their source.
+	Network bool `json:"network,omitempty"`
+	// Expect is the class the cell must end in, usually "pass".
+	Expect string `json:"expect"`
+}
+
+// Matrix is the parsed matrix file.
+type Matrix struct {
+	Cells []Cell `json:"cells"`
+}
+
+// LoadMatrix parses the built-in matrix.
+func LoadMatrix() (Matrix, error) {
+	return ParseMatrix(matrixJSON)
+}
+
+// ParseMatrix parses and checks a matrix file.
+func ParseMatrix(b []byte) (Matrix, error) {
+	var m Matrix
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("kernel matrix: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, c := range m.Cells {
+		switch {
+		case c.Name == "" || seen[c.Name]:
+			return m, fmt.Errorf("kernel matrix: cell name %q is empty or repeated", c.Name)
+		case c.Source == "url" && (c.URL == "" || len(c.SHA256) != 64):
+			return m, fmt.Errorf("kernel matrix: cell %s: a url cell needs url and sha256", c.Name)
+		case c.Source != "url" && c.Source != "debian" && c.Source != "debian-prebuilt":
+			return m, fmt.Errorf("kernel matrix: cell %s: unknown source %q", c.Name, c.Source)
+		case c.Expect == "":
+			return m, fmt.Errorf("kernel matrix: cell %s: no expected result", c.Name)
+		}
+		if _, err := LoadFragments(append([]string{"base"}, c.Config...)...); err != nil {
+			return m, fmt.Errorf("kernel matrix: cell %s: %w", c.Name, err)
+		}
+		seen[c.Name] = true
+	}
+	return m, nil
+}
+
+// Cell returns the cell by name.
+func (m Matrix) Cell(name string) (Cell, error) {
+	var names []string
+	for _, c := range m.Cells {
+		if c.Name == name {
+			return c, nil
+		}
+		names = append(names, c.Name)
+	}
+	return Cell{}, fmt.Errorf("unknown cell %q (have: %s)", name, strings.Join(names, ", "))
+}
+
+// Fragments are the cell's fragments, base first.
+func (c Cell) Fragments() []string {
+	return append([]string{"base"}, c.Config...)
+}
+
+// SourceOf returns the cell's kernel source, or its prebuilt kernel.
+func (c Cell) SourceOf() (Source, *DebianPrebuilt) {
+	switch c.Source {
+	case "debian-prebuilt":
+		return nil, &DebianPrebuilt{Series: c.Kernel, Flavour: c.Flavour}
+	case "url":
+		return URL{URL: c.URL, SHA256: c.SHA256}, nil
+	default:
+		return DebianSource(c.Kernel), nil
+	}
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/report"
+	"github.com/mmaprig/mmaprig/rig/runner"
+)
+
+// matrixCommand runs -matrix or -cell, or prints a cell's key.
+func matrixCommand(ctx context.Context, cmd string, f *flags, base runner.Options, stdout, stderr io.Writer) int {
+	m, err := kernel.LoadMatrix()
+	if err != nil {
+		fmt.Fprintf(stderr, "rig: %v\n", err)
+		return runner.ExitSetup
+	}
+	cells := m.Cells
+	if f.cell != "" {
+		cells = nil
+		for _, name := range strings.Split(f.cell, ",") {
+			c, err := m.Cell(strings.TrimSpace(name))
+			if err != nil {
+				fmt.Fprintf(stderr, "rig: -cell: %v\n", err)
+				return runner.ExitSetup
+			}
+			cells = append(cells, c)
+		}
+	}
+	if cmd == "key" {
+		if len(cells) != 1 || f.cell == "" {
+			fmt.Fprintln(stderr, "rig: usage: rig key -cell NAME")
+			return runner.ExitSetup
+		}
+		key, err := runner.KernelKey(ctx, cellOptions(base, cells[0]))
+		if err != nil {
+			fmt.Fprintf(stderr, "rig: key of cell %s: %v\n", f.cell, err)
+			return runner.ExitSetup
+		}
+		fmt.Fprintln(stdout, key)
+		return 0
+	}
+	if cmd != "run" {
+		fmt.Fprintf(stderr, "rig: %s does not take -matrix or -cell\n", cmd)
+		return runner.ExitSetup
+	}
+
+	start := time.Now()
+	results := runCells(ctx, f, base, cells)
+	fmt.Fprintf(stdout, "\nmatrix: %d cell(s) in %v (* = cached)\n", len(cells), time.Since(start).Round(time.Second))
+	report.Table(stdout, results)
+	code := 0
+	for _, c := range results {
+		if !c.OK {
+			fmt.Fprintf(stdout, "FAIL %s [%s, want %s]: %s\n  serial log: %s\n  artifacts: %s\n",
+				c.Name, c.Result.Class, c.Expect, c.Result.Message, c.Result.ConsoleLog, c.Result.ArtifactDir)
+			code = max(code, c.Result.ExitCode)
+		}
+	}
+	if f.jsonOut != "" {
+		if err := report.WriteJSON(f.jsonOut, results); err != nil {
+			fmt.Fprintf(stderr, "rig: %v\n", err)
+			return runner.ExitSetup
+		}
+	}
+	if f.junitOut != "" {
+		if err := report.WriteJUnit(f.junitOut, results); err != nil {
+			fmt.Fprintf(stderr, "rig: %v\n", err)
+			return runner.ExitSetup
+		}
+	}
+	return code
+}
+
+// runCells runs the available cells, at most f.jobs at a time. Cells share
+// the cache, whose locks make sure no kernel is built twice.
+func runCells(ctx context.Context, f *flags, base runner.Options, cells []kernel.Cell) []report.Cell {
+	results := make([]report.Cell, len(cells))
+	sem := make(chan struct{}, f.jobs)
+	var wg sync.WaitGroup
+	for i, c := range cells {
+		if c.Network && !f.network {
+			results[i] = report.SkippedCell(c.Name, c.Expect,
+				"needs the internet to download "+c.URL+"; run with -network where kernel.org is reachable")
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			opts := cellOptions(base, c)
+			opts.Printer = base.Printer.WithPrefix("[" + c.Name + "] ")
+			opts.Printer.Printf("%s, config %s", kernelName(opts), c.Fragments())
+			start := time.Now()
+			res := runner.Run(ctx, opts)
+			results[i] = report.NewCell(c.Name, c.Expect, res, time.Since(start))
+			opts.Printer.Printf("%s", res.Class)
+		}()
+	}
+	wg.Wait()
+	for i, c := range cells {
+		if results[i].Name == "" { // interrupted before it started
+			results[i] = report.NewCell(c.Name, c.Expect, runner.Result{Class: runner.Infra}, 0)
+		}
+	}
+	return results
+}
+
+// cellOptions are the run options for one cell.
+func cellOptions(base runner.Options, c kernel.Cell) runner.Options {
+	opts := base
+	src, pre := c.SourceOf()
+	opts.Kernel, opts.Prebuilt = src, pre
+	opts.Fragments = c.Fragments()
+	opts.ArtifactDir = filepath.Join(base.ArtifactDir, c.Name)
+	return opts
+}
+
+func kernelName(o runner.Options) string {
+	if o.Prebuilt != nil {
+		return o.Prebuilt.String()
+	}
+	return o.Kernel.String()
+}

@@ -1,0 +1,164 @@
+// Package report renders the results of matrix cells: a terminal table,
+// JSON, and JUnit XML for CI test reporters.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jstemmer/go-junit-report/v2/junit"
+
+	"github.com/mmaprig/mmaprig/guest/ktap"
+	"github.com/mmaprig/mmaprig/rig/runner"
+)
+
+// Cell is one cell's outcome.
+type Cell struct {
+	Name string `json:"cell"`
+	// Expect is the class the cell must end in.
+	Expect string `json:"expect"`
+	// Skipped says why the cell did not run; empty if it ran.
+	Skipped string `json:"skipped,omitempty"`
+	// OK is whether the cell ended as expected (or was skipped).
+	OK     bool          `json:"ok"`
+	Result runner.Report `json:"result"`
+	// Wall is the cell's whole run time.
+	Wall time.Duration `json:"-"`
+
+	cases []ktap.Case
+}
+
+// NewCell records a finished cell.
+func NewCell(name, expect string, res runner.Result, wall time.Duration) Cell {
+	return Cell{Name: name, Expect: expect, OK: string(res.Class) == expect, Result: res.Report(), Wall: wall, cases: res.Cases}
+}
+
+// SkippedCell records a cell that did not run.
+func SkippedCell(name, expect, why string) Cell {
+	return Cell{Name: name, Expect: expect, Skipped: why, OK: true}
+}
+
+var stages = []string{"kernel", "module", "initramfs", "boot"}
+
+// Table writes one row per cell: kernel, accelerator, stage times, verdict.
+func Table(w io.Writer, cells []Cell) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CELL\tKERNEL\tACCEL\tKERNEL\tMODULE\tINITRAMFS\tBOOT\tVERDICT\t")
+	for _, c := range cells {
+		if c.Skipped != "" {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\tskipped: %s\t\n", c.Name, c.Skipped)
+			continue
+		}
+		row := []string{c.Name, short(c.Result.Kernel), c.Result.Accel}
+		for _, s := range stages {
+			row = append(row, stageTime(c.Result, s))
+		}
+		verdict := string(c.Result.Class)
+		if !c.OK {
+			verdict += fmt.Sprintf(" (want %s) FAIL", c.Expect)
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t"+verdict+"\t")
+	}
+	tw.Flush()
+}
+
+func short(kernel string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(kernel, "Debian package "), "Debian prebuilt ")
+}
+
+func stageTime(r runner.Report, stage string) string {
+	for _, s := range r.Stages {
+		if s.Stage == stage {
+			out := runner.FormatDuration(time.Duration(s.Seconds * float64(time.Second)))
+			if s.Cached {
+				out += "*"
+			}
+			return out
+		}
+	}
+	return "-"
+}
+
+// WriteJSON writes the cells as a JSON array.
+func WriteJSON(path string, cells []Cell) error {
+	b, err := json.MarshalIndent(cells, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFile(path, append(b, '\n'))
+}
+
+// JUnit builds the XML document: a test suite per cell, a test case per
+// contract case, and one for the run's own verdict, so a failure before
+// the contract (a crash, a build error) shows too.
+func JUnit(cells []Cell) junit.Testsuites {
+	var doc junit.Testsuites
+	doc.Name = "mmaprig"
+	for _, c := range cells {
+		suite := junit.Testsuite{Name: "mmaprig/" + c.Name, Time: secs(c.Wall)}
+		suite.AddProperty("kernel", c.Result.Kernel)
+		suite.AddProperty("accel", c.Result.Accel)
+		suite.AddProperty("artifacts", c.Result.ArtifactDir)
+		if c.Skipped != "" {
+			suite.AddTestcase(junit.Testcase{Name: "verdict", Classname: c.Name,
+				Skipped: &junit.Result{Message: c.Skipped}})
+			doc.AddSuite(suite)
+			continue
+		}
+		verdict := junit.Testcase{Name: "verdict", Classname: c.Name, Time: secs(c.Wall)}
+		if !c.OK {
+			verdict.Failure = &junit.Result{
+				Message: fmt.Sprintf("%s: %s (expected %s)", c.Result.Class, c.Result.Message, c.Expect),
+				Type:    string(c.Result.Class),
+				Data:    excerpt(c.Result),
+			}
+		}
+		suite.AddTestcase(verdict)
+		for _, k := range c.cases {
+			tc := junit.Testcase{Name: k.Name, Classname: c.Name + ".contract"}
+			switch k.Result {
+			case ktap.Skip:
+				tc.Skipped = &junit.Result{Message: k.Reason}
+			case ktap.Fail:
+				tc.Failure = &junit.Result{Message: c.Name + ": contract case " + k.Name + " failed",
+					Type: "contract", Data: strings.Join(k.Diagnostics, "\n")}
+			}
+			suite.AddTestcase(tc)
+		}
+		doc.AddSuite(suite)
+	}
+	return doc
+}
+
+func excerpt(r runner.Report) string {
+	s := r.Excerpt
+	if s != "" {
+		s += "\n"
+	}
+	return s + "serial log: " + r.ConsoleLog + "\nartifacts: " + r.ArtifactDir
+}
+
+// WriteJUnit writes the JUnit XML to path.
+func WriteJUnit(path string, cells []Cell) error {
+	doc := JUnit(cells)
+	var b strings.Builder
+	if err := doc.WriteXML(&b); err != nil {
+		return err
+	}
+	return writeFile(path, []byte(b.String()))
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+func writeFile(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
