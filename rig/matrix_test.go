@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jstemmer/go-junit-report/v2/junit"
+
+	"github.com/mmaprig/mmaprig/rig/report"
+)
+
+// -matrix runs every cell this machine can: the Debian source cells on the
+// default and debug kernels, and Debian's own cloud kernel; the kernel.org
+// cells are listed but skipped, with the reason.
+func TestMatrixRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds every matrix kernel and boots them")
+	}
+	dir := t.TempDir()
+	js, xmlPath := filepath.Join(dir, "matrix.json"), filepath.Join(dir, "junit.xml")
+	r := runRig(t, "-matrix", "-jobs", "2", "-json", js, "-junit", xmlPath)
+	if r.code != 0 {
+		t.Fatalf("-matrix: exit %d; want 0", r.code)
+	}
+	var cells []report.Cell
+	b, _ := os.ReadFile(js)
+	if err := json.Unmarshal(b, &cells); err != nil {
+		t.Fatalf("the JSON report: %v", err)
+	}
+	ran := map[string]bool{}
+	for _, c := range cells {
+		if c.Skipped != "" {
+			if !strings.Contains(c.Skipped, "-network") {
+				t.Errorf("cell %s skipped without a reason that says what to do: %q", c.Name, c.Skipped)
+			}
+			continue
+		}
+		ran[c.Name] = true
+		if !c.OK || c.Result.Class != "pass" || len(c.Result.Cases) != 7 {
+			t.Errorf("cell %s: %s, %d cases; want pass with 7", c.Name, c.Result.Class, len(c.Result.Cases))
+		}
+		for _, f := range []string{"console.log", "qemu.cmdline", "kernel.config", "dmesg.txt", "ktap.txt", "mymap.ko"} {
+			if _, err := os.Stat(filepath.Join(c.Result.ArtifactDir, f)); err != nil {
+				t.Errorf("cell %s: artifact %s: %v", c.Name, f, err)
+			}
+		}
+	}
+	for _, want := range []string{"6.1", "6.1-debug", "6.12", "6.12-debug", "debian-6.1-cloud"} {
+		if !ran[want] {
+			t.Errorf("cell %s did not run", want)
+		}
+		if !strings.Contains(r.out, "\n"+want+" ") {
+			t.Errorf("the table has no row for %s", want)
+		}
+	}
+	raw, _ := os.ReadFile(xmlPath)
+	var doc junit.Testsuites
+	if err := xml.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("the JUnit file does not parse: %v", err)
+	}
+	if len(doc.Suites) != len(cells) || doc.Failures != 0 {
+		t.Errorf("JUnit: %d suites, %d failures; want %d and 0", len(doc.Suites), doc.Failures, len(cells))
+	}
+}
+
+// A tarball cell's download, against a local server that serves the kernel
+// tarball from Debian's linux-source-6.1: verified, unpacked, and never
+// cached when its checksum is wrong.
+func TestTarballDownload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: unpacks a kernel tree")
+	}
+	home, _ := os.UserCacheDir()
+	debs, _ := filepath.Glob(filepath.Join(home, "mmaprig", "downloads", "*", "linux-source-6.1_*.deb"))
+	if len(debs) == 0 {
+		t.Skip("linux-source-6.1 is not downloaded yet (TestEndToEnd does that)")
+	}
+	dir := t.TempDir()
+	tarball := filepath.Join(dir, "linux-6.1.tar.xz")
+	script := `dpkg-deb --fsys-tarfile "$1" | tar -xO --wildcards './usr/src/linux-source-*.tar.xz' > "$2"`
+	if out, err := exec.Command("bash", "-o", "pipefail", "-c", script, "x", debs[0], tarball).CombinedOutput(); err != nil {
+		t.Fatalf("extract the tarball: %v: %s", err, out)
+	}
+	sum, _ := exec.Command("sha256sum", tarball).Output()
+	sha := strings.Fields(string(sum))[0]
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	url := srv.URL + "/linux-6.1.tar.xz"
+	cache := filepath.Join(dir, "cache")
+
+	bad := strings.Repeat("0", 64)
+	r := runRig(t, "srcdir", "-cache", cache, "-kernel-src", url, "-kernel-sha256", bad)
+	if r.code != 2 || !strings.Contains(r.out, "want "+bad) {
+		t.Errorf("wrong sha256: exit %d; want 2 and both sums named", r.code)
+	}
+	if left, _ := filepath.Glob(filepath.Join(cache, "downloads", "*")); len(left) > 0 {
+		for _, l := range left {
+			if !strings.HasSuffix(l, ".lock") {
+				t.Errorf("a download that failed its checksum is in the cache: %s", l)
+			}
+		}
+	}
+	r = runRig(t, "srcdir", "-cache", cache, "-kernel-src", url, "-kernel-sha256", sha)
+	src := strings.TrimSpace(r.out)
+	if r.code != 0 {
+		t.Fatalf("good sha256: exit %d", r.code)
+	}
+	if _, err := os.Stat(filepath.Join(src, "scripts", "checkpatch.pl")); err != nil {
+		t.Errorf("the downloaded tree is not a kernel tree: %v", err)
+	}
+	t.Logf("downloaded, verified and unpacked %s", url)
+}
