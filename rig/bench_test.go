@@ -168,6 +168,14 @@ func BenchmarkStages(b *testing.B) {
 	row("contract suite in the guest, debug kernel", secs(dbg.rep.ContractTime), "")
 	row("boot to verdict, debug kernel, whole contract", secs(dbg.rep.BootToVerdict), "")
 
+	// Matrix speedup: two warm cells at once against each alone.
+	one := max(wallOf(b, "-cell", "6.1"), wallOf(b, "-cell", "6.12"))
+	two := wallOf(b, "-cell", "6.1,6.12", "-jobs", "2")
+	row("one warm matrix cell (the slower of 6.1 and 6.12, wall)", one, "")
+	row("two warm cells in parallel, -jobs 2 (wall)", two, "")
+	fmt.Fprintf(w, "  %-58s %9.2f   target <= 1.3\n", "ratio two / one", two.Seconds()/one.Seconds())
+	b.ReportMetric(two.Seconds()/one.Seconds(), "matrix2/1")
+
 	if os.Getenv("MMAPRIG_BENCH_COLD") == "0" {
 		fmt.Fprintln(w, "  cold run skipped (MMAPRIG_BENCH_COLD=0)")
 		return
@@ -179,6 +187,17 @@ func BenchmarkStages(b *testing.B) {
 	row("kernel build, cold (unpack, configure, compile)", stage(c.rep, "kernel"), "")
 	row("initramfs, cold (u-root base build)", stage(c.rep, "initramfs"), "")
 	row("cold run, empty cache, package downloaded (wall)", c.wall, "target <= 6 min")
+}
+
+// wallOf times a rig run that must pass.
+func wallOf(b *testing.B, args ...string) time.Duration {
+	b.Helper()
+	start := time.Now()
+	out, err := exec.Command(rigBin, append(args, "-artifacts", b.TempDir())...).CombinedOutput()
+	if err != nil {
+		b.Fatalf("rig %v: %v\n%s", args, err, out)
+	}
+	return time.Since(start)
 }
 
 func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

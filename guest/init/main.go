@@ -148,7 +148,7 @@ func run(argv []string, timeout time.Duration) protocol.Event {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	ev.MS = since(start)
-	ev.Stdout = lines(stdout.String())
+	ev.Stdout = protocol.Lines(stdout.String())
 	ev.Stderr = stderr.String()
 	if cmd.ProcessState != nil {
 		ev.Exit = cmd.ProcessState.ExitCode()
@@ -162,14 +162,6 @@ func run(argv []string, timeout time.Duration) protocol.Event {
 		ev.OK = true
 	}
 	return ev
-}
-
-func lines(s string) []string {
-	s = strings.TrimSuffix(s, "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
 }
 
 // powerOff drains the console first: lines written just before a power off

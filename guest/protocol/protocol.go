@@ -116,3 +116,12 @@ func Parse(line string) (Event, bool) {
 	e.Name = name
 	return e, true
 }
+
+// Lines splits a program's output into lines, without the final newline.
+func Lines(s string) []string {
+	s = strings.TrimSuffix(s, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}

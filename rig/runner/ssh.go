@@ -59,7 +59,7 @@ func (w *watch) driveSSH(ctx context.Context, v *vm.VM, out chan<- protocol.Even
 		}
 		res, err := c.Run(rctx, cmd)
 		ev := protocol.Event{Name: name, Cmd: proc.Quote(argv...), Exit: res.Exit, MS: time.Since(start).Milliseconds(),
-			Stdout: lines(string(res.Stdout)), Stderr: string(res.Stderr)}
+			Stdout: protocol.Lines(string(res.Stdout)), Stderr: string(res.Stderr)}
 		if err != nil {
 			if ctx.Err() == nil && rctx.Err() != nil {
 				// The guest programs enforce timeout themselves; no
@@ -120,12 +120,4 @@ func shell(c *channel.Client) error {
 		t = "vt100"
 	}
 	return c.Shell(os.Stdin, os.Stdout, os.Stderr, t, rows, cols)
-}
-
-func lines(s string) []string {
-	s = strings.TrimSuffix(s, "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
 }
