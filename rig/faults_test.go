@@ -376,3 +376,17 @@ func TestBadInputPoisonsNothing(t *testing.T) {
 		}
 	}
 }
+
+// No private key is ever committed: the rig makes fresh keys for each run.
+func TestNoPrivateKeysInTheRepository(t *testing.T) {
+	out, err := exec.Command("git", "-C", "..", "ls-files").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		b, err := os.ReadFile(filepath.Join("..", f))
+		if err == nil && bytes.Contains(b, []byte("PRIVATE KEY"+"-----")) // split, so this file does not match {
+			t.Errorf("%s holds a private key", f)
+		}
+	}
+}
