@@ -385,7 +385,8 @@ func TestNoPrivateKeysInTheRepository(t *testing.T) {
 	}
 	for _, f := range strings.Fields(string(out)) {
 		b, err := os.ReadFile(filepath.Join("..", f))
-		if err == nil && bytes.Contains(b, []byte("PRIVATE KEY"+"-----")) // split, so this file does not match {
+		// The needle is split so that this file does not match itself.
+		if err == nil && bytes.Contains(b, []byte("PRIVATE KEY"+"-----")) {
 			t.Errorf("%s holds a private key", f)
 		}
 	}
