@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -171,13 +170,4 @@ func (c *Cache) lock(ctx context.Context, path string) (func(), error) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// Remove deletes entry kind/key, if present.
-func (c *Cache) Remove(kind, key string) error {
-	err := os.RemoveAll(c.Path(kind, key))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	return err
 }

@@ -5,7 +5,6 @@ package proc
 
 import (
 	"context"
-	"errors"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -35,15 +34,6 @@ func KillGroup(cmd *exec.Cmd) {
 	if cmd.Process != nil {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
-}
-
-// ExitCode returns the exit status in err, or -1 if err is not an exit.
-func ExitCode(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	return -1
 }
 
 // Quote renders argv as one POSIX shell command line, quoting where needed,
