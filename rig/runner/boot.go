@@ -66,18 +66,17 @@ const (
 
 // watch follows one VM from start to verdict.
 type watch struct {
-	r           *run
-	log         *console.Log
-	consolePath string
-	phase       phase
-	next        int // next console line to read
-	crash       *console.Crash
-	crashAt     time.Time
-	verdict     *Error
-	output      []string
-	exec        *ExecResult
-	start       time.Time
-	deadline    time.Time
+	r        *run
+	log      *console.Log
+	phase    phase
+	next     int // next console line to read
+	crash    *console.Crash
+	crashAt  time.Time
+	verdict  *Error
+	output   []string
+	exec     *ExecResult
+	start    time.Time
+	deadline time.Time
 	// ssh carries the SSH driver's events; nil on the serial channel.
 	ssh chan protocol.Event
 	ctx context.Context
@@ -86,7 +85,7 @@ type watch struct {
 
 func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 	clog := console.NewLog()
-	w := &watch{r: r, log: clog, consolePath: filepath.Join(r.opts.ArtifactDir, "console.log")}
+	w := &watch{r: r, log: clog}
 	args, mem := append([]string(nil), kernelArgs...), r.opts.MemMB
 	if r.res.Accel.Name == "tcg" {
 		cpuinfo, _ := os.ReadFile("/proc/cpuinfo")

@@ -160,11 +160,14 @@ func Run(ctx context.Context, opts Options) Result {
 	} else {
 		res.Class = Pass
 	}
-	if r.work != "" {
-		if opts.Keep {
-			os.Rename(r.work, filepath.Join(opts.ArtifactDir, "work"))
+	switch {
+	case r.work == "":
+	case !opts.Keep:
+		os.RemoveAll(r.work) // the initramfs with this run's SSH keys, the QMP socket
+	default:
+		if err := os.Rename(r.work, filepath.Join(opts.ArtifactDir, "work")); err != nil {
+			opts.Log.Warn("-keep: the working files stay where they are", "dir", r.work, "err", err)
 		}
-		os.RemoveAll(r.work)
 	}
 	return res
 }
