@@ -2,7 +2,7 @@
 GO      ?= go
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := qemu-system-x86 build-essential flex bison bc libelf-dev libssl-dev \
-            cpio xz-utils kmod perl ca-certificates
+            cpio xz-utils kmod perl ca-certificates procps git
 # The test suite builds kernels and boots VMs; this bounds it.
 TEST_TIMEOUT ?= 85m
 
