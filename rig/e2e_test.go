@@ -199,6 +199,11 @@ func TestBadUsage(t *testing.T) {
 		{"-config", "nonesuch"},
 		{"-boot-timeout", "-1s"},
 		{"-accel", "hvf"},
+		{"-cell", "no-such-cell"},
+		{"-cache", "/proc/mmaprig-cache"},
+		{"-channel", "carrier-pigeon"},
+		{"-checks", "some"},
+		{"-mem", "12"},
 		{"-qemu", "/nonexistent/qemu-system-x86_64", "-build-only"},
 		{"nonsense-command"},
 	} {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -389,5 +390,27 @@ func TestNoPrivateKeysInTheRepository(t *testing.T) {
 		if err == nil && bytes.Contains(b, []byte("PRIVATE KEY"+"-----")) {
 			t.Errorf("%s holds a private key", f)
 		}
+	}
+}
+
+// The run's temporary files, among them the initramfs that holds its SSH
+// keys, are gone afterwards; the artifacts stay.
+func TestTemporaryFilesRemoved(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	r := runRig(t, "-v", "-channel", "ssh", "-checks", "reader")
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	m := regexp.MustCompile(`msg="working directory" dir=(\S+)`).FindStringSubmatch(r.out)
+	if m == nil {
+		t.Fatal("-v did not name the working directory")
+	}
+	if _, err := os.Stat(m[1]); !os.IsNotExist(err) {
+		t.Errorf("the working directory %s (initramfs, keys, QMP socket) is still there: %v", m[1], err)
+	}
+	if _, err := os.Stat(filepath.Join(r.artifacts, "console.log")); err != nil {
+		t.Errorf("the artifacts are gone: %v", err)
 	}
 }

@@ -188,6 +188,7 @@ func (r *run) do(ctx context.Context) error {
 		return fail(Infra, err, "create a working directory")
 	}
 	r.work = work
+	r.opts.Log.Debug("working directory", "dir", work)
 	for _, step := range []struct {
 		name string
 		dl   time.Duration
