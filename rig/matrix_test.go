@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -58,6 +59,10 @@ func TestMatrixRun(t *testing.T) {
 		}
 		if !strings.Contains(r.out, "\n"+want+" ") {
 			t.Errorf("the table has no row for %s", want)
+		}
+		warn := regexp.MustCompile(`(?m)^\[` + regexp.QuoteMeta(want) + `\]\s+module\s+\S+\s+(built|cached) mymap\.ko, 0 warning\(s\) with W=1`)
+		if !warn.MatchString(r.out) {
+			t.Errorf("cell %s: the driver did not build warning-free with W=1", want)
 		}
 	}
 	raw, _ := os.ReadFile(xmlPath)
