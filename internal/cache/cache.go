@@ -171,3 +171,23 @@ func (c *Cache) lock(ctx context.Context, path string) (func(), error) {
 		}
 	}
 }
+
+// Update runs fn on an existing entry in place, holding the entry's lock.
+// It is for sources that change under the same key, such as a kernel tree
+// the user edits. If fn fails, the entry is removed, so a half-updated
+// entry is never trusted.
+func (c *Cache) Update(ctx context.Context, kind, key string, fn BuildFunc) error {
+	final := c.Path(kind, key)
+	unlock, err := c.lock(ctx, final+".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := fn(ctx, final); err != nil {
+		if rerr := os.RemoveAll(final); rerr != nil {
+			c.log.Warn("remove a failed update", "dir", final, "err", rerr)
+		}
+		return err
+	}
+	return nil
+}

@@ -151,3 +151,31 @@ func TestOpenUnwritable(t *testing.T) {
 		t.Errorf("Open in a read-only dir = %v; want ErrUnwritable", err)
 	}
 }
+
+// Update works on the entry in place; a failed update removes the entry,
+// so it is never trusted again.
+func TestUpdate(t *testing.T) {
+	c := open(t)
+	ctx := context.Background()
+	dir, _, err := c.Get(ctx, "k", "tree", func(_ context.Context, d string) error {
+		return os.WriteFile(filepath.Join(d, "obj"), []byte("v1"), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Update(ctx, "k", "tree", func(_ context.Context, d string) error {
+		return os.WriteFile(filepath.Join(d, "obj"), []byte("v2"), 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "obj")); string(b) != "v2" {
+		t.Errorf("after Update the entry holds %q", b)
+	}
+	boom := errors.New("make failed")
+	if err := c.Update(ctx, "k", "tree", func(context.Context, string) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("Update = %v", err)
+	}
+	if _, ok := c.Lookup("k", "tree"); ok {
+		t.Error("a failed update left the entry to be trusted")
+	}
+}

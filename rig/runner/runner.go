@@ -280,6 +280,18 @@ func (r *run) kernel(ctx context.Context, st *Stage) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
+	if lt, ok := src.(kernel.LocalTree); ok && !built {
+		// A local tree changes under the same key: let make bring the
+		// cached build up to date.
+		st.Progress(0, "make in "+lt.Dir)
+		err := r.opts.Cache.Update(ctx, "kernel", r.kkey, func(ctx context.Context, out string) error {
+			return r.compile(ctx, st, lt.Dir, out, frags, logPath)
+		})
+		if err != nil {
+			return "", false, err
+		}
+		built = true
+	}
 	r.bootImg = filepath.Join(r.kdir, kernel.Image)
 	copyFile(filepath.Join(r.kdir, ".config"), filepath.Join(r.opts.ArtifactDir, "kernel.config"))
 	rel, _ := kernel.Release(r.kdir)
@@ -327,15 +339,7 @@ func (r *run) buildKernel(ctx context.Context, st *Stage, src kernel.Source, src
 			return r.sourceErr(err)
 		}
 	}
-	opts := kernel.BuildOptions{
-		Fragments:      frags,
-		Jobs:           r.opts.Jobs,
-		Log:            logf,
-		EstimatedSteps: r.estimatedSteps(),
-		Progress: func(p kernel.Progress) {
-			st.Progress(p.Percent(), fmt.Sprintf("building (%d/~%d steps)", p.Done, p.Total))
-		},
-	}
+	opts := r.buildOptions(st, frags, logf)
 	st.Progress(0, "configuring")
 	if err := kernel.Configure(ctx, srcDir, out, opts); err != nil {
 		var ms *kernel.MissingSymbolsError
@@ -344,14 +348,40 @@ func (r *run) buildKernel(ctx context.Context, st *Stage, src kernel.Source, src
 		}
 		return fail(KernelBuild, err, "configure the kernel; see %s", logPath)
 	}
-	steps, err := kernel.Compile(ctx, srcDir, out, opts)
+	logf.Close()
+	return r.compile(ctx, st, srcDir, out, frags, logPath)
+}
+
+func (r *run) buildOptions(st *Stage, frags []kernel.Fragment, log io.Writer) kernel.BuildOptions {
+	return kernel.BuildOptions{
+		Fragments:      frags,
+		Jobs:           r.opts.Jobs,
+		Log:            log,
+		EstimatedSteps: r.estimatedSteps(),
+		Progress: func(p kernel.Progress) {
+			st.Progress(p.Percent(), fmt.Sprintf("building (%d/~%d steps)", p.Done, p.Total))
+		},
+	}
+}
+
+// compile runs make in the configured build directory out, appending to
+// the build log.
+func (r *run) compile(ctx context.Context, st *Stage, srcDir, out string, frags []kernel.Fragment, logPath string) error {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	steps, err := kernel.Compile(ctx, srcDir, out, r.buildOptions(st, frags, logf))
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return &Error{Class: KernelBuild, Msg: "the kernel did not build; see " + logPath, Err: err, Excerpt: tailFile(logPath, 20)}
 	}
-	r.saveSteps(steps)
+	if steps > 100 { // a no-op incremental make says little about a build
+		r.saveSteps(steps)
+	}
 	return nil
 }
 
