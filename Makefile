@@ -16,7 +16,7 @@ run: deps
 
 ## test: set up, then run every test, booting real VMs
 test: deps
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## test-short: unit tests only, no kernel builds or VMs
 test-short: go-deps
