@@ -120,6 +120,9 @@ func TestEndToEnd(t *testing.T) {
 	if !bytes.Contains(con, []byte("@mmaprig@ end ")) {
 		t.Error("console.log lacks the guest's end marker")
 	}
+	if !bytes.Contains(con, []byte(`@mmaprig@ unload {"ok":true`)) {
+		t.Error("the module was not unloaded after the checks")
+	}
 
 	// A second run rebuilds nothing.
 	r = runRig(t)

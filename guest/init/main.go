@@ -106,6 +106,27 @@ func runAll(r reporter, cfg protocol.Config) {
 	for _, argv := range cfg.Programs {
 		r.emit(run(argv, ms(cfg.RunTimeoutMS)))
 	}
+	if cfg.Unload {
+		r.emit(unloadModule(protocol.ModulePath))
+	}
+}
+
+// unloadModule removes the module by its own name; a module that is still
+// in use fails instead of blocking.
+func unloadModule(path string) protocol.Event {
+	start := time.Now()
+	ev := protocol.Event{Name: protocol.EvUnload, Cmd: path}
+	name, err := kmod.Name(path)
+	if err == nil {
+		err = kmod.Unload(name)
+	}
+	if err != nil {
+		ev.Err = err.Error()
+	} else {
+		ev.OK = true
+	}
+	ev.MS = since(start)
+	return ev
 }
 
 func loadModule(path, params string, timeout time.Duration) protocol.Event {

@@ -45,6 +45,7 @@ const (
 	EvInsmod = "insmod" // finit_module returned, or timed out
 	EvDevice = "device" // the device node appeared, or did not
 	EvRun    = "run"    // a guest program finished
+	EvUnload = "unload" // rmmod, after the programs
 	EvReady  = "ready"  // sshd listens; the rig takes over (SSH channel)
 	EvEnd    = "end"    // nothing follows; the guest powers off
 )
@@ -65,6 +66,8 @@ type Config struct {
 	RunTimeoutMS int64 `json:"run_timeout_ms"`
 	// Programs run in order after the module loaded; each is an argv.
 	Programs [][]string `json:"programs"`
+	// Unload removes the module after the programs.
+	Unload bool `json:"unload"`
 }
 
 // Event is the payload of a marker line.

@@ -253,6 +253,10 @@ func (w *watch) marker(ev protocol.Event) {
 			w.output = ev.Stdout
 			w.checkRead(ev)
 		}
+	case protocol.EvUnload:
+		if !ev.OK {
+			w.setVerdict(fail(Contract, nil, "the module would not unload after the checks: %s", ev.Err))
+		}
 	case protocol.EvEnd:
 		w.phase = phaseEnd
 	}

@@ -163,6 +163,7 @@ func (r *run) guestConfig() protocol.Config {
 		DeviceTimeoutMS: 2000,
 		RunTimeoutMS:    t.Check.Milliseconds(),
 		Programs:        r.programs(),
+		Unload:          r.opts.Exec == nil && !r.opts.Shell,
 	}
 }
 

@@ -98,6 +98,11 @@ func (w *watch) driveSSH(ctx context.Context, v *vm.VM, out chan<- protocol.Even
 			return
 		}
 	}
+	if w.r.guestConfig().Unload {
+		if _, ok := run(protocol.EvUnload, t.Load, "modctl", "unload", protocol.ModulePath); !ok {
+			return
+		}
+	}
 	send(protocol.Event{Name: protocol.EvEnd, OK: true})
 }
 
