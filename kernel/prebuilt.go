@@ -39,7 +39,22 @@ type Prebuilt struct {
 	Config string
 	// Release is uname -r.
 	Release string
+	// Key stands for this kernel in cache keys, as Key does for a built one.
+	Key string
 }
+
+// Key resolves the ABI and returns the key Fetch's Prebuilt will carry.
+func (d DebianPrebuilt) Key(ctx context.Context) (string, error) {
+	abi, err := d.ABI(ctx)
+	if err != nil {
+		return "", err
+	}
+	return prebuiltKey(d.release(abi)), nil
+}
+
+func (d DebianPrebuilt) release(abi string) string { return abi + "-" + d.Flavour }
+
+func prebuiltKey(release string) string { return cache.Key("prebuilt", release) }
 
 // ABI finds the newest ABI of the flavour in apt's lists.
 func (d DebianPrebuilt) ABI(ctx context.Context) (string, error) {
@@ -73,7 +88,7 @@ func (d DebianPrebuilt) Fetch(ctx context.Context, c *cache.Cache) (Prebuilt, er
 	if err != nil {
 		return Prebuilt{}, err
 	}
-	release := abi + "-" + d.Flavour
+	release := d.release(abi)
 	pkgs := []string{
 		"linux-image-" + release + "-unsigned",
 		"linux-headers-" + release,
@@ -121,6 +136,7 @@ func (d DebianPrebuilt) Fetch(ctx context.Context, c *cache.Cache) (Prebuilt, er
 		Headers: filepath.Join(root, "usr", "src", "linux-headers-"+release),
 		Config:  filepath.Join(root, "boot", "config-"+release),
 		Release: release,
+		Key:     prebuiltKey(release),
 	}
 	for _, f := range []string{p.Image, p.Headers, p.Config} {
 		if _, err := os.Stat(f); err != nil {

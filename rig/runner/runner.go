@@ -309,7 +309,7 @@ func (r *run) prebuilt(ctx context.Context) (string, bool, error) {
 	}
 	r.kdir, r.bootImg = p.Headers, p.Image
 	r.res.Kernel = "Debian prebuilt " + p.Release
-	r.kkey = cache.Key("prebuilt", p.Release)
+	r.kkey = p.Key
 	copyFile(p.Config, filepath.Join(r.opts.ArtifactDir, "kernel.config"))
 	return fmt.Sprintf("Debian %s, prebuilt (modules build against its headers)", p.Release), false, nil
 }
@@ -493,11 +493,7 @@ func SourceDir(ctx context.Context, opts Options) (string, error) {
 // cache of the rig's kernel builds should be keyed on.
 func KernelKey(ctx context.Context, opts Options) (string, error) {
 	if opts.Prebuilt != nil {
-		abi, err := opts.Prebuilt.ABI(ctx)
-		if err != nil {
-			return "", err
-		}
-		return cache.Key("prebuilt", abi+"-"+opts.Prebuilt.Flavour), nil
+		return opts.Prebuilt.Key(ctx)
 	}
 	frags, err := kernel.LoadFragments(opts.Fragments...)
 	if err != nil {
