@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -39,7 +40,8 @@ func DefaultRoot() (string, error) {
 // ErrUnwritable means the cache root cannot be written.
 var ErrUnwritable = errors.New("cache directory is not writable")
 
-// Open makes sure root exists and is writable.
+// Open makes sure root exists and is writable, and removes what builders
+// that died (even by kill -9) left behind.
 func Open(root string, log *slog.Logger) (*Cache, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnwritable, err)
@@ -50,7 +52,29 @@ func Open(root string, log *slog.Logger) (*Cache, error) {
 	}
 	f.Close()
 	os.Remove(f.Name())
-	return &Cache{root: root, log: log}, nil
+	c := &Cache{root: root, log: log}
+	c.sweep()
+	return c, nil
+}
+
+// sweep removes the temporary directories of builds whose builder is gone.
+// A builder holds its entry's lock while the directory exists, so a
+// directory whose lock can be taken at once has no owner.
+func (c *Cache) sweep() {
+	stale, _ := filepath.Glob(filepath.Join(c.root, "*", "*.tmp-*"))
+	for _, tmp := range stale {
+		final, _, _ := strings.Cut(tmp, ".tmp-")
+		f, err := os.OpenFile(final+".lock", os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			c.log.Debug("removing a dead build's leftovers", "dir", tmp)
+			os.RemoveAll(tmp)
+			unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		}
+		f.Close()
+	}
 }
 
 // Root is the cache's directory.

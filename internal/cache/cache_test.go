@@ -118,14 +118,21 @@ func TestConcurrentGetBuildsOnce(t *testing.T) {
 	}
 }
 
+// A caller waiting for another builder's lock gives up when its context
+// ends. The builder's goroutine is joined before the test returns, so it
+// never outlives the test's temporary directory.
 func TestCancelWhileWaitingForLock(t *testing.T) {
 	c := open(t)
 	started, release := make(chan struct{}), make(chan struct{})
-	go c.Get(context.Background(), "k", "key", func(_ context.Context, dir string) error {
-		close(started)
-		<-release
-		return nil
-	})
+	builder := make(chan error, 1)
+	go func() {
+		_, _, err := c.Get(context.Background(), "k", "key", func(_ context.Context, dir string) error {
+			close(started)
+			<-release
+			return nil
+		})
+		builder <- err
+	}()
 	<-started
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -133,6 +140,56 @@ func TestCancelWhileWaitingForLock(t *testing.T) {
 		t.Errorf("Get while another builds, cancelled = %v; want context.Canceled", err)
 	}
 	close(release)
+	if err := <-builder; err != nil {
+		t.Errorf("the builder's Get = %v", err)
+	}
+	if _, ok := c.Lookup("k", "key"); !ok {
+		t.Error("the builder's entry was not committed")
+	}
+}
+
+// Open removes what a builder killed with -9 left, once nobody holds its
+// lock, and leaves a live builder's directory alone.
+func TestOpenSweepsDeadBuilders(t *testing.T) {
+	root := t.TempDir()
+	c, err := Open(root, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := c.Path("k", "dead") + ".tmp-99999"
+	os.MkdirAll(dead, 0o755)
+	os.WriteFile(c.Path("k", "dead")+".lock", nil, 0o644)
+
+	started, release := make(chan struct{}), make(chan struct{})
+	builder := make(chan error, 1)
+	go func() {
+		_, _, err := c.Get(context.Background(), "k", "live", func(_ context.Context, dir string) error {
+			close(started)
+			<-release
+			return nil
+		})
+		builder <- err
+	}()
+	<-started
+	live, _ := filepath.Glob(c.Path("k", "live") + ".tmp-*")
+	if len(live) != 1 {
+		t.Fatalf("the live builder has %d temporary directories, want 1", len(live))
+	}
+	if _, err := Open(root, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("a dead builder's %s survived Open: %v", dead, err)
+	}
+	for _, l := range live {
+		if _, err := os.Stat(l); err != nil {
+			t.Errorf("Open removed a live builder's %s: %v", l, err)
+		}
+	}
+	close(release)
+	if err := <-builder; err != nil {
+		t.Errorf("the live builder's Get = %v", err)
+	}
 }
 
 func TestOpenUnwritable(t *testing.T) {
