@@ -1,22 +1,25 @@
-// Package images builds the guest's initramfs in two layers: a u-root base
-// archive with the Go programs, which is cached, and a small per-run overlay
-// with the module and the run configuration. Linux unpacks concatenated
-// archives in order, so editing the module never rebuilds the base.
+// Package images builds the guest's initramfs: a u-root archive with the
+// guest's Go programs, built with mkuimage's uimage API. Nothing of a run
+// goes into it (the module, the nonce and the keys come over the results
+// port), so one archive serves every run of the same guest programs, and
+// editing the module never rebuilds it.
 package images
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/u-root/gobusybox/src/pkg/golang"
-	"github.com/u-root/mkuimage/cpio"
 	"github.com/u-root/mkuimage/uimage"
 	"github.com/u-root/uio/llog"
+
+	"github.com/mmaprig/mmaprig/internal/proc"
 )
 
 // Base describes the u-root base archive.
@@ -51,12 +54,10 @@ func DefaultBase(moduleDir string) Base {
 	}
 }
 
-// Build writes the base archive to out. It builds the Go busybox with
-// u-root's uimage API, in tmpDir.
-func (b Base) Build(ctx context.Context, log *slog.Logger, out, tmpDir string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+// Build writes the archive to out, building the Go busybox in tmpDir. The
+// uimage API runs `go build` without a context, so Build cannot be
+// cancelled; BuildInChild can.
+func (b Base) Build(log *slog.Logger, out, tmpDir string) error {
 	env := golang.Default(
 		golang.WithWorkingDir(b.ModuleDir),
 		golang.WithGOOS("linux"),
@@ -81,62 +82,56 @@ func (b Base) Build(ctx context.Context, log *slog.Logger, out, tmpDir string) e
 	return nil
 }
 
-// File is one regular file of an overlay archive.
-type File struct {
-	// Path inside the guest, absolute.
-	Path string
-	Data []byte
-	Mode uint64
+// ChildCommand is the argument that makes the rig's own binary build an
+// archive (see RunChild).
+const ChildCommand = "__mmaprig-build-initramfs"
+
+type childSpec struct {
+	Base   Base   `json:"base"`
+	Out    string `json:"out"`
+	TmpDir string `json:"tmp_dir"`
 }
 
-// Overlay writes a newc archive holding files and their parent
-// directories.
-func Overlay(w io.Writer, files []File) error {
-	recs := make([]cpio.Record, 0, len(files))
-	for _, f := range files {
-		name := cpio.Normalize(f.Path)
-		if name == "" || name == "." {
-			return fmt.Errorf("overlay: bad path %q", f.Path)
+// BuildInChild builds the archive in a child process: the rig's own binary
+// run with ChildCommand, in a process group of its own, so that a deadline
+// or a signal stops it and every `go build` it started.
+func (b Base) BuildInChild(ctx context.Context, out, tmpDir string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the rig's binary to build the initramfs: %w", err)
+	}
+	spec, err := json.Marshal(childSpec{Base: b, Out: out, TmpDir: tmpDir})
+	if err != nil {
+		return err
+	}
+	var output bytes.Buffer
+	cmd := proc.Command(ctx, 2*time.Second, exe, ChildCommand, string(spec))
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		rec := cpio.StaticRecord(f.Data, cpio.Info{Name: name, Mode: cpio.S_IFREG | f.Mode})
-		recs = append(recs, rec)
-	}
-	cw := cpio.Newc.Writer(w)
-	if err := cpio.WriteRecordsAndDirs(cw, recs); err != nil {
-		return fmt.Errorf("overlay: %w", err)
-	}
-	if err := cpio.WriteTrailer(cw); err != nil {
-		return fmt.Errorf("overlay: %w", err)
+		return fmt.Errorf("build the u-root initramfs: %w\n%s", err, strings.TrimSpace(output.String()))
 	}
 	return nil
 }
 
-// Assemble writes the initramfs to dst: the base archive, then the overlay.
-func Assemble(dst, base string, files []File) error {
-	var ov bytes.Buffer
-	if err := Overlay(&ov, files); err != nil {
-		return err
+// RunChild is the child side of BuildInChild. A main package calls it
+// first thing: when args start with ChildCommand, it builds and returns
+// the exit code and true; otherwise it returns false.
+func RunChild(args []string) (int, bool) {
+	if len(args) != 2 || args[0] != ChildCommand {
+		return 0, false
 	}
-	in, err := os.Open(base)
-	if err != nil {
-		return fmt.Errorf("assemble initramfs: %w", err)
+	var spec childSpec
+	if err := json.Unmarshal([]byte(args[1]), &spec); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", ChildCommand, err)
+		return 2, true
 	}
-	defer in.Close()
-	out, err := os.CreateTemp(filepath.Dir(dst), ".initramfs-*")
-	if err != nil {
-		return fmt.Errorf("assemble initramfs: %w", err)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := spec.Base.Build(log, spec.Out, spec.TmpDir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1, true
 	}
-	defer os.Remove(out.Name())
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("assemble initramfs: copy base: %w", err)
-	}
-	if _, err := out.Write(ov.Bytes()); err != nil {
-		out.Close()
-		return fmt.Errorf("assemble initramfs: write overlay: %w", err)
-	}
-	if err := out.Close(); err != nil {
-		return fmt.Errorf("assemble initramfs: %w", err)
-	}
-	return os.Rename(out.Name(), dst)
+	return 0, true
 }

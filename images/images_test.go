@@ -1,92 +1,51 @@
 package images
 
 import (
-	"bytes"
-	"io"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/u-root/mkuimage/cpio"
-	"github.com/u-root/uio/uio"
+	"time"
 )
 
-// readArchive reads one newc archive from r into name -> record.
-func readArchive(t *testing.T, r io.ReaderAt) map[string]cpio.Record {
-	t.Helper()
-	recs, err := cpio.ReadAllRecords(cpio.Newc.Reader(r))
-	if err != nil {
-		t.Fatalf("read archive: %v", err)
+// The test binary is also the child that BuildInChild starts.
+func TestMain(m *testing.M) {
+	if code, ok := RunChild(os.Args[1:]); ok {
+		os.Exit(code)
 	}
-	out := map[string]cpio.Record{}
-	for _, rec := range recs {
-		out[rec.Name] = rec
-	}
-	return out
+	os.Exit(m.Run())
 }
 
-func content(t *testing.T, rec cpio.Record) string {
-	t.Helper()
-	b, err := io.ReadAll(uio.Reader(rec))
-	if err != nil {
-		t.Fatal(err)
+func TestRunChildArgs(t *testing.T) {
+	if _, ok := RunChild([]string{"run", "-v"}); ok {
+		t.Error("RunChild took the rig's own arguments")
 	}
-	return string(b)
-}
-
-func TestOverlay(t *testing.T) {
-	var buf bytes.Buffer
-	err := Overlay(&buf, []File{
-		{Path: "/mmaprig/module.ko", Data: []byte("ELF"), Mode: 0o644},
-		{Path: "/mmaprig/run.json", Data: []byte("{}"), Mode: 0o600},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if buf.Len()%4 != 0 {
-		t.Errorf("archive length %d is not 4-byte aligned; a following archive would not parse", buf.Len())
-	}
-	recs := readArchive(t, bytes.NewReader(buf.Bytes()))
-	if rec, ok := recs["mmaprig"]; !ok || rec.Mode&cpio.S_IFMT != cpio.S_IFDIR {
-		t.Errorf("the parent directory is missing: %v", recs)
-	}
-	if rec := recs["mmaprig/module.ko"]; content(t, rec) != "ELF" || rec.Mode != cpio.S_IFREG|0o644 {
-		t.Errorf("module.ko = %q mode %o", content(t, rec), rec.Mode)
-	}
-	if rec := recs["mmaprig/run.json"]; content(t, rec) != "{}" || rec.Mode != cpio.S_IFREG|0o600 {
-		t.Errorf("run.json = %q mode %o", content(t, rec), rec.Mode)
-	}
-	if err := Overlay(io.Discard, []File{{Path: "/"}}); err == nil {
-		t.Error("Overlay accepted the root as a file path")
+	if code, ok := RunChild([]string{ChildCommand, "{not json"}); !ok || code != 2 {
+		t.Errorf("RunChild with a bad spec = %d, %v; want 2, true", code, ok)
 	}
 }
 
-// The initramfs is the base archive byte for byte, then the overlay, which
-// the kernel unpacks on top.
-func TestAssemble(t *testing.T) {
+// A deadline stops the build, and every go command it started, within
+// seconds, and no archive is written.
+func TestBuildInChildHonoursDeadline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts a u-root build")
+	}
+	root, _ := filepath.Abs("..")
 	dir := t.TempDir()
-	var base bytes.Buffer
-	w := cpio.Newc.Writer(&base)
-	if err := cpio.WriteRecordsAndDirs(w, []cpio.Record{cpio.StaticFile("bbin/init", "busybox", 0o755)}); err != nil {
-		t.Fatal(err)
+	out := filepath.Join(dir, "base.cpio")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := DefaultBase(root).BuildInChild(ctx, out, dir)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("BuildInChild past its deadline = %v; want context.DeadlineExceeded", err)
 	}
-	cpio.WriteTrailer(w)
-	basePath := filepath.Join(dir, "base.cpio")
-	os.WriteFile(basePath, base.Bytes(), 0o644)
-
-	dst := filepath.Join(dir, "initramfs.cpio")
-	if err := Assemble(dst, basePath, []File{{Path: "/mmaprig/run.json", Data: []byte("cfg"), Mode: 0o644}}); err != nil {
-		t.Fatal(err)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the build stopped %v after its 2s deadline", d-2*time.Second)
 	}
-	got, _ := os.ReadFile(dst)
-	if !bytes.HasPrefix(got, base.Bytes()) {
-		t.Fatal("the initramfs does not start with the base archive")
-	}
-	over := readArchive(t, bytes.NewReader(got[base.Len():]))
-	if content(t, over["mmaprig/run.json"]) != "cfg" {
-		t.Errorf("the overlay after the base is %v", over)
-	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".initramfs-*")); len(left) != 0 {
-		t.Errorf("Assemble left temporary files: %v", left)
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a cancelled build wrote the archive")
 	}
 }

@@ -5,7 +5,6 @@ package kernel
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -66,9 +65,6 @@ func Key(ctx context.Context, srcID string, frags []Fragment) string {
 func toolchain(ctx context.Context) string {
 	return firstLine(ctx, "gcc", "--version") + ";" + firstLine(ctx, "make", "--version")
 }
-
-// ErrBuild marks a failed kernel build; the log has the details.
-var ErrBuild = errors.New("kernel build failed")
 
 // Configure writes out/.config: tinyconfig, then the fragments, then
 // olddefconfig. It fails with a *MissingSymbolsError if a requested symbol

@@ -54,6 +54,8 @@ func ParseMatrix(b []byte) (Matrix, error) {
 			return m, fmt.Errorf("kernel matrix: cell %s: unknown source %q", c.Name, c.Source)
 		case c.Expect == "":
 			return m, fmt.Errorf("kernel matrix: cell %s: no expected result", c.Name)
+		case c.Source == "debian-prebuilt" && len(c.Config) > 0:
+			return m, fmt.Errorf("kernel matrix: cell %s: a prebuilt kernel takes no config fragments", c.Name)
 		}
 		if _, err := LoadFragments(append([]string{"base"}, c.Config...)...); err != nil {
 			return m, fmt.Errorf("kernel matrix: cell %s: %w", c.Name, err)
@@ -80,14 +82,14 @@ func (c Cell) Fragments() []string {
 	return append([]string{"base"}, c.Config...)
 }
 
-// SourceOf returns the cell's kernel source, or its prebuilt kernel.
-func (c Cell) SourceOf() (Source, *DebianPrebuilt) {
+// KernelSource returns the cell's kernel source.
+func (c Cell) KernelSource() Source {
 	switch c.Source {
 	case "debian-prebuilt":
-		return nil, &DebianPrebuilt{Series: c.Kernel, Flavour: c.Flavour}
+		return DebianPrebuilt{Series: c.Kernel, Flavour: c.Flavour}
 	case "url":
-		return URL{URL: c.URL, SHA256: c.SHA256}, nil
+		return URL{URL: c.URL, SHA256: c.SHA256}
 	default:
-		return DebianSource(c.Kernel), nil
+		return DebianSource(c.Kernel)
 	}
 }

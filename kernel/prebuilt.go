@@ -43,13 +43,34 @@ type Prebuilt struct {
 	Key string
 }
 
-// Key resolves the ABI and returns the key Fetch's Prebuilt will carry.
-func (d DebianPrebuilt) Key(ctx context.Context) (string, error) {
+// Key implements Source: it resolves the ABI and returns the key Fetch's
+// Prebuilt will carry. Fragments do not apply to a kernel the rig does not
+// build.
+func (d DebianPrebuilt) Key(ctx context.Context, _ *Env) (string, error) {
 	abi, err := d.ABI(ctx)
 	if err != nil {
 		return "", err
 	}
 	return prebuiltKey(d.release(abi)), nil
+}
+
+// Prepare implements Source: it fetches the image and its headers.
+func (d DebianPrebuilt) Prepare(ctx context.Context, env *Env) (*Kernel, error) {
+	hit := false
+	if abi, err := d.ABI(ctx); err == nil {
+		_, hit = env.Cache.Lookup("prebuilt", d.entryKey(abi))
+	}
+	p, err := d.Fetch(ctx, env.Cache)
+	if err != nil {
+		return nil, err
+	}
+	return &Kernel{Image: p.Image, BuildDir: p.Headers, Config: p.Config, Release: p.Release, Key: p.Key, Fresh: !hit,
+		Summary: fmt.Sprintf("Debian %s, prebuilt (modules build against its headers)", p.Release)}, nil
+}
+
+// SourceDir implements Source: a prebuilt kernel has none.
+func (d DebianPrebuilt) SourceDir(context.Context, *Env) (string, error) {
+	return "", fmt.Errorf("%w: %s ships no source tree; use -kernel VERSION for tools such as checkpatch.pl", ErrBadSource, d)
 }
 
 func (d DebianPrebuilt) release(abi string) string { return abi + "-" + d.Flavour }
@@ -80,6 +101,21 @@ func (d DebianPrebuilt) ABI(ctx context.Context) (string, error) {
 	return abis[len(abis)-1].s, nil
 }
 
+func (d DebianPrebuilt) packages(abi string) []string {
+	release := d.release(abi)
+	return []string{
+		"linux-image-" + release + "-unsigned",
+		"linux-headers-" + release,
+		"linux-headers-" + abi + "-common",
+		"linux-kbuild-" + d.Series,
+	}
+}
+
+// entryKey names the cache entry of the unpacked packages.
+func (d DebianPrebuilt) entryKey(abi string) string {
+	return cache.Key("debian-prebuilt;v2", strings.Join(d.packages(abi), ","))
+}
+
 // Fetch downloads the image, its headers, the common headers and the kbuild
 // tools they point into, unpacks them into the cache once (not into the
 // system), and returns their paths.
@@ -89,13 +125,8 @@ func (d DebianPrebuilt) Fetch(ctx context.Context, c *cache.Cache) (Prebuilt, er
 		return Prebuilt{}, err
 	}
 	release := d.release(abi)
-	pkgs := []string{
-		"linux-image-" + release + "-unsigned",
-		"linux-headers-" + release,
-		"linux-headers-" + abi + "-common",
-		"linux-kbuild-" + d.Series,
-	}
-	key := cache.Key("debian-prebuilt;v2", strings.Join(pkgs, ","))
+	pkgs := d.packages(abi)
+	key := d.entryKey(abi)
 	final := c.Path("prebuilt", key)
 	dir, _, err := c.Get(ctx, "prebuilt", key, func(ctx context.Context, tmp string) error {
 		dl := filepath.Join(tmp, "debs")

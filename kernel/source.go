@@ -23,16 +23,6 @@ import (
 	"github.com/mmaprig/mmaprig/internal/proc"
 )
 
-// Source is where a kernel tree comes from.
-type Source interface {
-	// ID names the source's content for cache keys. Two sources with the
-	// same ID hold the same tree.
-	ID(ctx context.Context, c *cache.Cache) (string, error)
-	// Unpack writes the tree into dir, an empty directory.
-	Unpack(ctx context.Context, c *cache.Cache, dir string) error
-	String() string
-}
-
 // ErrBadSource marks a source the user named that cannot be used: an
 // unknown version, a corrupt tarball, a checksum mismatch.
 var ErrBadSource = errors.New("bad kernel source")
@@ -48,6 +38,21 @@ func DebianSource(version string) DebianPackage {
 }
 
 func (d DebianPackage) String() string { return "Debian package " + d.Package }
+
+// Key implements Source.
+func (d DebianPackage) Key(ctx context.Context, env *Env) (string, error) {
+	return unpackedKey(ctx, d, env)
+}
+
+// Prepare implements Source.
+func (d DebianPackage) Prepare(ctx context.Context, env *Env) (*Kernel, error) {
+	return prepareUnpacked(ctx, d, env)
+}
+
+// SourceDir implements Source.
+func (d DebianPackage) SourceDir(ctx context.Context, env *Env) (string, error) {
+	return unpackedSourceDir(ctx, d, env)
+}
 
 // ID is the package name and the version apt would fetch, or, when apt
 // knows nothing (no package lists), the newest version already downloaded.
@@ -150,6 +155,19 @@ type Tarball struct {
 
 func (t Tarball) String() string { return "tarball " + t.Path }
 
+// Key implements Source.
+func (t Tarball) Key(ctx context.Context, env *Env) (string, error) { return unpackedKey(ctx, t, env) }
+
+// Prepare implements Source.
+func (t Tarball) Prepare(ctx context.Context, env *Env) (*Kernel, error) {
+	return prepareUnpacked(ctx, t, env)
+}
+
+// SourceDir implements Source.
+func (t Tarball) SourceDir(ctx context.Context, env *Env) (string, error) {
+	return unpackedSourceDir(ctx, t, env)
+}
+
 // ID is the tarball's sha256.
 func (t Tarball) ID(context.Context, *cache.Cache) (string, error) {
 	sum, err := cache.HashFile(t.Path)
@@ -185,6 +203,19 @@ type URL struct {
 
 func (u URL) String() string { return u.URL }
 
+// Key implements Source.
+func (u URL) Key(ctx context.Context, env *Env) (string, error) { return unpackedKey(ctx, u, env) }
+
+// Prepare implements Source.
+func (u URL) Prepare(ctx context.Context, env *Env) (*Kernel, error) {
+	return prepareUnpacked(ctx, u, env)
+}
+
+// SourceDir implements Source.
+func (u URL) SourceDir(ctx context.Context, env *Env) (string, error) {
+	return unpackedSourceDir(ctx, u, env)
+}
+
 // ID is the pinned sha256.
 func (u URL) ID(context.Context, *cache.Cache) (string, error) {
 	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(u.SHA256) {
@@ -192,6 +223,12 @@ func (u URL) ID(context.Context, *cache.Cache) (string, error) {
 	}
 	return "sha256:" + u.SHA256, nil
 }
+
+// downloadName is the name of a downloaded tarball in its cache entry. The
+// entry is keyed by the content's sha256, so the name must not come from
+// the URL: two URLs may serve the same tarball. tar finds the compression
+// from the content.
+const downloadName = "source.tar"
 
 // Unpack downloads the tarball into the cache, verifying its sha256, and
 // extracts it. A download that fails or does not match leaves nothing.
@@ -201,16 +238,12 @@ func (u URL) Unpack(ctx context.Context, c *cache.Cache, dir string) error {
 		return err
 	}
 	dl, _, err := c.Get(ctx, "downloads", cache.Key(id), func(ctx context.Context, tmp string) error {
-		return u.download(ctx, filepath.Join(tmp, fileName(u.URL)))
+		return u.download(ctx, filepath.Join(tmp, downloadName))
 	})
 	if err != nil {
 		return err
 	}
-	return untar(ctx, filepath.Join(dl, fileName(u.URL)), dir)
-}
-
-func fileName(url string) string {
-	return filepath.Base(strings.SplitN(url, "?", 2)[0])
+	return untar(ctx, filepath.Join(dl, downloadName), dir)
 }
 
 func (u URL) download(ctx context.Context, dst string) error {
@@ -246,27 +279,59 @@ func (u URL) download(ctx context.Context, dst string) error {
 	return f.Close()
 }
 
-// LocalTree is a kernel tree on the local disk, built out of tree. It may
-// change between runs, so its builds are redone incrementally.
+// LocalTree is a kernel tree on the local disk, built out of tree (O=)
+// into the cache. It may change between runs, so every run lets make bring
+// the cached build up to date.
 type LocalTree struct {
 	Dir string
 }
 
 func (l LocalTree) String() string { return "tree " + l.Dir }
 
-// ID names the tree by its path: make decides what changed.
-func (l LocalTree) ID(context.Context, *cache.Cache) (string, error) {
+// Key names the build by the tree's path and the fragments: make decides
+// what changed, and TreeHash tells modules apart.
+func (l LocalTree) Key(ctx context.Context, env *Env) (string, error) {
 	abs, err := filepath.Abs(l.Dir)
 	if err != nil {
 		return "", err
 	}
-	return "tree:" + abs, nil
+	return Key(ctx, "tree:"+abs, env.Fragments), nil
 }
 
-// Unpack is not used: a local tree is built in place with O=.
-func (l LocalTree) Unpack(context.Context, *cache.Cache, string) error {
-	return errors.New("a local tree is not unpacked")
+// Prepare configures and builds the tree on the first run, and runs make
+// again on every later one. A failed update drops the cached build.
+func (l LocalTree) Prepare(ctx context.Context, env *Env) (*Kernel, error) {
+	key, err := l.Key(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	fresh := false
+	dir, _, err := env.Cache.Get(ctx, "kernel", key, func(ctx context.Context, out string) error {
+		fresh = true
+		return build(ctx, env, l.Dir, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !fresh {
+		env.progress(0, "make in "+l.Dir)
+		err := env.Cache.Update(ctx, "kernel", key, func(ctx context.Context, out string) error {
+			return compile(ctx, env, l.Dir, out)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	k, err := builtKernel(dir, key, true, l.String())
+	if err != nil {
+		return nil, err
+	}
+	k.Fresh = fresh
+	return k, nil
 }
+
+// SourceDir is the tree itself.
+func (l LocalTree) SourceDir(context.Context, *Env) (string, error) { return l.Dir, nil }
 
 // ParseSource picks the source for -kernel-src: a URL (with sha), a
 // directory, or a tarball.

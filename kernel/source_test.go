@@ -93,9 +93,26 @@ func TestURLSource(t *testing.T) {
 		}
 	})
 	t.Run("not found", func(t *testing.T) {
-		u := URL{URL: srv.URL + "/nope.tar.xz", SHA256: sum(good)}
+		u := URL{URL: srv.URL + "/nope.tar.xz", SHA256: sum([]byte("never served"))}
 		if err := u.Unpack(ctx, c, t.TempDir()); !errors.Is(err, ErrBadSource) {
 			t.Fatalf("Unpack = %v; want ErrBadSource", err)
+		}
+	})
+	// The download is cached by its content: the same tarball under another
+	// name and URL is the same entry, and unpacks.
+	t.Run("same sha256 under another URL", func(t *testing.T) {
+		first := URL{URL: srv.URL + "/linux-9.9.tar.xz", SHA256: sum(good)}
+		if err := first.Unpack(ctx, c, t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+		// The server has nothing at this URL: only the cache can serve it.
+		other := URL{URL: srv.URL + "/mirror/linux-9.9.tar.gz?dl=1", SHA256: sum(good)}
+		dir := t.TempDir()
+		if err := other.Unpack(ctx, c, dir); err != nil {
+			t.Fatalf("Unpack from a second URL: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "kernel", "fork.c")); err != nil {
+			t.Errorf("the tree was not unpacked: %v", err)
 		}
 	})
 	t.Run("malformed sha256", func(t *testing.T) {

@@ -1,12 +1,13 @@
 // Command rig proves an mmap driver works: it builds a kernel and the
-// module, boots them in QEMU with a u-root initramfs, reads the mapped page
-// in the guest, and reports a classified verdict.
+// module, boots them in QEMU with a u-root initramfs, runs the checks in
+// the guest, and reports a classified verdict.
 //
 //	go run ./rig                      # Linux 6.1, module/, bytes 0..9
 //	go run ./rig -module ./mydriver   # another out-of-tree module
 //
 // Exit codes: 0 pass, 1 the module failed, 2 bad usage or setup, 3 no
-// verdict (the kernel did not build, the guest did not boot, QEMU died).
+// verdict (the kernel did not build, the guest did not boot, the channel
+// broke, QEMU died).
 package main
 
 import (
@@ -27,15 +28,21 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mmaprig/mmaprig/guest/ktap"
-	"github.com/mmaprig/mmaprig/guest/protocol"
+	"github.com/mmaprig/mmaprig/images"
 	"github.com/mmaprig/mmaprig/internal/cache"
+	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/runner"
+	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The rig's binary also builds the initramfs, in a child process of
+	// its own that a deadline or a signal can stop.
+	if code, ok := images.RunChild(os.Args[1:]); ok {
+		os.Exit(code)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := rig(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -45,6 +52,8 @@ func main() {
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 type flags struct {
 	kernel, kernelSrc, kernelSHA string
@@ -59,10 +68,12 @@ type flags struct {
 	keep, verbose, buildOnly     bool
 	timeout                      time.Duration
 	t                            runner.Timeouts
+	// set holds the names of the flags given on the command line.
+	set map[string]bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*flags, error) {
-	f := &flags{t: runner.DefaultTimeouts}
+	f := &flags{t: runner.DefaultTimeouts, set: map[string]bool{}}
 	fs := flag.NewFlagSet("rig", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.kernel, "kernel", "6.1", "kernel `version`, built from Debian's linux-source-VERSION package")
@@ -73,10 +84,10 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.inject, "inject", "", "inject a host-side `fault`, for testing the rig: "+strings.Join(runner.Faults, ", "))
 	fs.StringVar(&f.module, "module", "", "out-of-tree module `dir` with a Kbuild or Makefile (default: the rig's module/)")
 	fs.StringVar(&f.device, "device", "/dev/mymap", "device `node` the module must create")
-	fs.StringVar(&f.expect, "expect", "0,1,2,3,4,5,6,7,8,9", "`bytes` the mapped page must start with, comma-separated decimal")
+	fs.StringVar(&f.expect, "expect", wire.FormatBytes(wire.DefaultExpect), "`bytes` the mapped page must start with, comma-separated decimal")
 	fs.StringVar(&f.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
 	fs.StringVar(&f.checks, "checks", "contract", "what to check after the module loads: contract (the reader, then every contract case) or reader (the ten bytes only)")
-	fs.StringVar(&f.channel, "channel", protocol.ChannelSerial, "how the rig drives the guest: serial (the guest init runs the checks) or ssh")
+	fs.StringVar(&f.channel, "channel", wire.ChannelSerial, "who runs the steps in the guest: serial (the guest init, reporting on the results port) or ssh (the rig, over SSH)")
 	fs.StringVar(&f.qemu, "qemu", "qemu-system-x86_64", "QEMU `binary`")
 	fs.IntVar(&f.mem, "mem", 256, "guest memory in `MiB`")
 	fs.IntVar(&f.smp, "smp", 1, "guest CPUs")
@@ -90,7 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.artifacts, "artifacts", "", "artifact `dir` for this run (default CACHE/runs/TIME)")
 	fs.StringVar(&f.root, "root", "", "the rig's source tree (default: found from the working directory)")
 	fs.StringVar(&f.jsonOut, "json", "", "also write the result as JSON to `file`")
-	fs.BoolVar(&f.keep, "keep", false, "keep the run's working files (initramfs, QMP socket dir) in the artifact dir")
+	fs.BoolVar(&f.keep, "keep", false, "keep the run's working files (QMP and port sockets) in the artifact dir")
 	fs.BoolVar(&f.verbose, "v", false, "verbose diagnostics")
 	fs.BoolVar(&f.buildOnly, "build-only", false, "build the kernel, module and initramfs, then stop before booting")
 	fs.DurationVar(&f.timeout, "timeout", time.Hour, "deadline for the whole run")
@@ -107,45 +118,83 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		return nil, usageError{err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return nil, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		return nil, usagef("unexpected argument %q", fs.Arg(0))
 	}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	return f, f.check()
+}
+
+// check rejects values that are wrong, and flags that would be silently
+// ignored.
+func (f *flags) check() error {
 	for name, v := range map[string]time.Duration{
 		"timeout": f.timeout, "kernel-timeout": f.t.Kernel, "module-timeout": f.t.Module,
 		"initramfs-timeout": f.t.Image, "boot-timeout": f.t.Boot, "load-timeout": f.t.Load, "check-timeout": f.t.Check,
 	} {
 		if v <= 0 {
-			return nil, usageError{fmt.Sprintf("-%s %v: must be positive", name, v)}
+			return usagef("-%s %v: must be positive", name, v)
 		}
 	}
-	if f.inject != "" && !slices.Contains(runner.Faults, f.inject) {
-		return nil, usageError{fmt.Sprintf("-inject %q: want one of %s", f.inject, strings.Join(runner.Faults, ", "))}
+	if err := runner.ParseFault(f.inject); err != nil {
+		return usageError{err.Error()}
 	}
 	if f.checks != "contract" && f.checks != "reader" {
-		return nil, usageError{fmt.Sprintf("-checks %q: want contract or reader", f.checks)}
+		return usagef("-checks %q: want contract or reader", f.checks)
 	}
-	if f.channel != protocol.ChannelSerial && f.channel != protocol.ChannelSSH {
-		return nil, usageError{fmt.Sprintf("-channel %q: want serial or ssh", f.channel)}
+	if f.channel != wire.ChannelSerial && f.channel != wire.ChannelSSH {
+		return usagef("-channel %q: want serial or ssh", f.channel)
 	}
 	if f.mem < 64 || f.smp < 1 || f.jobs < 1 || f.makeJobs < 1 {
-		return nil, usageError{"-mem must be at least 64, -smp, -jobs and -make-jobs at least 1"}
+		return usageError{"-mem must be at least 64, -smp, -jobs and -make-jobs at least 1"}
 	}
-	if f.matrix && f.cell != "" {
-		return nil, usageError{"-matrix runs every cell; -cell runs one: give one of them"}
+	matrix := f.matrix || f.set["cell"]
+	switch {
+	case f.matrix && f.set["cell"]:
+		return usageError{"-matrix runs every cell; -cell runs the ones named: give one of them"}
+	case matrix && f.any("config", "kernel", "kernel-src", "kernel-sha256"):
+		return usagef("-%s does not apply to matrix cells, which name their own kernel and config in kernel/matrix.json", f.first("config", "kernel", "kernel-src", "kernel-sha256"))
+	case !matrix && f.any("junit", "network", "jobs"):
+		return usagef("-%s applies only to -matrix or -cell", f.first("junit", "network", "jobs"))
+	case f.set["kernel-sha256"] && !isURL(f.kernelSrc):
+		return usageError{"-kernel-sha256 pins a tarball downloaded with -kernel-src URL; without a URL it would be ignored"}
+	case f.set["kernel"] && f.set["kernel-src"]:
+		return usageError{"-kernel picks a Debian source package; -kernel-src names another source: give one of them"}
 	}
-	return f, nil
+	if f.set["cell"] {
+		seen := map[string]bool{}
+		for _, c := range strings.Split(f.cell, ",") {
+			c = strings.TrimSpace(c)
+			if seen[c] {
+				return usagef("-cell %s: cell %q is named twice", f.cell, c)
+			}
+			seen[c] = true
+		}
+	}
+	if f.expect != "" {
+		b, err := wire.ParseBytes(f.expect)
+		if err != nil {
+			return usagef("-expect %q: %v", f.expect, err)
+		}
+		if len(b) > os.Getpagesize() {
+			return usagef("-expect gives %d bytes; the mapped page holds %d", len(b), os.Getpagesize())
+		}
+	}
+	return nil
 }
 
-// parseExpect reads "0,1,2" into bytes.
-func parseExpect(s string) ([]byte, error) {
-	var out []byte
-	for _, p := range strings.Split(s, ",") {
-		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 8)
-		if err != nil {
-			return nil, usageError{fmt.Sprintf("-expect %q: %q is not a byte (0-255)", s, p)}
+func (f *flags) any(names ...string) bool { return f.first(names...) != "" }
+
+func (f *flags) first(names ...string) string {
+	for _, n := range names {
+		if f.set[n] {
+			return n
 		}
-		out = append(out, byte(n))
 	}
-	return out, nil
+	return ""
+}
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
 // findRoot walks up from dir to the rig's go.mod.
@@ -161,23 +210,24 @@ func findRoot(dir string) (string, error) {
 	}
 }
 
+// commands are the subcommands; run is the default.
+var commands = []string{"run", "exec", "shell", "key", "srcdir"}
+
 func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "run"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
-	switch cmd {
-	case "run", "srcdir", "shell", "exec", "key":
-	default:
-		fmt.Fprintf(stderr, "rig: unknown command %q; the commands are run (the default), exec, shell, key and srcdir\n", cmd)
-		return runner.ExitSetup
+	if !slices.Contains(commands, cmd) {
+		fmt.Fprintf(stderr, "rig: unknown command %q; the commands are %s (run is the default)\n", cmd, strings.Join(commands, ", "))
+		return verdict.ExitSetup
 	}
 	var execArgv []string
 	if cmd == "exec" {
 		i := slices.Index(args, "--")
 		if i < 0 || i == len(args)-1 {
 			fmt.Fprintln(stderr, "rig: usage: rig exec [flags] -- COMMAND [ARGS...]")
-			return runner.ExitSetup
+			return verdict.ExitSetup
 		}
 		args, execArgv = args[:i], args[i+1:]
 	}
@@ -185,9 +235,12 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	if err == nil && (cmd == "exec" || cmd == "shell") && f.any("channel", "checks") {
+		err = usagef("rig %s always uses the SSH channel and runs no checks; -%s would be ignored", cmd, f.first("channel", "checks"))
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "rig: %v\n", err)
-		return runner.ExitSetup
+		return verdict.ExitSetup
 	}
 	level := slog.LevelWarn
 	if f.verbose {
@@ -197,10 +250,10 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts, err := f.options(log, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "rig: %v\n", err)
-		return runner.ExitSetup
+		return verdict.ExitSetup
 	}
 	if cmd == "exec" || cmd == "shell" {
-		opts.Channel = protocol.ChannelSSH
+		opts.Channel = wire.ChannelSSH
 		opts.Exec, opts.Shell = execArgv, cmd == "shell"
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
@@ -212,16 +265,25 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		dir, err := runner.SourceDir(ctx, opts)
 		if err != nil {
 			fmt.Fprintf(stderr, "rig: unpack %s: %v\n", opts.Kernel, err)
-			return runner.ExitSetup
+			return verdict.ExitSetup
 		}
 		fmt.Fprintln(stdout, dir)
 		return 0
+	}
+	if !prepareArtifacts(opts, stderr) {
+		return verdict.ExitSetup
 	}
 
 	p := opts.Printer
 	p.Printf("mmaprig: %s, config %s, module %s", opts.Kernel, strings.Join(opts.Fragments, "+"), opts.ModuleDir)
 	res := runner.Run(ctx, opts)
-	if cmd == "exec" && res.Exec != nil && (res.Err == nil || res.Err.Class == runner.Contract) {
+	if f.jsonOut != "" {
+		if err := res.WriteJSON(f.jsonOut); err != nil {
+			fmt.Fprintf(stderr, "rig: %v\n", err)
+			return verdict.ExitSetup
+		}
+	}
+	if cmd == "exec" && res.Exec != nil && (res.Err == nil || res.Class == verdict.Contract) {
 		// The command ran: print what it printed, and exit as it did.
 		for _, l := range res.Output {
 			fmt.Fprintln(stdout, l)
@@ -230,7 +292,7 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if res.Exec.Err != "" {
 			fmt.Fprintf(stderr, "rig: %s: %s\n", strings.Join(execArgv, " "), res.Exec.Err)
 		}
-		if res.Exec.Exit < 0 {
+		if res.Exec.Signal != "" || res.Exec.Exit < 0 {
 			return 128 + 9
 		}
 		return res.Exec.Exit
@@ -239,19 +301,27 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	printResult(stdout, res, opts)
-	if f.jsonOut != "" {
-		if err := res.WriteJSON(f.jsonOut); err != nil {
-			fmt.Fprintf(stderr, "rig: %v\n", err)
-			return runner.ExitSetup
-		}
-	}
 	return res.Class.ExitCode()
 }
 
-func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error) {
-	expect, err := parseExpect(f.expect)
+// prepareArtifacts readies the artifact directory, and says where an
+// earlier run's artifacts went.
+func prepareArtifacts(opts runner.Options, stderr io.Writer) bool {
+	prev, err := runner.PrepareArtifacts(opts.ArtifactDir)
 	if err != nil {
-		return runner.Options{}, err
+		fmt.Fprintf(stderr, "rig: %v\n", err)
+		return false
+	}
+	if prev != "" {
+		opts.Printer.Printf("mmaprig: the earlier run's artifacts in %s moved to %s", opts.ArtifactDir, prev)
+	}
+	return true
+}
+
+func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error) {
+	expect, err := wire.ParseBytes(f.expect)
+	if err != nil {
+		return runner.Options{}, usagef("-expect %q: %v", f.expect, err)
 	}
 	root := f.root
 	if root == "" {
@@ -286,7 +356,7 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 		}
 	} else {
 		if !regexp.MustCompile(`^\d+\.\d+$`).MatchString(f.kernel) {
-			return runner.Options{}, usageError{fmt.Sprintf("-kernel %q: want a version like 6.1 or 6.12", f.kernel)}
+			return runner.Options{}, usagef("-kernel %q: want a version like 6.1 or 6.12", f.kernel)
 		}
 		src = kernel.DebianSource(f.kernel)
 	}
@@ -303,6 +373,9 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 	art := f.artifacts
 	if art == "" {
 		art = filepath.Join(cacheDir, "runs", time.Now().Format("20060102-150405")+"-"+strconv.Itoa(os.Getpid()))
+	}
+	if art, err = filepath.Abs(art); err != nil {
+		return runner.Options{}, err
 	}
 	return runner.Options{
 		Root:        root,
@@ -340,13 +413,17 @@ func printResult(w io.Writer, res runner.Result, opts runner.Options) {
 	if len(res.Cases) > 0 {
 		fmt.Fprintln(w, "contract (KTAP):")
 		for _, c := range res.Cases {
+			t := ""
+			if c.Time > 0 {
+				t = runner.FormatDuration(c.Time)
+			}
 			switch c.Result {
-			case ktap.Pass:
-				fmt.Fprintf(w, "  ok    %s\n", c.Name)
-			case ktap.Skip:
-				fmt.Fprintf(w, "  SKIP  %s: %s\n", c.Name, c.Reason)
+			case wire.Pass:
+				fmt.Fprintf(w, "  ok    %-20s %8s\n", c.Name, t)
+			case wire.Skip:
+				fmt.Fprintf(w, "  SKIP  %-20s %8s  %s\n", c.Name, t, c.Reason)
 			default:
-				fmt.Fprintf(w, "  FAIL  %s\n", c.Name)
+				fmt.Fprintf(w, "  FAIL  %-20s %8s\n", c.Name, t)
 				for _, d := range c.Diagnostics {
 					fmt.Fprintf(w, "          %s\n", d)
 				}

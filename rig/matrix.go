@@ -12,6 +12,7 @@ import (
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/report"
 	"github.com/mmaprig/mmaprig/rig/runner"
+	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
 // matrixCommand runs -matrix or -cell, or prints a cell's key.
@@ -19,7 +20,7 @@ func matrixCommand(ctx context.Context, cmd string, f *flags, base runner.Option
 	m, err := kernel.LoadMatrix()
 	if err != nil {
 		fmt.Fprintf(stderr, "rig: %v\n", err)
-		return runner.ExitSetup
+		return verdict.ExitSetup
 	}
 	cells := m.Cells
 	if f.cell != "" {
@@ -28,7 +29,7 @@ func matrixCommand(ctx context.Context, cmd string, f *flags, base runner.Option
 			c, err := m.Cell(strings.TrimSpace(name))
 			if err != nil {
 				fmt.Fprintf(stderr, "rig: -cell: %v\n", err)
-				return runner.ExitSetup
+				return verdict.ExitSetup
 			}
 			cells = append(cells, c)
 		}
@@ -36,19 +37,22 @@ func matrixCommand(ctx context.Context, cmd string, f *flags, base runner.Option
 	if cmd == "key" {
 		if len(cells) != 1 || f.cell == "" {
 			fmt.Fprintln(stderr, "rig: usage: rig key -cell NAME")
-			return runner.ExitSetup
+			return verdict.ExitSetup
 		}
 		key, err := runner.KernelKey(ctx, cellOptions(base, cells[0]))
 		if err != nil {
 			fmt.Fprintf(stderr, "rig: key of cell %s: %v\n", f.cell, err)
-			return runner.ExitSetup
+			return verdict.ExitSetup
 		}
 		fmt.Fprintln(stdout, key)
 		return 0
 	}
 	if cmd != "run" {
 		fmt.Fprintf(stderr, "rig: %s does not take -matrix or -cell\n", cmd)
-		return runner.ExitSetup
+		return verdict.ExitSetup
+	}
+	if !prepareArtifacts(base, stderr) {
+		return verdict.ExitSetup
 	}
 
 	start := time.Now()
@@ -66,13 +70,13 @@ func matrixCommand(ctx context.Context, cmd string, f *flags, base runner.Option
 	if f.jsonOut != "" {
 		if err := report.WriteJSON(f.jsonOut, results); err != nil {
 			fmt.Fprintf(stderr, "rig: %v\n", err)
-			return runner.ExitSetup
+			return verdict.ExitSetup
 		}
 	}
 	if f.junitOut != "" {
 		if err := report.WriteJUnit(f.junitOut, results); err != nil {
 			fmt.Fprintf(stderr, "rig: %v\n", err)
-			return runner.ExitSetup
+			return verdict.ExitSetup
 		}
 	}
 	return code
@@ -101,7 +105,7 @@ func runCells(ctx context.Context, f *flags, base runner.Options, cells []kernel
 			defer func() { <-sem }()
 			opts := cellOptions(base, c)
 			opts.Printer = base.Printer.WithPrefix("[" + c.Name + "] ")
-			opts.Printer.Printf("%s, config %s", kernelName(opts), c.Fragments())
+			opts.Printer.Printf("%s, config %s", opts.Kernel, c.Fragments())
 			start := time.Now()
 			res := runner.Run(ctx, opts)
 			results[i] = report.NewCell(c.Name, c.Expect, res, time.Since(start))
@@ -111,7 +115,7 @@ func runCells(ctx context.Context, f *flags, base runner.Options, cells []kernel
 	wg.Wait()
 	for i, c := range cells {
 		if results[i].Name == "" { // interrupted before it started
-			results[i] = report.NewCell(c.Name, c.Expect, runner.Result{Class: runner.Infra}, 0)
+			results[i] = report.NewCell(c.Name, c.Expect, runner.Result{Class: verdict.Infra}, 0)
 		}
 	}
 	return results
@@ -120,16 +124,8 @@ func runCells(ctx context.Context, f *flags, base runner.Options, cells []kernel
 // cellOptions are the run options for one cell.
 func cellOptions(base runner.Options, c kernel.Cell) runner.Options {
 	opts := base
-	src, pre := c.SourceOf()
-	opts.Kernel, opts.Prebuilt = src, pre
+	opts.Kernel = c.KernelSource()
 	opts.Fragments = c.Fragments()
 	opts.ArtifactDir = filepath.Join(base.ArtifactDir, c.Name)
 	return opts
-}
-
-func kernelName(o runner.Options) string {
-	if o.Prebuilt != nil {
-		return o.Prebuilt.String()
-	}
-	return o.Kernel.String()
 }

@@ -23,9 +23,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/mmaprig/mmaprig/guest/kmod"
-	"github.com/mmaprig/mmaprig/guest/ktap"
-	"github.com/mmaprig/mmaprig/rig/console"
+	"github.com/mmaprig/mmaprig/internal/kreport"
+	"github.com/mmaprig/mmaprig/internal/wire"
 )
+
+// unloadTimeout bounds each rmmod of the unload cycles.
+const unloadTimeout = 10 * time.Second
 
 type config struct {
 	dev        string
@@ -35,11 +38,12 @@ type config struct {
 	mappers    int
 	iterations int
 	page       int
+	leakCheck  bool
 }
 
 type check struct {
 	name string
-	run  func(*config, *ktap.Writer) (ktap.Result, string)
+	run  func(*config, *wire.KTAPWriter) (wire.CaseResult, string)
 }
 
 // checks run in this order; unload_reload leaves the module loaded.
@@ -58,38 +62,37 @@ func main() {
 		os.Exit(coherencePeer(os.Args[2]))
 	}
 	c := &config{page: os.Getpagesize()}
-	expect := flag.String("expect", "0,1,2,3,4,5,6,7,8,9", "bytes the page starts with")
+	expect := flag.String("expect", wire.FormatBytes(wire.DefaultExpect), "bytes the page starts with")
 	flag.StringVar(&c.dev, "dev", "/dev/mymap", "device")
-	flag.StringVar(&c.module, "module", "/mmaprig/module.ko", "the module's .ko, for the unload cycles")
+	flag.StringVar(&c.module, "module", wire.ModulePath, "the module's .ko, for the unload cycles")
+	flag.BoolVar(&c.leakCheck, "leak-check", true, "judge free pages across the unload cycles (off where the allocator holds freed memory back, as KASAN does)")
 	flag.IntVar(&c.cycles, "cycles", 100, "load/use/unload cycles")
 	flag.IntVar(&c.mappers, "mappers", 8, "concurrent mappers")
 	flag.IntVar(&c.iterations, "iterations", 200, "iterations per mapper")
 	flag.Parse()
-	for _, f := range strings.Split(*expect, ",") {
-		n, err := strconv.ParseUint(f, 10, 8)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "contract: bad -expect %q\n", *expect)
-			os.Exit(2)
-		}
-		c.expect = append(c.expect, byte(n))
+	var err error
+	if c.expect, err = wire.ParseBytes(*expect); err != nil {
+		fmt.Fprintf(os.Stderr, "contract: bad -expect: %v\n", err)
+		os.Exit(2)
 	}
-	k := ktap.NewWriter(os.Stdout, len(checks))
+	k := wire.NewKTAPWriter(os.Stdout, len(checks))
 	failed := false
 	for _, ch := range checks {
+		start := time.Now()
 		r, reason := ch.run(c, k)
-		if reason != "" && r != ktap.Skip {
+		if reason != "" && r != wire.Skip {
 			k.Diag("%s: %s", ch.name, reason)
 		}
-		k.Result(ch.name, r, reason)
-		failed = failed || r == ktap.Fail
+		k.TimedResult(ch.name, r, reason, time.Since(start))
+		failed = failed || r == wire.Fail
 	}
 	if failed {
 		os.Exit(1)
 	}
 }
 
-func fail(format string, args ...any) (ktap.Result, string) {
-	return ktap.Fail, fmt.Sprintf(format, args...)
+func fail(format string, args ...any) (wire.CaseResult, string) {
+	return wire.Fail, fmt.Sprintf(format, args...)
 }
 
 func mapDev(c *config, length, prot, flags int, off int64) (*os.File, []byte, error) {
@@ -108,23 +111,21 @@ func mapDev(c *config, length, prot, flags int, off int64) (*os.File, []byte, er
 const rw = unix.PROT_READ | unix.PROT_WRITE
 
 // 1. The reader prints exactly what the seed's program prints.
-func readerOutput(c *config, k *ktap.Writer) (ktap.Result, string) {
-	out, err := exec.Command("reader", "-dev", c.dev, "-n", strconv.Itoa(len(c.expect))).Output()
+func readerOutput(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
+	argv := wire.ReaderArgv(c.dev, len(c.expect))
+	out, err := exec.Command(argv[0], argv[1:]...).Output()
 	if err != nil {
 		return fail("reader: %v", err)
 	}
-	var want strings.Builder
-	for _, b := range c.expect {
-		fmt.Fprintf(&want, "%d\n", b)
+	want := strings.Join(wire.ReaderLines(c.expect), "\n") + "\n"
+	if string(out) != want {
+		return fail("reader printed %q, want %q", out, want)
 	}
-	if string(out) != want.String() {
-		return fail("reader printed %q, want %q", out, want.String())
-	}
-	return ktap.Pass, ""
+	return wire.Pass, ""
 }
 
 // 2. Two pages, an offset, MAP_PRIVATE, and growing with mremap are refused.
-func refusesBadMaps(c *config, k *ktap.Writer) (ktap.Result, string) {
+func refusesBadMaps(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 	var bad []string
 	for _, tc := range []struct {
 		what   string
@@ -164,11 +165,11 @@ func refusesBadMaps(c *config, k *ktap.Writer) (ktap.Result, string) {
 	if bad != nil {
 		return fail("%s", strings.Join(bad, "; "))
 	}
-	return ktap.Pass, ""
+	return wire.Pass, ""
 }
 
 // 3. Two processes' mappings see each other's writes at once.
-func sharedCoherence(c *config, k *ktap.Writer) (ktap.Result, string) {
+func sharedCoherence(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 	f, p, err := mapDev(c, c.page, rw, unix.MAP_SHARED, 0)
 	if err != nil {
 		return fail("map: %v", err)
@@ -182,7 +183,7 @@ func sharedCoherence(c *config, k *ktap.Writer) (ktap.Result, string) {
 	self, _ := os.Executable()
 	cmd := exec.Command(self, "coherence-peer", c.dev)
 	// In u-root's busybox, argv[0] picks the command.
-	cmd.Args[0] = "contract"
+	cmd.Args[0] = wire.CmdContract
 	stdin, _ := cmd.StdinPipe()
 	var out bytes.Buffer
 	pipe, _ := cmd.StdoutPipe()
@@ -208,7 +209,7 @@ func sharedCoherence(c *config, k *ktap.Writer) (ktap.Result, string) {
 	if line != "ok\n" {
 		return fail("this process wrote 0x5a at %d; the peer saw otherwise (%q) %s", off+1, line, out.String())
 	}
-	return ktap.Pass, ""
+	return wire.Pass, ""
 }
 
 // coherencePeer is the second process of sharedCoherence.
@@ -234,7 +235,7 @@ func coherencePeer(dev string) int {
 
 // 4. What user space writes through the mapping, the kernel reads back
 // with read(), and what write() stores, the mapping shows.
-func userKernelAgree(c *config, k *ktap.Writer) (ktap.Result, string) {
+func userKernelAgree(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 	f, p, err := mapDev(c, c.page, rw, unix.MAP_SHARED, 0)
 	if err != nil {
 		return fail("map: %v", err)
@@ -249,7 +250,7 @@ func userKernelAgree(c *config, k *ktap.Writer) (ktap.Result, string) {
 	got := make([]byte, 9)
 	if _, err := f.ReadAt(got, a); err != nil {
 		if notImplemented(err) {
-			return ktap.Skip, "the driver has no read() (" + err.Error() + ")"
+			return wire.Skip, "the driver has no read() (" + err.Error() + ")"
 		}
 		return fail("pread at %d: %v", a, err)
 	}
@@ -258,14 +259,14 @@ func userKernelAgree(c *config, k *ktap.Writer) (ktap.Result, string) {
 	}
 	if _, err := f.WriteAt([]byte("from-kern"), b); err != nil {
 		if notImplemented(err) {
-			return ktap.Skip, "the driver has no write() (" + err.Error() + ")"
+			return wire.Skip, "the driver has no write() (" + err.Error() + ")"
 		}
 		return fail("pwrite at %d: %v", b, err)
 	}
 	if string(p[b:b+9]) != "from-kern" {
 		return fail("write() stored %q; the mapping shows %q", "from-kern", p[b:b+9])
 	}
-	return ktap.Pass, ""
+	return wire.Pass, ""
 }
 
 func notImplemented(err error) bool {
@@ -273,7 +274,7 @@ func notImplemented(err error) bool {
 }
 
 // 5. N mappers in parallel, M map/read/unmap rounds each, without an error.
-func concurrentMappers(c *config, k *ktap.Writer) (ktap.Result, string) {
+func concurrentMappers(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 	var wg sync.WaitGroup
 	errs := make(chan error, c.mappers)
 	start := time.Now()
@@ -287,11 +288,17 @@ func concurrentMappers(c *config, k *ktap.Writer) (ktap.Result, string) {
 					errs <- fmt.Errorf("mapper %d round %d: %w", i, j, err)
 					return
 				}
-				if !bytes.Equal(p[:len(c.expect)], c.expect) {
+				ok := bytes.Equal(p[:len(c.expect)], c.expect)
+				if !ok {
+					// Each mapper stops at its first error, so errs,
+					// with room for one per mapper, never fills.
 					errs <- fmt.Errorf("mapper %d round %d: the page starts % x", i, j, p[:len(c.expect)])
 				}
 				unix.Munmap(p)
 				f.Close()
+				if !ok {
+					return
+				}
 			}
 		}()
 	}
@@ -301,12 +308,12 @@ func concurrentMappers(c *config, k *ktap.Writer) (ktap.Result, string) {
 		return fail("%v", err)
 	}
 	k.Diag("%d mappers x %d rounds in %v", c.mappers, c.iterations, time.Since(start).Round(time.Millisecond))
-	return ktap.Pass, ""
+	return wire.Pass, ""
 }
 
 // 6. rmmod under a live mapping fails "in use"; after munmap and close it
 // succeeds; load/use/unload cycles leak no memory. Leaves it loaded.
-func unloadReload(c *config, k *ktap.Writer) (ktap.Result, string) {
+func unloadReload(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 	name, err := kmod.Name(c.module)
 	if err != nil {
 		return fail("%v", err)
@@ -316,7 +323,7 @@ func unloadReload(c *config, k *ktap.Writer) (ktap.Result, string) {
 		return fail("map: %v", err)
 	}
 	f.Close() // the mapping alone must pin the module
-	err = kmod.Unload(name)
+	err = kmod.Unload(name, unloadTimeout)
 	if err == nil {
 		unix.Munmap(p)
 		kmod.Load(c.module, "", 10*time.Second)
@@ -324,7 +331,7 @@ func unloadReload(c *config, k *ktap.Writer) (ktap.Result, string) {
 	}
 	k.Diag("rmmod with a live mapping: %v (in use, refcnt %s)", err, refcnt(name))
 	unix.Munmap(p)
-	if err := kmod.Unload(name); err != nil {
+	if err := kmod.Unload(name, unloadTimeout); err != nil {
 		return fail("rmmod after munmap and close: %v", err)
 	}
 	cycle := func() error {
@@ -340,7 +347,7 @@ func unloadReload(c *config, k *ktap.Writer) (ktap.Result, string) {
 		}
 		unix.Munmap(p)
 		f.Close()
-		if uerr := kmod.Unload(name); uerr != nil {
+		if uerr := kmod.Unload(name, unloadTimeout); uerr != nil {
 			return uerr
 		}
 		return err
@@ -365,27 +372,14 @@ func unloadReload(c *config, k *ktap.Writer) (ktap.Result, string) {
 	}
 	k.Diag("%d load/map/unload cycles: free pages %+d", c.cycles, -leaked)
 	// A page a cycle would be c.cycles pages; allow some noise.
+	if !c.leakCheck {
+		k.Diag("free pages not judged: the rig says this kernel's allocator holds freed memory back (KASAN's quarantine)")
+		return wire.Pass, ""
+	}
 	if leaked >= int64(c.cycles)/2 {
-		if kasan() {
-			// KASAN's quarantine holds freed slab memory back on
-			// purpose, so free pages cannot tell a leak here.
-			k.Diag("not judged: this kernel runs KASAN, whose quarantine holds freed memory")
-			return ktap.Pass, ""
-		}
 		return fail("%d cycles lost %d pages: the module leaks memory", c.cycles, leaked)
 	}
-	return ktap.Pass, ""
-}
-
-// kasan reports whether the running kernel has KASAN, from its boot log.
-func kasan() bool {
-	recs, _ := kmsg()
-	for _, r := range recs {
-		if strings.Contains(r, "KernelAddressSanitizer initialized") {
-			return true
-		}
-	}
-	return false
+	return wire.Pass, ""
 }
 
 func refcnt(name string) string {
@@ -415,7 +409,7 @@ const allowedTaint = 1<<12 | 1<<13
 
 // 7. The kernel is not tainted by a warning or a bug, and its log has no
 // report.
-func kernelClean(c *config, k *ktap.Writer) (ktap.Result, string) {
+func kernelClean(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 	b, err := os.ReadFile("/proc/sys/kernel/tainted")
 	if err != nil {
 		return fail("read tainted: %v", err)
@@ -429,12 +423,12 @@ func kernelClean(c *config, k *ktap.Writer) (ktap.Result, string) {
 		return fail("read /dev/kmsg: %v", err)
 	}
 	for _, r := range recs {
-		if crash, ok := console.Match(r); ok {
-			return fail("the kernel log has a report: %s", crash.Title)
+		if h, ok := kreport.Match(r); ok {
+			return fail("the kernel log has a report: %s", h.Title)
 		}
 	}
 	k.Diag("tainted=%d, %d log records, no report", t, len(recs))
-	return ktap.Pass, ""
+	return wire.Pass, ""
 }
 
 // kmsg reads the kernel log records present now. It uses raw syscalls:

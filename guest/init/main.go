@@ -1,68 +1,95 @@
 // Command init is PID 1 in the rig's guest. It mounts the file systems a
-// test needs, then follows the run's channel:
+// test needs, opens the results port, says hello, and waits for the rig's
+// Work: the run configuration, the module and the run's nonce. Then it
+// follows the run's channel:
 //
-//   - serial: it loads the module from the run's overlay, waits for its
-//     device node, runs the configured programs, reports each step as a
-//     marker line on the serial console, and powers the machine off;
-//   - ssh: it brings up the network, starts sshd, prints the ready marker,
-//     and waits while the rig drives the guest over SSH.
+//   - serial: it loads the module, waits for its device node, runs the
+//     programs, unloads the module, reports each step on the results port,
+//     and powers the machine off;
+//   - ssh: it brings up the network, starts sshd, reports ready, and waits
+//     for the rig, which runs the steps over SSH, to ask for the power off.
+//
+// Results go only to the results port, which the kernel never writes to.
+// The console gets a short human log and the kernel's own messages.
 //
 // It never exits: PID 1 exiting would panic the kernel, and a panic must
 // mean the code under test crashed.
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/mmaprig/mmaprig/guest/kmod"
-	"github.com/mmaprig/mmaprig/guest/protocol"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/mmaprig/mmaprig/internal/wire"
 )
+
+// portWait bounds the wait for the results port's device node.
+const portWait = 10 * time.Second
 
 func main() {
 	os.Setenv("PATH", "/bbin:/bin:/ubin:/usr/bin")
-	r := reporter{w: os.Stdout}
-	r.emit(boot())
-	cfg, err := readConfig(protocol.ConfigPath)
-	switch {
-	case err != nil:
-		r.emit(protocol.Event{Name: protocol.EvInsmod, Err: err.Error()})
-	case cfg.Channel == protocol.ChannelSSH:
-		ev := startSSH()
-		r.emit(ev)
-		if ev.OK {
-			for {
-				time.Sleep(time.Hour) // the rig powers the VM off
-			}
-		}
-	default:
-		runAll(r, cfg)
+	con := os.Stdout
+	if err := mountAll(); err != nil {
+		halt(con, "mount: %v", err)
 	}
-	r.emit(protocol.Event{Name: protocol.EvEnd, OK: true})
-	powerOff(r.w)
+	port, err := openPort(wire.PortName, portWait)
+	if err != nil {
+		halt(con, "results port: %v", err)
+	}
+	p := newPort(port)
+	if err := p.hello(); err != nil {
+		halt(con, "results port: %v", err)
+	}
+	w, err := p.work()
+	if err != nil {
+		halt(con, "results port: %v", err)
+	}
+	logf(con, "run %s: %s channel, %d program(s)", w.Nonce, w.Config.Channel, len(w.Config.Programs))
+	start := time.Now()
+	ev := wire.Event{Name: wire.EvBoot}
+	if err := setUp(w); err != nil {
+		ev.Err = err.Error()
+	} else {
+		ev.OK = true
+	}
+	ev.MS = since(start)
+	p.emit(ev)
+	switch {
+	case !ev.OK:
+	case w.Config.Channel == wire.ChannelSSH:
+		// The rig runs the steps, and reports their end itself.
+		serveSSH(con, p)
+		powerOff(con)
+	default:
+		runAll(p, w.Config)
+	}
+	p.emit(wire.Event{Name: wire.EvEnd, OK: true})
+	powerOff(con)
 }
 
-type reporter struct{ w *os.File }
+// logf writes one line of the human log to the console.
+func logf(con *os.File, format string, args ...any) {
+	fmt.Fprintf(con, "mmaprig-init: "+format+"\n", args...)
+}
 
-func (r reporter) emit(e protocol.Event) {
-	fmt.Fprintln(r.w, protocol.Format(e))
+// halt reports a failure that leaves no way to talk to the rig, on the
+// console for the human reading it, and powers off: the rig sees a guest
+// that ended without its boot event.
+func halt(con *os.File, format string, args ...any) {
+	logf(con, format, args...)
+	powerOff(con)
 }
 
 type mount struct{ fstype, target string }
 
-func boot() protocol.Event {
-	start := time.Now()
+func mountAll() error {
 	for _, m := range []mount{
 		{"proc", "/proc"},
 		{"sysfs", "/sys"},
@@ -71,127 +98,102 @@ func boot() protocol.Event {
 		{"tmpfs", "/tmp"},
 	} {
 		if err := os.MkdirAll(m.target, 0o755); err != nil {
-			return protocol.Event{Name: protocol.EvBoot, Err: err.Error()}
+			return err
 		}
 		if err := unix.Mount(m.fstype, m.target, m.fstype, 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
-			return protocol.Event{Name: protocol.EvBoot, Err: fmt.Sprintf("mount %s on %s: %v", m.fstype, m.target, err)}
+			return fmt.Errorf("mount %s on %s: %w", m.fstype, m.target, err)
 		}
 	}
-	return protocol.Event{Name: protocol.EvBoot, OK: true, MS: since(start)}
+	return nil
 }
 
-func readConfig(path string) (protocol.Config, error) {
-	var cfg protocol.Config
-	b, err := os.ReadFile(path)
+// setUp applies the Work: fresh entropy, the module and the SSH keys.
+func setUp(w *wire.Work) error {
+	if len(w.Seed) > 0 {
+		if err := reseed(w.Seed); err != nil {
+			return fmt.Errorf("seed the random number generator: %w", err)
+		}
+	}
+	if err := os.MkdirAll(wire.Dir, 0o755); err != nil {
+		return err
+	}
+	files := []struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}{
+		{wire.ModulePath, w.Module, 0o644},
+		{wire.HostKeyPath, w.HostKey, 0o600},
+		{wire.AuthorizedKeyPath, w.AuthorizedKey, 0o644},
+	}
+	for _, f := range files {
+		if f.data == nil {
+			continue
+		}
+		if err := os.WriteFile(f.path, f.data, f.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rndReseedCRNG is RNDRESEEDCRNG from <linux/random.h>: _IO('R', 0x07).
+const rndReseedCRNG = 0x5207
+
+// reseed mixes seed into the kernel's input pool and reseeds the CRNG from
+// it, so that guests restored from one saved state draw different numbers.
+func reseed(seed []byte) error {
+	f, err := os.OpenFile("/dev/urandom", os.O_WRONLY, 0)
 	if err != nil {
-		return cfg, fmt.Errorf("read run config: %w", err)
+		return err
 	}
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		return cfg, fmt.Errorf("parse run config %s: %w", path, err)
+	defer f.Close()
+	if _, err := f.Write(seed); err != nil {
+		return err
 	}
-	return cfg, nil
+	// ENODATA: the CRNG is not initialised yet; it will seed itself from
+	// the pool that now holds the seed.
+	if err := unix.IoctlSetInt(int(f.Fd()), rndReseedCRNG, 0); err != nil && !errors.Is(err, unix.ENODATA) {
+		return err
+	}
+	return nil
 }
 
-func runAll(r reporter, cfg protocol.Config) {
-	ev := loadModule(protocol.ModulePath, cfg.Params, ms(cfg.LoadTimeoutMS))
-	r.emit(ev)
-	if !ev.OK {
-		return
+// openPort finds the virtio-serial port by name and opens it. A port has
+// one opener at a time, so while the init holds it nothing else in the
+// guest can write to the rig.
+func openPort(name string, timeout time.Duration) (*os.File, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		names, _ := filepath.Glob("/sys/class/virtio-ports/*/name")
+		for _, n := range names {
+			b, err := os.ReadFile(n)
+			if err != nil || strings.TrimSpace(string(b)) != name {
+				continue
+			}
+			dev := "/dev/" + filepath.Base(filepath.Dir(n))
+			f, err := os.OpenFile(dev, os.O_RDWR, 0)
+			if err == nil {
+				return f, nil
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("open %s: %w", dev, err)
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no virtio port named %s within %v (is CONFIG_VIRTIO_CONSOLE on, and the port on QEMU's command line?)", name, timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	ev = waitDevice(cfg.Device, ms(cfg.DeviceTimeoutMS))
-	r.emit(ev)
-	if !ev.OK {
-		return
-	}
-	for _, argv := range cfg.Programs {
-		r.emit(run(argv, ms(cfg.RunTimeoutMS)))
-	}
-	if cfg.Unload {
-		r.emit(unloadModule(protocol.ModulePath))
-	}
-}
-
-// unloadModule removes the module by its own name; a module that is still
-// in use fails instead of blocking.
-func unloadModule(path string) protocol.Event {
-	start := time.Now()
-	ev := protocol.Event{Name: protocol.EvUnload, Cmd: path}
-	name, err := kmod.Name(path)
-	if err == nil {
-		err = kmod.Unload(name)
-	}
-	if err != nil {
-		ev.Err = err.Error()
-	} else {
-		ev.OK = true
-	}
-	ev.MS = since(start)
-	return ev
-}
-
-func loadModule(path, params string, timeout time.Duration) protocol.Event {
-	start := time.Now()
-	ev := protocol.Event{Name: protocol.EvInsmod, Cmd: path}
-	if err := kmod.Load(path, params, timeout); err != nil {
-		ev.Err = err.Error()
-	} else {
-		ev.OK = true
-	}
-	ev.MS = since(start)
-	return ev
-}
-
-// waitDevice waits for the device node. devtmpfs creates it before
-// misc_register returns, so a healthy module needs no wait at all.
-func waitDevice(path string, timeout time.Duration) protocol.Event {
-	start := time.Now()
-	ev := protocol.Event{Name: protocol.EvDevice, Cmd: path}
-	if err := kmod.WaitNode(path, timeout); err != nil {
-		ev.Err = "the module loaded but " + err.Error()
-	} else {
-		ev.OK = true
-	}
-	ev.MS = since(start)
-	return ev
-}
-
-func run(argv []string, timeout time.Duration) protocol.Event {
-	start := time.Now()
-	ev := protocol.Event{Name: protocol.EvRun, Cmd: strings.Join(argv, " "), Exit: -1}
-	if len(argv) == 0 {
-		ev.Err = "empty command"
-		return ev
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	ev.MS = since(start)
-	ev.Stdout = protocol.Lines(stdout.String())
-	ev.Stderr = stderr.String()
-	if cmd.ProcessState != nil {
-		ev.Exit = cmd.ProcessState.ExitCode()
-	}
-	switch {
-	case ctx.Err() != nil:
-		ev.Err = fmt.Sprintf("%s did not finish within %v", argv[0], timeout)
-	case err != nil:
-		ev.Err = err.Error()
-	default:
-		ev.OK = true
-	}
-	return ev
 }
 
 // powerOff drains the console first: lines written just before a power off
 // are otherwise lost in the UART.
-func powerOff(console *os.File) {
-	unix.IoctlSetInt(int(console.Fd()), unix.TCSBRK, 1) // tcdrain
+func powerOff(con *os.File) {
+	unix.IoctlSetInt(int(con.Fd()), unix.TCSBRK, 1) // tcdrain
 	unix.Sync()
 	err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
-	fmt.Fprintf(console, "init: power off: %v\n", err)
+	logf(con, "power off: %v", err)
 	for {
 		time.Sleep(time.Hour)
 	}
@@ -201,60 +203,15 @@ func since(t time.Time) int64 { return time.Since(t).Milliseconds() }
 
 func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
 
-// startSSH brings up lo and eth0 and starts sshd; it reports ready once
-// sshd listens.
-func startSSH() protocol.Event {
-	start := time.Now()
-	ev := protocol.Event{Name: protocol.EvReady}
-	if err := netUp(); err != nil {
-		ev.Err = err.Error()
-		return ev
-	}
-	cmd := exec.Command("sshd")
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
+// uptimeMS is the time since the kernel started, from /proc/uptime.
+func uptimeMS() int64 {
+	b, err := os.ReadFile("/proc/uptime")
 	if err != nil {
-		ev.Err = err.Error()
-		return ev
+		return 0
 	}
-	if err := cmd.Start(); err != nil {
-		ev.Err = fmt.Sprintf("start sshd: %v", err)
-		return ev
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "ready" {
-		ev.Err = fmt.Sprintf("sshd did not come up: %q %v", line, err)
-		return ev
-	}
-	ev.OK, ev.MS = true, since(start)
-	return ev
-}
-
-func netUp() error {
-	lo, err := netlink.LinkByName("lo")
+	f, err := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
 	if err != nil {
-		return fmt.Errorf("network: %w", err)
+		return 0
 	}
-	if err := netlink.LinkSetUp(lo); err != nil {
-		return fmt.Errorf("network: lo up: %w", err)
-	}
-	eth, err := netlink.LinkByName("eth0")
-	if err != nil {
-		return fmt.Errorf("network: no eth0 (is virtio-net there?): %w", err)
-	}
-	addr, err := netlink.ParseAddr(protocol.GuestAddr)
-	if err != nil {
-		return err
-	}
-	if err := netlink.AddrAdd(eth, addr); err != nil {
-		return fmt.Errorf("network: address eth0: %w", err)
-	}
-	if err := netlink.LinkSetUp(eth); err != nil {
-		return fmt.Errorf("network: eth0 up: %w", err)
-	}
-	gw := net.IPv4(10, 0, 2, 2)
-	if err := netlink.RouteAdd(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw}); err != nil {
-		return fmt.Errorf("network: default route: %w", err)
-	}
-	return nil
+	return int64(f * 1000)
 }

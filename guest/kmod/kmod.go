@@ -13,41 +13,56 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrTimeout means the module's init did not return in time.
-var ErrTimeout = errors.New("module init did not return")
+// ErrTimeout means the module's init or exit did not return in time.
+var ErrTimeout = errors.New("did not return")
 
-// Load calls finit_module on path. It gives up after timeout; the call
-// itself cannot be cancelled, so a hung init keeps one thread.
-func Load(path, params string, timeout time.Duration) error {
+// bounded runs fn, giving up after timeout. The system call itself cannot
+// be cancelled, so a hung module keeps one thread.
+func bounded(what string, timeout time.Duration, fn func() error) error {
 	done := make(chan error, 1)
-	go func() {
-		f, err := os.Open(path)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.FinitModule(int(f.Fd()), params, 0); err != nil {
-			done <- fmt.Errorf("finit_module %s: %w", path, err)
-			return
-		}
-		done <- nil
-	}()
+	go func() { done <- fn() }()
 	select {
 	case err := <-done:
 		return err
 	case <-time.After(timeout):
-		return fmt.Errorf("%w within %v", ErrTimeout, timeout)
+		return fmt.Errorf("%s %w within %v", what, ErrTimeout, timeout)
 	}
 }
 
-// Unload removes the module name. It does not wait: a module in use fails
-// with EBUSY ("in use") instead of blocking.
-func Unload(name string) error {
-	if err := unix.DeleteModule(name, unix.O_NONBLOCK); err != nil {
-		return fmt.Errorf("delete_module %s: %w", name, err)
+// Load calls finit_module on path, giving up after timeout.
+func Load(path, params string, timeout time.Duration) error {
+	return bounded("module init", timeout, func() error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := unix.FinitModule(int(f.Fd()), params, 0); err != nil {
+			return fmt.Errorf("finit_module %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// Unload removes the module name, giving up after timeout. It does not
+// wait for users: a module in use fails with EBUSY ("in use") instead of
+// blocking. Its exit function may still hang.
+func Unload(name string, timeout time.Duration) error {
+	return bounded("module exit", timeout, func() error {
+		if err := unix.DeleteModule(name, unix.O_NONBLOCK); err != nil {
+			return fmt.Errorf("delete_module %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// UnloadFile removes the module that the .ko at path holds.
+func UnloadFile(path string, timeout time.Duration) error {
+	name, err := Name(path)
+	if err != nil {
+		return err
 	}
-	return nil
+	return Unload(name, timeout)
 }
 
 // Name reads a module's name from its .modinfo section, as the kernel

@@ -2,13 +2,13 @@
 // guest programs, for the rig's SSH channel, where no init enforces the
 // deadlines:
 //
-//	modctl load PATH [TIMEOUT]        finit_module, giving up after TIMEOUT
-//	modctl unload PATH                delete_module by the module's own name
-//	modctl wait NODE [TIMEOUT]        wait for a device node
-//	modctl run TIMEOUT CMD [ARGS...]  run CMD, killing it after TIMEOUT
+//	modctl load PATH TIMEOUT [PARAMS]  finit_module, giving up after TIMEOUT
+//	modctl unload PATH TIMEOUT         delete_module by the module's own name
+//	modctl wait NODE TIMEOUT           wait for a device node
+//	modctl run TIMEOUT CMD [ARGS...]   run CMD, killing its process group after TIMEOUT
 //
 // It exits 0 on success, 1 on failure, 2 on bad usage, 124 on a timeout;
-// run exits with CMD's status.
+// run exits with CMD's status, or dies by the signal that killed CMD.
 package main
 
 import (
@@ -16,44 +16,43 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/mmaprig/mmaprig/guest/kmod"
+	"github.com/mmaprig/mmaprig/internal/proc"
 )
 
+const usage = "usage: modctl load PATH TIMEOUT [PARAMS] | unload PATH TIMEOUT | wait NODE TIMEOUT | run TIMEOUT CMD [ARGS...]"
+
 func main() {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: modctl load|unload|wait PATH [TIMEOUT]")
+	if len(os.Args) < 4 {
+		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
 	if os.Args[1] == "run" {
 		os.Exit(run(os.Args[2], os.Args[3:]))
 	}
-	timeout := 20 * time.Second
-	if len(os.Args) > 3 {
-		d, err := time.ParseDuration(os.Args[3])
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "modctl: bad timeout: %v\n", err)
-			os.Exit(2)
-		}
-		timeout = d
+	arg := os.Args[2]
+	timeout, err := time.ParseDuration(os.Args[3])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "modctl: bad timeout: %v\n", err)
+		os.Exit(2)
 	}
-	var err error
-	switch arg := os.Args[2]; os.Args[1] {
+	switch os.Args[1] {
 	case "load":
-		err = kmod.Load(arg, "", timeout)
-	case "unload":
-		var name string
-		if name, err = kmod.Name(arg); err == nil {
-			err = kmod.Unload(name)
+		params := ""
+		if len(os.Args) > 4 {
+			params = os.Args[4]
 		}
+		err = kmod.Load(arg, params, timeout)
+	case "unload":
+		err = kmod.UnloadFile(arg, timeout)
 	case "wait":
 		err = kmod.WaitNode(arg, timeout)
 	default:
-		fmt.Fprintf(os.Stderr, "modctl: unknown command %q\n", os.Args[1])
+		fmt.Fprintf(os.Stderr, "modctl: unknown command %q\n%s\n", os.Args[1], usage)
 		os.Exit(2)
 	}
 	if err != nil {
@@ -69,12 +68,12 @@ func main() {
 func run(timeout string, argv []string) int {
 	d, err := time.ParseDuration(timeout)
 	if err != nil || len(argv) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: modctl run TIMEOUT CMD [ARGS...]")
+		fmt.Fprintln(os.Stderr, usage)
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := proc.Command(ctx, 0, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	err = cmd.Run()
 	switch {

@@ -22,12 +22,14 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/crypto/ssh"
 	"mvdan.cc/sh/v3/shell"
+
+	"github.com/mmaprig/mmaprig/internal/wire"
 )
 
 func main() {
 	addr := flag.String("addr", ":22", "listen address")
-	hostKey := flag.String("host-key", "/mmaprig/ssh_host_ed25519_key", "host private key")
-	authKey := flag.String("authorized-key", "/mmaprig/authorized_key", "the one client public key accepted")
+	hostKey := flag.String("host-key", wire.HostKeyPath, "host private key")
+	authKey := flag.String("authorized-key", wire.AuthorizedKeyPath, "the one client public key accepted")
 	sh := flag.String("shell", "/bbin/gosh", "interactive shell")
 	flag.Parse()
 	log.SetPrefix("sshd: ")

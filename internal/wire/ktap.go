@@ -1,6 +1,8 @@
-// Package ktap writes and parses the subset of KTAP (the kernel's test
-// output format, Documentation/dev-tools/ktap.rst) that the rig's contract
-// checks use: a version line, a plan, one result line per case, and "#"
+package wire
+
+// KTAP: the subset of the kernel's test output format
+// (Documentation/dev-tools/ktap.rst) that the guest's checks print and the
+// rig parses: a version line, a plan, one result line per case, and "#"
 // diagnostic lines.
 //
 //	KTAP version 1
@@ -9,7 +11,6 @@
 //	ok 1 reader_output
 //	not ok 2 refuses_bad_maps
 //	ok 3 user_kernel_agree # SKIP the driver has no read()
-package ktap
 
 import (
 	"bufio"
@@ -18,50 +19,67 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
-// Result is how a case ended.
-type Result string
+// CaseResult is how a case ended.
+type CaseResult string
 
 // The results.
 const (
-	Pass Result = "pass"
-	Fail Result = "fail"
-	Skip Result = "skip"
+	Pass CaseResult = "pass"
+	Fail CaseResult = "fail"
+	Skip CaseResult = "skip"
 )
 
 // Case is one test case.
 type Case struct {
 	Number int
 	Name   string
-	Result Result
+	Result CaseResult
 	// Reason is the SKIP reason, or the failure's summary.
 	Reason string
 	// Diagnostics are the "#" lines printed before the result line.
 	Diagnostics []string
+	// Time is how long the case ran, from its "# time: DURATION" line.
+	Time time.Duration
 }
 
-// Writer prints a KTAP document.
-type Writer struct {
+// KTAPWriter prints a KTAP document.
+type KTAPWriter struct {
 	w io.Writer
 	n int
 }
 
-// NewWriter prints the header and the plan for n cases.
-func NewWriter(w io.Writer, n int) *Writer {
+// NewKTAPWriter prints the header and the plan for n cases.
+func NewKTAPWriter(w io.Writer, n int) *KTAPWriter {
 	fmt.Fprintf(w, "KTAP version 1\n1..%d\n", n)
-	return &Writer{w: w}
+	return &KTAPWriter{w: w}
 }
 
 // Diag prints a diagnostic line.
-func (k *Writer) Diag(format string, args ...any) {
+func (k *KTAPWriter) Diag(format string, args ...any) {
 	for _, l := range strings.Split(fmt.Sprintf(format, args...), "\n") {
 		fmt.Fprintf(k.w, "# %s\n", l)
 	}
 }
 
 // Result prints the next case's result line.
-func (k *Writer) Result(name string, r Result, reason string) {
+func (k *KTAPWriter) Result(name string, r CaseResult, reason string) {
+	k.result(name, r, reason)
+}
+
+// TimedResult prints how long the case ran, as a "# time:" diagnostic,
+// then its result line.
+func (k *KTAPWriter) TimedResult(name string, r CaseResult, reason string, d time.Duration) {
+	fmt.Fprintf(k.w, "%s%s\n", timePrefix, d.Round(10*time.Microsecond))
+	k.result(name, r, reason)
+}
+
+// timePrefix starts the diagnostic that gives a case's time.
+const timePrefix = "# time: "
+
+func (k *KTAPWriter) result(name string, r CaseResult, reason string) {
 	k.n++
 	switch r {
 	case Pass:
@@ -79,19 +97,20 @@ var (
 	resultRE  = regexp.MustCompile(`^(ok|not ok) (\d+)(?: (?:- )?([^#]*?))?\s*(?:#\s*(\S+)\s*(.*))?$`)
 )
 
-// Document is a parsed KTAP document.
-type Document struct {
+// KTAP is a parsed KTAP document.
+type KTAP struct {
 	Version int
 	Plan    int
 	Cases   []Case
 }
 
-// Parse reads a flat KTAP document. It fails on a missing version line,
+// ParseKTAP reads a flat KTAP document. It fails on a missing version line,
 // a missing plan, or results that do not match the plan, since a truncated
 // run must not look like a pass.
-func Parse(r io.Reader) (Document, error) {
-	var doc Document
+func ParseKTAP(r io.Reader) (KTAP, error) {
+	var doc KTAP
 	var diags []string
+	var caseTime time.Duration
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimRight(sc.Text(), "\r")
@@ -104,13 +123,15 @@ func Parse(r io.Reader) (Document, error) {
 			doc.Version, _ = strconv.Atoi(m[1])
 		case planRE.MatchString(line):
 			doc.Plan, _ = strconv.Atoi(planRE.FindStringSubmatch(line)[1])
+		case strings.HasPrefix(line, timePrefix):
+			caseTime, _ = time.ParseDuration(strings.TrimPrefix(line, timePrefix))
 		case strings.HasPrefix(line, "#"):
 			diags = append(diags, strings.TrimSpace(strings.TrimPrefix(line, "#")))
 		case resultRE.MatchString(line):
 			m := resultRE.FindStringSubmatch(line)
 			num, _ := strconv.Atoi(m[2])
-			c := Case{Number: num, Name: m[3], Result: Pass, Diagnostics: diags}
-			diags = nil
+			c := Case{Number: num, Name: m[3], Result: Pass, Diagnostics: diags, Time: caseTime}
+			diags, caseTime = nil, 0
 			if m[1] == "not ok" {
 				c.Result = Fail
 			}

@@ -1,21 +1,22 @@
-package ktap
+package wire
 
 import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
-func TestWriteParse(t *testing.T) {
+func TestWriteParseKTAP(t *testing.T) {
 	var b bytes.Buffer
-	w := NewWriter(&b, 3)
+	w := NewKTAPWriter(&b, 3)
 	w.Result("first", Pass, "")
 	w.Diag("line one\nline two")
 	w.Result("second", Fail, "")
-	w.Result("third", Skip, "no read()")
-	doc, err := Parse(&b)
+	w.TimedResult("third", Skip, "no read()", 1500*time.Microsecond)
+	doc, err := ParseKTAP(&b)
 	if err != nil {
-		t.Fatalf("Parse(%q): %v", b.String(), err)
+		t.Fatalf("ParseKTAP(%q): %v", b.String(), err)
 	}
 	if doc.Version != 1 || doc.Plan != 3 || len(doc.Cases) != 3 {
 		t.Fatalf("doc = %+v", doc)
@@ -23,11 +24,11 @@ func TestWriteParse(t *testing.T) {
 	want := []Case{
 		{Number: 1, Name: "first", Result: Pass},
 		{Number: 2, Name: "second", Result: Fail, Diagnostics: []string{"line one", "line two"}},
-		{Number: 3, Name: "third", Result: Skip, Reason: "no read()"},
+		{Number: 3, Name: "third", Result: Skip, Reason: "no read()", Time: 1500 * time.Microsecond},
 	}
 	for i, c := range doc.Cases {
 		w := want[i]
-		if c.Number != w.Number || c.Name != w.Name || c.Result != w.Result || c.Reason != w.Reason ||
+		if c.Number != w.Number || c.Name != w.Name || c.Result != w.Result || c.Reason != w.Reason || c.Time != w.Time ||
 			strings.Join(c.Diagnostics, "|") != strings.Join(w.Diagnostics, "|") {
 			t.Errorf("case %d = %+v, want %+v", i+1, c, w)
 		}
@@ -43,7 +44,7 @@ func TestParseRejects(t *testing.T) {
 		"cut short":    "KTAP version 1\n1..3\nok 1 a\nok 2 b\n",
 		"out of order": "KTAP version 1\n1..2\nok 2 b\nok 1 a\n",
 	} {
-		if _, err := Parse(strings.NewReader(text)); err == nil {
+		if _, err := ParseKTAP(strings.NewReader(text)); err == nil {
 			t.Errorf("%s: Parse succeeded", name)
 		}
 	}
@@ -51,7 +52,7 @@ func TestParseRejects(t *testing.T) {
 
 func TestParseKernelStyle(t *testing.T) {
 	// Lines as the kernel's own KTAP producers write them.
-	doc, err := Parse(strings.NewReader("TAP version 14\n1..2\n# Subtest: x\nok 1 - test_a\nnot ok 2 - test_b # TIMEOUT\n"))
+	doc, err := ParseKTAP(strings.NewReader("TAP version 14\n1..2\n# Subtest: x\nok 1 - test_a\nnot ok 2 - test_b # TIMEOUT\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

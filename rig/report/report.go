@@ -13,7 +13,7 @@ import (
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
 
-	"github.com/mmaprig/mmaprig/guest/ktap"
+	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/runner"
 )
 
@@ -30,7 +30,7 @@ type Cell struct {
 	// Wall is the cell's whole run time.
 	Wall time.Duration `json:"-"`
 
-	cases []ktap.Case
+	cases []wire.Case
 }
 
 // NewCell records a finished cell.
@@ -122,9 +122,9 @@ func JUnit(cells []Cell) junit.Testsuites {
 		for _, k := range c.cases {
 			tc := junit.Testcase{Name: k.Name, Classname: c.Name + ".contract"}
 			switch k.Result {
-			case ktap.Skip:
+			case wire.Skip:
 				tc.Skipped = &junit.Result{Message: k.Reason}
-			case ktap.Fail:
+			case wire.Fail:
 				tc.Failure = &junit.Result{Message: c.Name + ": contract case " + k.Name + " failed",
 					Type: "contract", Data: strings.Join(k.Diagnostics, "\n")}
 			}

@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -13,17 +12,16 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mmaprig/mmaprig/guest/protocol"
 	"github.com/mmaprig/mmaprig/images"
 	"github.com/mmaprig/mmaprig/internal/cache"
-	"github.com/mmaprig/mmaprig/rig/channel"
+	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
 // baseKey hashes what goes into the u-root base: the sources of the guest
 // programs and of the rig's packages they import, go.mod and go.sum, the
 // command list, and the Go version.
 func baseKey(root string, base images.Base) (string, error) {
-	parts := []string{"uroot-base;v2", runtime.Version(), base.Init, strings.Join(base.Commands, ",")}
+	parts := []string{"uroot-base;v3", runtime.Version(), base.Init, strings.Join(base.Commands, ",")}
 	for _, f := range []string{"go.mod", "go.sum"} {
 		sum, err := cache.HashFile(filepath.Join(root, f))
 		if err != nil {
@@ -94,96 +92,36 @@ func guestSources(root string) ([]string, error) {
 	return files, nil
 }
 
-// image makes the initramfs: the cached u-root base, then an overlay with
-// the module and the run configuration.
+// image finds the initramfs in the cache, or builds it. Nothing of the run
+// goes into it: the module, the nonce and the keys come over the results
+// port.
 func (r *run) image(ctx context.Context, st *Stage) (string, bool, error) {
 	base := images.DefaultBase(r.opts.Root)
 	key, err := baseKey(r.opts.Root, base)
 	if err != nil {
-		return "", false, fail(Setup, err, "the rig's source tree %s is incomplete", r.opts.Root)
+		return "", false, fail(verdict.Setup, err, "the rig's source tree %s is incomplete", r.opts.Root)
 	}
 	dir, hit, err := r.opts.Cache.Get(ctx, "initramfs", key, func(ctx context.Context, out string) error {
 		st.Progress(0, "building the u-root base")
-		tmp, err := os.MkdirTemp(r.work, "uimage-")
+		tmp, err := os.MkdirTemp(r.work.dir, "uimage-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		if err := base.Build(ctx, r.opts.Log, filepath.Join(out, "base.cpio"), tmp); err != nil {
-			return fail(Infra, err, "build the u-root base initramfs")
+		if err := base.BuildInChild(ctx, filepath.Join(out, "base.cpio"), tmp); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			return fail(verdict.Infra, err, "build the u-root base initramfs")
 		}
 		return nil
 	})
 	if err != nil {
 		return "", false, err
 	}
-	ko, err := os.ReadFile(r.ko)
-	if err != nil {
-		return "", false, err
-	}
-	cfg, err := json.MarshalIndent(r.guestConfig(), "", "  ")
-	if err != nil {
-		return "", false, err
-	}
-	if err := os.WriteFile(filepath.Join(r.opts.ArtifactDir, "run.json"), cfg, 0o644); err != nil {
-		return "", false, err
-	}
-	files := []images.File{
-		{Path: protocol.ModulePath, Data: ko, Mode: 0o644},
-		{Path: protocol.ConfigPath, Data: cfg, Mode: 0o644},
-	}
-	if r.opts.Channel == protocol.ChannelSSH {
-		// Fresh keys for every run; only the initramfs in the private
-		// working directory holds them, and it is removed afterwards.
-		if r.keys, err = channel.NewKeys(); err != nil {
-			return "", false, fail(Infra, err, "make SSH keys")
-		}
-		files = append(files,
-			images.File{Path: protocol.HostKeyPath, Data: r.keys.HostPrivate, Mode: 0o600},
-			images.File{Path: protocol.AuthorizedKeyPath, Data: r.keys.ClientAuthorized, Mode: 0o644})
-	}
-	r.initrd = filepath.Join(r.work, "initramfs.cpio")
-	err = images.Assemble(r.initrd, filepath.Join(dir, "base.cpio"), files)
-	if err != nil {
-		return "", false, fail(Infra, err, "assemble the initramfs")
-	}
-	how := "built"
+	r.initrd = filepath.Join(dir, "base.cpio")
 	if hit {
-		how = "cached"
+		return "u-root base cached", true, nil
 	}
-	return fmt.Sprintf("u-root base %s, overlay with %s", how, filepath.Base(r.ko)), hit, nil
-}
-
-func (r *run) guestConfig() protocol.Config {
-	t := r.opts.Timeouts
-	return protocol.Config{
-		Channel:         r.opts.Channel,
-		Device:          r.opts.Device,
-		LoadTimeoutMS:   t.Load.Milliseconds(),
-		DeviceTimeoutMS: 2000,
-		RunTimeoutMS:    t.Check.Milliseconds(),
-		Programs:        r.programs(),
-		Unload:          r.opts.Exec == nil && !r.opts.Shell,
-	}
-}
-
-// programs are the guest commands run after the module loaded.
-func (r *run) programs() [][]string {
-	if r.opts.Exec != nil {
-		return [][]string{r.opts.Exec}
-	}
-	progs := [][]string{{"reader", "-dev", r.opts.Device, "-n", strconv.Itoa(len(r.opts.Expect))}}
-	if !r.opts.ReaderOnly {
-		progs = append(progs, []string{"contract", "-dev", r.opts.Device, "-module", protocol.ModulePath,
-			"-expect", expectList(r.opts.Expect)})
-	}
-	return progs
-}
-
-func expectList(b []byte) string {
-	s := make([]string, len(b))
-	for i, x := range b {
-		s[i] = strconv.Itoa(int(x))
-	}
-	return strings.Join(s, ",")
+	return "u-root base built", false, nil
 }

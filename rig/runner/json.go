@@ -5,14 +5,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
 // Report is the machine-readable form of a Result, as -json writes it.
 type Report struct {
-	Class         Class         `json:"class"`
+	Class         verdict.Class `json:"class"`
 	ExitCode      int           `json:"exit_code"`
+	Title         string        `json:"title,omitempty"`
+	Step          string        `json:"step,omitempty"`
 	Message       string        `json:"message,omitempty"`
 	Excerpt       string        `json:"excerpt,omitempty"`
+	Nonce         string        `json:"nonce,omitempty"`
 	Kernel        string        `json:"kernel"`
 	Accel         string        `json:"accel"`
 	AccelReason   string        `json:"accel_reason"`
@@ -23,8 +28,17 @@ type Report struct {
 	Cases         []CaseReport  `json:"cases,omitempty"`
 	ContractTime  float64       `json:"contract_seconds,omitempty"`
 	Output        []string      `json:"output"`
+	Exec          *ExecReport   `json:"exec,omitempty"`
 	ArtifactDir   string        `json:"artifact_dir"`
 	ConsoleLog    string        `json:"console_log"`
+}
+
+// ExecReport is how the Exec command ended.
+type ExecReport struct {
+	Exit   int    `json:"exit"`
+	Signal string `json:"signal,omitempty"`
+	Error  string `json:"error,omitempty"`
+	Stderr string `json:"stderr,omitempty"`
 }
 
 // CaseReport is one contract case.
@@ -33,6 +47,7 @@ type CaseReport struct {
 	Result      string   `json:"result"`
 	Reason      string   `json:"reason,omitempty"`
 	Diagnostics []string `json:"diagnostics,omitempty"`
+	Seconds     float64  `json:"seconds"`
 }
 
 // StageReport is one stage's time.
@@ -47,6 +62,9 @@ func (r Result) Report() Report {
 	rep := Report{
 		Class:         r.Class,
 		ExitCode:      r.Class.ExitCode(),
+		Title:         r.Title,
+		Step:          r.Step,
+		Nonce:         r.Nonce,
 		Kernel:        r.Kernel,
 		Accel:         r.Accel.Name,
 		AccelReason:   r.Accel.Reason,
@@ -65,8 +83,11 @@ func (r Result) Report() Report {
 			rep.Message += ": " + r.Err.Err.Error()
 		}
 	}
+	if r.Exec != nil {
+		rep.Exec = &ExecReport{Exit: r.Exec.Exit, Signal: r.Exec.Signal, Error: r.Exec.Err, Stderr: r.Exec.Stderr}
+	}
 	for _, c := range r.Cases {
-		rep.Cases = append(rep.Cases, CaseReport{Name: c.Name, Result: string(c.Result), Reason: c.Reason, Diagnostics: c.Diagnostics})
+		rep.Cases = append(rep.Cases, CaseReport{Name: c.Name, Result: string(c.Result), Reason: c.Reason, Diagnostics: c.Diagnostics, Seconds: c.Time.Seconds()})
 	}
 	for _, s := range r.Stages {
 		rep.Stages = append(rep.Stages, StageReport{Stage: s.Stage, Seconds: s.Duration.Seconds(), Cached: s.Cached})

@@ -9,102 +9,117 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/mmaprig/mmaprig/guest/protocol"
-	"github.com/mmaprig/mmaprig/internal/proc"
+	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/channel"
-	"github.com/mmaprig/mmaprig/rig/vm"
+	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
-// evChannel is an internal event: the SSH channel broke. It never comes
-// from the guest.
-const evChannel = "channel-broken"
+// sshDial bounds the dial after the guest said ready.
+const sshDial = 15 * time.Second
 
-// driveSSH runs the guest steps over SSH once the guest is ready, and
-// reports each as the event the serial init would have printed, so one
-// state machine judges both channels.
-func (w *watch) driveSSH(ctx context.Context, v *vm.VM, out chan<- protocol.Event) {
-	send := func(ev protocol.Event) bool {
+// driveSSH runs the plan's host steps over SSH, once the guest is ready,
+// and reports each to the engine as a Host input: what SSH returned is the
+// result, and the console is never consulted. It stops at the first step
+// that fails; the engine settles on it.
+func (d *driver) driveSSH(ctx context.Context) {
+	report := func(kind verdict.Kind, text string) bool {
 		select {
-		case out <- ev:
+		case d.host <- verdict.Input{Kind: kind, Text: text}:
 			return true
 		case <-ctx.Done():
 			return false
 		}
 	}
-	broken := func(err error) { send(protocol.Event{Name: evChannel, Err: err.Error()}) }
-	addr, err := v.HostForward(protocol.SSHPort)
+	broken := func(step string, err error) {
+		report(verdict.SSHError, fmt.Sprintf("the SSH channel failed during %s: %v", step, err))
+	}
+	addr, err := d.vm.HostForward(wire.SSHPort)
 	if err != nil {
-		broken(err)
+		broken("the dial", err)
 		return
 	}
-	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	c, err := channel.Dial(dctx, addr, w.r.keys)
+	dctx, cancel := context.WithTimeout(ctx, sshDial)
+	c, err := channel.Dial(dctx, addr, d.r.keys)
 	cancel()
 	if err != nil {
-		broken(err)
+		broken("the dial", err)
 		return
 	}
 	defer c.Close()
-	w.r.opts.Log.Debug("ssh connected", "addr", addr)
-
-	t := w.r.opts.Timeouts
-	run := func(name string, timeout time.Duration, argv ...string) (protocol.Event, bool) {
-		start := time.Now()
-		rctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
-		defer cancel()
-		cmd := proc.Quote(argv...)
-		if name == protocol.EvRun {
-			// Programs get the guest-side deadline the serial init gives.
-			cmd = proc.Quote(append([]string{"modctl", "run", timeout.String()}, argv...)...)
+	d.r.opts.Log.Debug("ssh connected", "addr", addr)
+	for _, st := range d.spec.Plan() {
+		if st.Source != verdict.Host {
+			continue
 		}
-		res, err := c.Run(rctx, cmd)
-		ev := protocol.Event{Name: name, Cmd: proc.Quote(argv...), Exit: res.Exit, MS: time.Since(start).Milliseconds(),
-			Stdout: protocol.Lines(string(res.Stdout)), Stderr: string(res.Stderr)}
+		ev, err := d.sshStep(ctx, c, st)
 		if err != nil {
-			if ctx.Err() == nil && rctx.Err() != nil {
-				// The guest programs enforce timeout themselves; no
-				// answer 5s later means the guest stopped answering.
-				err = fmt.Errorf("%s gave no answer within %v, past its own deadline", argv[0], timeout+5*time.Second)
-			}
-			broken(err)
-			return ev, false
-		}
-		ev.OK = res.Exit == 0
-		if res.Signal != "" {
-			ev.Err = "killed by SIG" + res.Signal
-		} else if !ev.OK {
-			ev.Err = strings.TrimSpace(string(res.Stderr))
-		}
-		return ev, send(ev)
-	}
-	ev, ok := run(protocol.EvInsmod, t.Load, "modctl", "load", protocol.ModulePath, t.Load.String())
-	if !ok || !ev.OK {
-		return
-	}
-	if ev, ok = run(protocol.EvDevice, 2*time.Second, "modctl", "wait", w.r.opts.Device, "2s"); !ok || !ev.OK {
-		return
-	}
-	if w.r.opts.Shell {
-		err := shell(c)
-		if err != nil {
-			broken(err)
+			broken(st.String(), err)
 			return
 		}
-		send(protocol.Event{Name: protocol.EvEnd, OK: true})
-		return
-	}
-	for _, argv := range w.r.programs() {
-		if _, ok := run(protocol.EvRun, t.Check, argv...); !ok {
+		if !report(verdict.SSH, verdict.SSHEvent(ev)) || !ev.OK && (st.Program == nil || st.Program.Check != verdict.CheckExec) {
 			return
 		}
 	}
-	if w.r.guestConfig().Unload {
-		if _, ok := run(protocol.EvUnload, t.Load, "modctl", "unload", protocol.ModulePath); !ok {
-			return
-		}
-	}
-	send(protocol.Event{Name: protocol.EvEnd, OK: true})
 }
+
+// sshStep runs one step over SSH. The guest side bounds each command
+// itself (modctl); the host gives it the step's slack on top, and a
+// command that does not answer by then means the guest stopped answering.
+func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step) (wire.Event, error) {
+	cfg := d.spec.Config()
+	ev := wire.Event{Name: st.Event, Exit: -1}
+	var argv []string
+	switch st.Event {
+	case wire.EvInsmod:
+		argv = []string{wire.CmdModctl, "load", wire.ModulePath, ms(cfg.LoadTimeoutMS).String(), cfg.Params}
+		ev.Cmd = wire.ModulePath
+	case wire.EvDevice:
+		argv = []string{wire.CmdModctl, "wait", cfg.Device, ms(cfg.DeviceTimeoutMS).String()}
+		ev.Cmd = cfg.Device
+	case wire.EvUnload:
+		argv = []string{wire.CmdModctl, "unload", wire.ModulePath, ms(cfg.UnloadTimeoutMS).String()}
+		ev.Cmd = wire.ModulePath
+	case wire.EvRun:
+		p := st.Program
+		argv = append([]string{wire.CmdModctl, "run", ms(p.TimeoutMS).String()}, p.Argv...)
+		ev.Cmd = p.Cmd()
+	case wire.EvShell:
+		if err := shell(c); err != nil {
+			ev.Err = err.Error()
+		} else {
+			ev.OK = true
+		}
+		return ev, nil
+	case wire.EvEnd:
+		ev.OK = true
+		return ev, nil
+	default:
+		return ev, fmt.Errorf("internal error: no SSH command for step %s", st)
+	}
+	start := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, st.Timeout)
+	defer cancel()
+	res, err := c.Run(rctx, wire.Quote(argv...))
+	ev.MS = time.Since(start).Milliseconds()
+	if err != nil {
+		if ctx.Err() == nil && rctx.Err() != nil {
+			err = fmt.Errorf("%s gave no answer within %v, past its own deadline", argv[0], st.Timeout)
+		}
+		return ev, err
+	}
+	ev.Exit, ev.Signal = res.Exit, res.Signal
+	ev.Stdout, ev.Stderr = wire.Lines(string(res.Stdout)), string(res.Stderr)
+	ev.OK = res.Exit == 0 && res.Signal == ""
+	switch {
+	case res.Signal != "":
+		ev.Err = "killed by SIG" + res.Signal
+	case !ev.OK:
+		ev.Err = strings.TrimSpace(string(res.Stderr))
+	}
+	return ev, nil
+}
+
+func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
 
 // shell connects the user's terminal to a guest shell.
 func shell(c *channel.Client) error {

@@ -1,6 +1,7 @@
-// Package vm runs a QEMU guest for the rig: it builds the command line,
-// starts QEMU paused, attaches to its QMP socket with go-qemu, streams the
-// serial console, and makes sure QEMU never outlives the caller.
+// Package vm runs a QEMU guest for the rig: it builds the command line from
+// devices, starts QEMU paused, attaches to its QMP socket with go-qemu,
+// connects the results port, streams the serial console, and makes sure
+// QEMU never outlives the caller. Every QMP command has a deadline.
 package vm
 
 import (
@@ -15,60 +16,66 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/digitalocean/go-qemu/qemu"
 	"github.com/digitalocean/go-qemu/qmp"
 	"github.com/digitalocean/go-qemu/qmp/raw"
 
 	"github.com/mmaprig/mmaprig/internal/proc"
+	"github.com/mmaprig/mmaprig/internal/wire"
 )
+
+// QMPTimeout bounds every QMP command. QEMU answers in milliseconds; one
+// that does not answer is hung, and is killed.
+const QMPTimeout = 5 * time.Second
 
 // Config describes one VM.
 type Config struct {
-	// QEMU is the qemu-system-x86_64 binary.
+	// QEMU is the qemu-system binary.
 	QEMU   string
 	Kernel string
 	Initrd string
-	// Append is the kernel command line.
-	Append []string
-	MemMB  int
-	SMP    int
-	Accel  Accel
+	// Append is the kernel command line, before the devices' arguments.
+	Append  []string
+	MemMB   int
+	SMP     int
+	Accel   Accel
+	Devices []Device
 	// ArtifactDir receives console.log, qemu.log and qemu.cmdline.
 	ArtifactDir string
-	// RuntimeDir holds the QMP socket; it must be short and private.
+	// RuntimeDir holds the QMP and port sockets; short and private.
 	RuntimeDir string
 	// Name is QEMU's -name, so a run's QEMU can be found with pgrep.
 	Name string
 	// ExtraArgs are appended to QEMU's arguments.
 	ExtraArgs []string
-	// OnLine is called with each console line, in order, from one
-	// goroutine. It must not block for long.
-	OnLine func(string)
-	Log    *slog.Logger
+	// Incoming, if set, is a saved guest (see VM.Save) to restore instead
+	// of booting: the machine must be the one that saved it.
+	Incoming string
+	Log      *slog.Logger
 }
 
 // VM is a running QEMU.
 type VM struct {
 	cfg     Config
+	bin     string
 	args    []string
 	cmd     *exec.Cmd
 	mon     *qmp.SocketMonitor
-	dom     *qemu.Domain
+	raw     *raw.Monitor
+	port    net.Conn
+	console *Lines
 	events  chan qmp.Event
 	exited  chan struct{}
 	waitErr error
-	console sync.WaitGroup
 	once    sync.Once
 }
 
 // ErrNoQEMU means the QEMU binary is missing.
-var ErrNoQEMU = errors.New("qemu-system-x86_64 not found")
+var ErrNoQEMU = errors.New("QEMU not found")
 
 // Args returns QEMU's arguments for cfg, without the binary.
 func (cfg Config) Args(qmpSocket string) []string {
@@ -76,7 +83,7 @@ func (cfg Config) Args(qmpSocket string) []string {
 	if cfg.Accel.Name == "kvm" {
 		cpu = "host"
 	}
-	return append([]string{
+	args := []string{
 		"-name", cfg.Name,
 		"-M", "microvm,accel=" + cfg.Accel.Name,
 		"-cpu", cpu,
@@ -87,29 +94,32 @@ func (cfg Config) Args(qmpSocket string) []string {
 		"-action", "panic=shutdown", // after GUEST_PANICKED
 		"-S", // wait for QMP, so no event is missed
 		"-qmp", "unix:" + qmpSocket + ",server=on,wait=off",
-		"-chardev", "stdio,id=con0,signal=off",
-		"-serial", "chardev:con0",
-		"-device", "pvpanic",
 		"-kernel", cfg.Kernel,
 		"-initrd", cfg.Initrd,
-		"-append", strings.Join(cfg.Append, " "),
-	}, cfg.ExtraArgs...)
+	}
+	appendArgs := append([]string(nil), cfg.Append...)
+	for _, d := range cfg.Devices {
+		args = append(args, d.QEMUArgs()...)
+		appendArgs = append(appendArgs, d.KernelArgs()...)
+	}
+	args = append(args, "-append", strings.Join(appendArgs, " "))
+	if cfg.Incoming != "" {
+		args = append(args, "-incoming", "exec:cat "+wire.Quote(cfg.Incoming))
+	}
+	return append(args, cfg.ExtraArgs...)
 }
 
-// Start launches QEMU paused, connects QMP, and lets the guest run.
-// The VM is stopped when ctx ends.
+// Start launches QEMU paused, connects QMP and the results port (if the
+// config has one), and lets the guest run. The VM is killed when ctx ends.
 func Start(ctx context.Context, cfg Config) (*VM, error) {
 	bin, err := exec.LookPath(cfg.QEMU)
 	if err != nil {
-		return nil, fmt.Errorf("%w (%v); run `make deps`, or install the qemu-system-x86 package", ErrNoQEMU, err)
+		return nil, fmt.Errorf("%w: %s (%v); run `make deps`, or install the qemu-system-x86 package", ErrNoQEMU, cfg.QEMU, err)
 	}
 	sock := filepath.Join(cfg.RuntimeDir, "qmp.sock")
-	v := &VM{cfg: cfg, args: cfg.Args(sock), exited: make(chan struct{}), events: make(chan qmp.Event, 64)}
-	if err := os.WriteFile(filepath.Join(cfg.ArtifactDir, "qemu.cmdline"), []byte(Quote(bin, v.args)+"\n"), 0o644); err != nil {
-		return nil, err
-	}
-	argv, _ := json.Marshal(append([]string{bin}, v.args...))
-	if err := os.WriteFile(filepath.Join(cfg.ArtifactDir, "qemu.cmdline.json"), argv, 0o644); err != nil {
+	v := &VM{cfg: cfg, bin: bin, args: cfg.Args(sock), exited: make(chan struct{}),
+		events: make(chan qmp.Event, 64), console: NewLines()}
+	if err := v.writeCmdline(); err != nil {
 		return nil, err
 	}
 	qlog, err := os.Create(filepath.Join(cfg.ArtifactDir, "qemu.log"))
@@ -146,10 +156,13 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		return nil, fmt.Errorf("start QEMU: %w", err)
 	}
 	stdinR.Close()
-	v.console.Add(1)
-	go v.readConsole(stdout, con)
+	consoleDone := make(chan struct{})
 	go func() {
-		v.console.Wait()
+		defer close(consoleDone)
+		v.readConsole(stdout, con)
+	}()
+	go func() {
+		<-consoleDone
 		v.waitErr = v.cmd.Wait()
 		stdinW.Close()
 		qlog.Close()
@@ -162,17 +175,25 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	return v, nil
 }
 
+func (v *VM) writeCmdline() error {
+	if err := os.WriteFile(filepath.Join(v.cfg.ArtifactDir, "qemu.cmdline"), []byte(Quote(v.bin, v.args)+"\n"), 0o644); err != nil {
+		return err
+	}
+	argv, _ := json.Marshal(append([]string{v.bin}, v.args...))
+	return os.WriteFile(filepath.Join(v.cfg.ArtifactDir, "qemu.cmdline.json"), argv, 0o644)
+}
+
+// readConsole copies the console to its log file and, line by line, to
+// the Lines queue, until QEMU closes it.
 func (v *VM) readConsole(r io.Reader, log *os.File) {
-	defer v.console.Done()
 	defer log.Close()
+	defer v.console.Close()
 	br := bufio.NewReader(r)
 	for {
 		line, err := br.ReadString('\n')
 		if line != "" {
 			log.WriteString(line)
-			if v.cfg.OnLine != nil {
-				v.cfg.OnLine(strings.TrimRight(line, "\r\n"))
-			}
+			v.console.Add(strings.TrimRight(line, "\r\n"))
 		}
 		if err != nil {
 			return
@@ -180,15 +201,15 @@ func (v *VM) readConsole(r io.Reader, log *os.File) {
 	}
 }
 
-// attach connects QMP (QEMU creates the socket right after it starts),
-// subscribes to events, and resumes the paused guest.
+// attach connects QMP (QEMU creates the socket right after it starts) and
+// the results port, subscribes to events, and resumes the paused guest.
 func (v *VM) attach(ctx context.Context, sock string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		mon, err := qmp.NewSocketMonitor("unix", sock, 2*time.Second)
 		if err == nil {
-			if err = mon.Connect(); err == nil {
-				v.mon = mon
+			if err = v.connect(mon); err == nil {
+				v.mon, v.raw = mon, raw.NewMonitor(mon)
 				break
 			}
 		}
@@ -203,33 +224,81 @@ func (v *VM) attach(ctx context.Context, sock string) error {
 			return fmt.Errorf("connect to QMP at %s: %w", sock, err)
 		}
 	}
-	dom, err := qemu.NewDomain(v.mon, "mmaprig")
-	if err != nil {
-		return fmt.Errorf("QMP domain: %w", err)
-	}
-	v.dom = dom
-	stream, done, err := dom.Events()
+	stream, err := v.mon.Events(ctx)
 	if err != nil {
 		return fmt.Errorf("QMP events: %w", err)
 	}
 	go func() {
-		defer close(done)
+		defer close(v.events)
 		for ev := range stream {
 			v.cfg.Log.Debug("qmp event", "event", ev.Event, "data", ev.Data)
 			select {
 			case v.events <- ev:
 			default:
-				v.cfg.Log.Warn("dropping QMP event; nobody is reading", "event", ev.Event)
+				v.cfg.Log.Warn("dropping a QMP event; nobody is reading", "event", ev.Event)
 			}
 		}
 	}()
-	if err := raw.NewMonitor(v.mon).Cont(); err != nil {
-		return fmt.Errorf("QMP cont: %w", err)
+	for _, d := range v.cfg.Devices {
+		if p, ok := d.(ResultsPort); ok {
+			var dl net.Dialer
+			if v.port, err = dl.DialContext(ctx, "unix", p.Socket); err != nil {
+				return fmt.Errorf("connect to the results port: %w", err)
+			}
+		}
 	}
-	return nil
+	if v.cfg.Incoming != "" {
+		if err := v.waitIncoming(SaveTimeout); err != nil {
+			return err
+		}
+	}
+	return v.Resume()
 }
 
+// connect does the QMP handshake with a deadline: go-qemu's Connect reads
+// the greeting with none.
+func (v *VM) connect(mon *qmp.SocketMonitor) error {
+	done := make(chan error, 1)
+	go func() { done <- mon.Connect() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(QMPTimeout):
+		mon.Disconnect()
+		return fmt.Errorf("QMP greeting: no answer within %v", QMPTimeout)
+	}
+}
+
+// qmp runs one QMP command with a deadline. A QEMU that does not answer is
+// hung: the command's goroutine is left to end when QEMU is killed.
+func (v *VM) qmp(what string, fn func(*raw.Monitor) error) error {
+	if v.raw == nil {
+		return errors.New("QMP is not connected")
+	}
+	done := make(chan error, 1)
+	go func() { done <- fn(v.raw) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("QMP %s: %w", what, err)
+		}
+		return nil
+	case <-v.exited:
+		return fmt.Errorf("QMP %s: QEMU exited", what)
+	case <-time.After(QMPTimeout):
+		return fmt.Errorf("QMP %s: no answer within %v; QEMU is hung", what, QMPTimeout)
+	}
+}
+
+// Console is the serial console, line by line. It is closed when QEMU
+// closes its end.
+func (v *VM) Console() *Lines { return v.console }
+
+// Port is the host end of the results port; nil if the config has none.
+func (v *VM) Port() net.Conn { return v.port }
+
 // Events delivers QMP events: SHUTDOWN, GUEST_PANICKED, STOP and others.
+// It is closed when the QMP connection ends.
 func (v *VM) Events() <-chan qmp.Event { return v.events }
 
 // Exited is closed when QEMU has exited and its console is drained.
@@ -238,20 +307,23 @@ func (v *VM) Exited() <-chan struct{} { return v.exited }
 // ExitErr is QEMU's exit error; valid after Exited is closed.
 func (v *VM) ExitErr() error { return v.waitErr }
 
-// Status asks QMP for the run state.
-func (v *VM) Status() (qemu.Status, error) {
-	if v.dom == nil {
-		return 0, errors.New("QMP is not connected")
-	}
-	return v.dom.Status()
+// Status asks QMP for the run state, such as "running" or "paused".
+func (v *VM) Status() (string, error) {
+	var st raw.StatusInfo
+	err := v.qmp("query-status", func(m *raw.Monitor) (err error) {
+		st, err = m.QueryStatus()
+		return err
+	})
+	return st.Status.String(), err
 }
 
 // Cmdline is the QEMU command line, quoted for a shell, so a failing run
 // can be reproduced by pasting one line.
-func (v *VM) Cmdline() string { return Quote(v.cmd.Path, v.args) }
+func (v *VM) Cmdline() string { return Quote(v.bin, v.args) }
 
 // Stop ends the VM: QMP quit first, then SIGKILL if QEMU has not exited
-// within grace. It waits until QEMU is gone.
+// within grace, or at once if QMP does not answer. It returns when QEMU is
+// gone.
 func (v *VM) Stop(grace time.Duration) {
 	select {
 	case <-v.exited:
@@ -259,10 +331,10 @@ func (v *VM) Stop(grace time.Duration) {
 		return
 	default:
 	}
-	if v.mon != nil {
-		if err := raw.NewMonitor(v.mon).Quit(); err != nil {
-			v.cfg.Log.Debug("QMP quit", "err", err)
-		}
+	if err := v.qmp("quit", func(m *raw.Monitor) error { return m.Quit() }); err != nil {
+		v.cfg.Log.Debug("QMP quit failed; killing QEMU", "err", err)
+		v.Kill()
+		return
 	}
 	select {
 	case <-v.exited:
@@ -281,9 +353,10 @@ func (v *VM) Kill() {
 
 func (v *VM) closeQMP() {
 	v.once.Do(func() {
-		if v.dom != nil {
-			v.dom.Close()
-		} else if v.mon != nil {
+		if v.port != nil {
+			v.port.Close()
+		}
+		if v.mon != nil {
 			v.mon.Disconnect()
 		}
 	})
@@ -291,62 +364,5 @@ func (v *VM) closeQMP() {
 
 // Quote renders a command line for a POSIX shell.
 func Quote(bin string, args []string) string {
-	return proc.Quote(append([]string{bin}, args...)...)
-}
-
-// hostfwdRE matches a host forward in HMP's "info usernet":
-//
-//	TCP[HOST_FORWARD]  12       127.0.0.1 38023       10.0.2.15    22     0     0
-var hostfwdRE = regexp.MustCompile(`TCP\[HOST_FORWARD\]\s+\d+\s+(\S+)\s+(\d+)\s+\S+\s+(\d+)`)
-
-// HostForward returns the host address QEMU forwards to guestPort. The
-// rig asks QEMU for port 0, so the kernel picks a free one and parallel
-// runs cannot collide; this reads which it picked.
-func (v *VM) HostForward(guestPort int) (string, error) {
-	if v.mon == nil {
-		return "", errors.New("QMP is not connected")
-	}
-	out, err := raw.NewMonitor(v.mon).HumanMonitorCommand("info usernet", nil)
-	if err != nil {
-		return "", fmt.Errorf("QMP info usernet: %w", err)
-	}
-	return ParseHostForward(out, guestPort)
-}
-
-// ParseHostForward finds the host side of a forward to guestPort in the
-// output of "info usernet".
-func ParseHostForward(usernet string, guestPort int) (string, error) {
-	for _, m := range hostfwdRE.FindAllStringSubmatch(usernet, -1) {
-		if m[3] == strconv.Itoa(guestPort) {
-			return net.JoinHostPort(m[1], m[2]), nil
-		}
-	}
-	return "", fmt.Errorf("no host forward to guest port %d in:\n%s", guestPort, usernet)
-}
-
-// UserNetArgs are the QEMU arguments for a virtio-net device on a
-// restricted user network that forwards 127.0.0.1:<free port> to the
-// guest's port. restrict=on keeps the guest from reaching the host's
-// network; only the forward comes in.
-func UserNetArgs(guestPort int) []string {
-	return []string{
-		"-netdev", fmt.Sprintf("user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:0-:%d", guestPort),
-		"-device", "virtio-net-device,netdev=n0",
-	}
-}
-
-// Pause stops the guest's CPUs (QMP stop), as a hung guest would look.
-func (v *VM) Pause() error {
-	if v.mon == nil {
-		return errors.New("QMP is not connected")
-	}
-	return raw.NewMonitor(v.mon).Stop()
-}
-
-// SetLink takes the guest's network link up or down (QMP set_link).
-func (v *VM) SetLink(up bool) error {
-	if v.mon == nil {
-		return errors.New("QMP is not connected")
-	}
-	return raw.NewMonitor(v.mon).SetLink("n0", up)
+	return wire.Quote(append([]string{bin}, args...)...)
 }

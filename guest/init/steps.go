@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/mmaprig/mmaprig/guest/kmod"
+	"github.com/mmaprig/mmaprig/internal/proc"
+	"github.com/mmaprig/mmaprig/internal/wire"
+)
+
+// runAll runs the serial channel's steps. After a failed load or a missing
+// device nothing else can run; a failed program does not stop the next.
+func runAll(p *port, cfg wire.Config) {
+	ev := step(wire.EvInsmod, wire.ModulePath, func() error {
+		return kmod.Load(wire.ModulePath, cfg.Params, ms(cfg.LoadTimeoutMS))
+	})
+	p.emit(ev)
+	if !ev.OK {
+		return
+	}
+	ev = step(wire.EvDevice, cfg.Device, func() error {
+		return kmod.WaitNode(cfg.Device, ms(cfg.DeviceTimeoutMS))
+	})
+	p.emit(ev)
+	if !ev.OK {
+		return
+	}
+	env := append(os.Environ(), "MMAPRIG_DEVICE="+cfg.Device, "MMAPRIG_MODULE="+wire.ModulePath)
+	for _, prog := range cfg.Programs {
+		p.emit(run(prog, env))
+	}
+	if cfg.Unload {
+		p.emit(step(wire.EvUnload, wire.ModulePath, func() error {
+			return kmod.UnloadFile(wire.ModulePath, ms(cfg.UnloadTimeoutMS))
+		}))
+	}
+}
+
+// step times fn and reports it as event name.
+func step(name, cmd string, fn func() error) wire.Event {
+	start := time.Now()
+	ev := wire.Event{Name: name, Cmd: cmd}
+	if err := fn(); err != nil {
+		ev.Err = err.Error()
+	} else {
+		ev.OK = true
+	}
+	ev.MS = since(start)
+	return ev
+}
+
+// run runs one program in a process group of its own, killed whole at its
+// deadline, and keeps at most wire.MaxOutput of each stream.
+func run(prog wire.Program, env []string) wire.Event {
+	start := time.Now()
+	ev := wire.Event{Name: wire.EvRun, Cmd: prog.Cmd(), Exit: -1}
+	if len(prog.Argv) == 0 {
+		ev.Err = "empty command"
+		return ev
+	}
+	timeout := ms(prog.TimeoutMS)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	stdout, stderr := &capped{max: wire.MaxOutput}, &capped{max: wire.MaxOutput}
+	cmd := proc.Command(ctx, 0, prog.Argv[0], prog.Argv[1:]...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	ev.MS = since(start)
+	ev.Stdout = wire.Lines(stdout.String())
+	ev.Stderr = stderr.String()
+	ev.Truncated = stdout.cut || stderr.cut
+	if ps := cmd.ProcessState; ps != nil {
+		ev.Exit = ps.ExitCode()
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			ev.Signal = ws.Signal().String()
+		}
+	}
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		ev.Err = fmt.Sprintf("%s did not finish within %v", prog.Argv[0], timeout)
+	case errors.As(err, &ee) && ev.Signal != "":
+		ev.Err = fmt.Sprintf("%s was killed by %s", prog.Argv[0], ev.Signal)
+	case err != nil:
+		ev.Err = err.Error()
+	default:
+		ev.OK = true
+	}
+	return ev
+}
+
+// capped keeps the first max bytes written to it.
+type capped struct {
+	bytes.Buffer
+	max int
+	cut bool
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := c.max - c.Len(); room < len(p) {
+		c.cut = true
+		c.Buffer.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return c.Buffer.Write(p)
+}

@@ -1,0 +1,92 @@
+package wire
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// DefaultExpect is what the seed's driver puts at the start of its page.
+var DefaultExpect = []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+
+// ParseBytes reads a comma-separated list of decimal bytes, "0,1,2".
+func ParseBytes(s string) ([]byte, error) {
+	var out []byte
+	for _, p := range strings.Split(s, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 8)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a byte (0-255)", p)
+		}
+		out = append(out, byte(n))
+	}
+	return out, nil
+}
+
+// FormatBytes is the inverse of ParseBytes.
+func FormatBytes(b []byte) string {
+	s := make([]string, len(b))
+	for i, x := range b {
+		s[i] = strconv.Itoa(int(x))
+	}
+	return strings.Join(s, ",")
+}
+
+// ReaderLines is what the reader prints for a page that starts with b:
+// each byte in decimal, one per line, as the seed's program does.
+func ReaderLines(b []byte) []string {
+	s := make([]string, len(b))
+	for i, x := range b {
+		s[i] = strconv.Itoa(int(x))
+	}
+	return s
+}
+
+// ReaderArgv is the reader's command line: map dev and print n bytes.
+func ReaderArgv(dev string, n int) []string {
+	return []string{CmdReader, "-dev", dev, "-n", strconv.Itoa(n)}
+}
+
+// ContractOptions are the contract program's inputs.
+type ContractOptions struct {
+	Device string
+	Module string
+	Expect []byte
+	// LeakCheck judges free pages across load/unload cycles. The rig turns
+	// it off on kernels whose allocator holds freed memory back on purpose
+	// (KASAN's quarantine), as it knows from the kernel's .config.
+	LeakCheck bool
+}
+
+// ContractArgv is the contract program's command line.
+func ContractArgv(o ContractOptions) []string {
+	return []string{CmdContract, "-dev", o.Device, "-module", o.Module,
+		"-expect", FormatBytes(o.Expect), "-leak-check=" + strconv.FormatBool(o.LeakCheck)}
+}
+
+// Quote renders argv as one POSIX shell command line, quoting where needed,
+// so that it can be pasted into a shell or sent as an SSH exec request.
+func Quote(argv ...string) string {
+	parts := make([]string, len(argv))
+	for i, a := range argv {
+		parts[i] = quote(a)
+	}
+	return strings.Join(parts, " ")
+}
+
+func quote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Lines splits a program's output into lines, without the final newline.
+func Lines(s string) []string {
+	s = strings.TrimSuffix(s, "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}

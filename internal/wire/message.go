@@ -1,0 +1,161 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Event names, in the order a healthy run reports them.
+const (
+	EvHello  = "hello"  // the init is up and waits for its Work; no nonce yet
+	EvBoot   = "boot"   // the init took the Work; the first event with the nonce
+	EvReady  = "ready"  // sshd listens; the rig takes over (SSH channel)
+	EvInsmod = "insmod" // init_module returned, or timed out
+	EvDevice = "device" // the device node appeared, or did not
+	EvRun    = "run"    // a guest program finished
+	EvUnload = "unload" // rmmod, after the programs
+	EvShell  = "shell"  // the interactive shell ended (rig shell)
+	EvEnd    = "end"    // nothing follows; the guest powers off
+)
+
+// Event is one message from the guest init on the results port, or one
+// step the rig ran over SSH.
+type Event struct {
+	// Nonce is the run's nonce, from its Work; empty in Hello.
+	Nonce string `json:"nonce,omitempty"`
+	// Seq counts the events of a run from 0 (the boot event).
+	Seq  int    `json:"seq"`
+	Name string `json:"event"`
+	// OK is whether the step succeeded.
+	OK bool `json:"ok"`
+	// Err says what went wrong when OK is false.
+	Err string `json:"err,omitempty"`
+	// Cmd is the program that ran, for EvRun, as Quote renders its argv.
+	Cmd string `json:"cmd,omitempty"`
+	// Exit is the program's exit status, or -1 when it did not exit.
+	Exit int `json:"exit"`
+	// Signal names the signal that killed the program, if one did.
+	Signal string `json:"signal,omitempty"`
+	// Stdout holds the program's output lines, for EvRun.
+	Stdout []string `json:"stdout,omitempty"`
+	// Stderr holds what the program wrote to stderr, for EvRun.
+	Stderr string `json:"stderr,omitempty"`
+	// Truncated is set when the init cut the program's output at MaxOutput.
+	Truncated bool `json:"truncated,omitempty"`
+	// MS is how long the step took, in the guest.
+	MS int64 `json:"ms"`
+}
+
+func (e Event) String() string {
+	if e.Name == EvRun && e.Cmd != "" {
+		return fmt.Sprintf("%s %q (seq %d)", e.Name, e.Cmd, e.Seq)
+	}
+	return fmt.Sprintf("%s (seq %d)", e.Name, e.Seq)
+}
+
+// Work is what the rig sends the guest init for one run.
+type Work struct {
+	// Nonce is fresh for each run; every Event of the run carries it.
+	Nonce  string `json:"nonce"`
+	Config Config `json:"config"`
+	// Module is the .ko under test; the init writes it to ModulePath.
+	Module []byte `json:"module"`
+	// HostKey and AuthorizedKey are the SSH channel's keys.
+	HostKey       []byte `json:"host_key,omitempty"`
+	AuthorizedKey []byte `json:"authorized_key,omitempty"`
+	// Seed is fresh entropy for the guest's random number generator, so
+	// that guests restored from one snapshot do not share their state.
+	Seed []byte `json:"seed,omitempty"`
+}
+
+// Request is a message from the rig to the guest init.
+type Request struct {
+	// Work starts a run.
+	Work *Work `json:"work,omitempty"`
+	// PowerOff asks the init to drain the console and power off.
+	PowerOff bool `json:"power_off,omitempty"`
+}
+
+// Config is the run configuration: what the init does, and the bounds it
+// enforces itself.
+type Config struct {
+	// Channel is ChannelSerial or ChannelSSH.
+	Channel string `json:"channel"`
+	// Device is the node the module must create, such as /dev/mymap.
+	Device string `json:"device"`
+	// Params are the module parameters, as for insmod.
+	Params string `json:"params,omitempty"`
+	// LoadTimeoutMS bounds init_module.
+	LoadTimeoutMS int64 `json:"load_timeout_ms"`
+	// DeviceTimeoutMS bounds the wait for Device after the module loaded.
+	DeviceTimeoutMS int64 `json:"device_timeout_ms"`
+	// Programs run in order after the module loaded.
+	Programs []Program `json:"programs"`
+	// Unload removes the module after the programs.
+	Unload bool `json:"unload"`
+	// UnloadTimeoutMS bounds rmmod.
+	UnloadTimeoutMS int64 `json:"unload_timeout_ms"`
+}
+
+// Program is one guest program of a run.
+type Program struct {
+	Argv []string `json:"argv"`
+	// TimeoutMS bounds it; the init kills it after that.
+	TimeoutMS int64 `json:"timeout_ms"`
+}
+
+// Cmd is the program's command line, as Event.Cmd carries it.
+func (p Program) Cmd() string { return Quote(p.Argv...) }
+
+// Marshal renders a message as one line, with its newline.
+func Marshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// ErrLineTooLong means a message passed MaxLine.
+var ErrLineTooLong = errors.New("message longer than the limit")
+
+// ReadLine reads one message line, without its newline, from r. A line
+// longer than MaxLine is an error, not a silent cut.
+func ReadLine(r *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > MaxLine {
+			return nil, fmt.Errorf("%w (%d bytes)", ErrLineTooLong, MaxLine)
+		}
+		switch {
+		case err == nil:
+			return line[:len(line)-1], nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(line) > 0:
+			return nil, fmt.Errorf("%w: a message was cut off after %d bytes", io.ErrUnexpectedEOF, len(line))
+		default:
+			return nil, err
+		}
+	}
+}
+
+// DecodeEvent decodes one event line strictly: unknown fields are errors.
+func DecodeEvent(line []byte) (Event, error) {
+	var ev Event
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		return Event{}, fmt.Errorf("not an event: %w", err)
+	}
+	if dec.More() {
+		return Event{}, errors.New("not an event: trailing data after the JSON object")
+	}
+	return ev, nil
+}

@@ -1,0 +1,69 @@
+// Package wire is the contract between the rig on the host and the programs
+// in the guest: the results port and its messages, the run configuration,
+// the guest commands and their arguments, the expected bytes, and KTAP.
+// Both sides import it; it imports neither.
+//
+// The guest init and the rig talk over a named virtio-serial port, which
+// only the init opens (a port has one opener at a time) and the kernel
+// never writes to. Each message is one line of JSON. The guest says Hello
+// when it is up, the rig answers with the Work of one run, and from then on
+// every Event carries the run's nonce and a sequence number, so an event
+// that was forged, replayed from another run, or lost is noticed.
+package wire
+
+import "time"
+
+// PortName is the name of the results port (virtserialport name=...). The
+// guest finds its device under /sys/class/virtio-ports by this name.
+const PortName = "org.mmaprig.results"
+
+// Paths in the guest.
+const (
+	// Dir holds the run's files, written by the init from the Work.
+	Dir = "/mmaprig"
+	// ModulePath is the module under test.
+	ModulePath = Dir + "/module.ko"
+	// HostKeyPath and AuthorizedKeyPath are the guest sshd's keys, fresh
+	// for each run (SSH channel only).
+	HostKeyPath       = Dir + "/ssh_host_ed25519_key"
+	AuthorizedKeyPath = Dir + "/authorized_key"
+)
+
+// Channels: who runs the steps in the guest.
+const (
+	// ChannelSerial: the init runs every step and reports each one on the
+	// results port.
+	ChannelSerial = "serial"
+	// ChannelSSH: the init starts sshd, and the rig runs the steps over SSH.
+	ChannelSSH = "ssh"
+)
+
+// Guest network for the SSH channel: QEMU's user network defaults.
+const (
+	GuestAddr = "10.0.2.15/24"
+	SSHPort   = 22
+)
+
+// Guest commands, as the u-root busybox names them.
+const (
+	CmdInit     = "init"
+	CmdReader   = "reader"
+	CmdContract = "contract"
+	CmdModctl   = "modctl"
+	CmdSSHD     = "sshd"
+)
+
+// Guest-side bounds the rig does not take from flags.
+const (
+	// DeviceTimeout bounds the wait for the device node after insmod;
+	// devtmpfs creates it before misc_register returns.
+	DeviceTimeout = 2 * time.Second
+	// UnloadTimeout bounds rmmod after the checks.
+	UnloadTimeout = 10 * time.Second
+)
+
+// MaxLine bounds one message on the results port.
+const MaxLine = 16 << 20
+
+// MaxOutput bounds what the init keeps of a program's stdout or stderr.
+const MaxOutput = 1 << 20

@@ -1,0 +1,119 @@
+package runner
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mmaprig/mmaprig/internal/cache"
+	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/channel"
+	"github.com/mmaprig/mmaprig/rig/verdict"
+)
+
+// slack is what the host adds to each bound the guest enforces itself.
+const slack = 5 * time.Second
+
+// newNonce is 128 random bits, fresh for each run.
+func newNonce() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// spec is the run's plan and the guest's configuration, in one.
+func (r *run) spec(nonce string) verdict.Spec {
+	t := r.opts.Timeouts
+	prog := func(argv []string, c verdict.Check) verdict.Program {
+		return verdict.Program{Program: wire.Program{Argv: argv, TimeoutMS: t.Check.Milliseconds()}, Check: c}
+	}
+	var progs []verdict.Program
+	switch {
+	case r.opts.Shell:
+	case r.opts.Exec != nil:
+		progs = append(progs, prog(r.opts.Exec, verdict.CheckExec))
+	default:
+		progs = append(progs, prog(wire.ReaderArgv(r.opts.Device, len(r.opts.Expect)), verdict.CheckReader))
+		if !r.opts.ReaderOnly {
+			progs = append(progs, prog(wire.ContractArgv(wire.ContractOptions{
+				Device: r.opts.Device, Module: wire.ModulePath, Expect: r.opts.Expect,
+				LeakCheck: !r.kasan(),
+			}), verdict.CheckKTAP))
+		}
+	}
+	return verdict.Spec{
+		Channel:       r.opts.Channel,
+		Nonce:         nonce,
+		Device:        r.opts.Device,
+		Expect:        r.opts.Expect,
+		Programs:      progs,
+		Unload:        r.opts.Exec == nil && !r.opts.Shell,
+		Shell:         r.opts.Shell,
+		BootTimeout:   t.Boot,
+		LoadTimeout:   t.Load,
+		UnloadTimeout: wire.UnloadTimeout,
+		Slack:         slack,
+	}
+}
+
+// kasan reports whether the kernel runs KASAN, from its .config: the rig
+// knows, so nothing the module prints can switch a check off.
+func (r *run) kasan() bool {
+	f, err := os.Open(r.kernel.Config)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	cfg, err := kernel.ParseConfig(f)
+	return err == nil && cfg["CONFIG_KASAN"] == "y"
+}
+
+// guestWork is what the guest init gets for the run.
+func (r *run) guestWork(spec verdict.Spec) (*wire.Work, error) {
+	ko, err := os.ReadFile(r.ko)
+	if err != nil {
+		return nil, err
+	}
+	seed := make([]byte, 32)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, err
+	}
+	w := &wire.Work{Nonce: spec.Nonce, Config: spec.Config(), Module: ko, Seed: seed}
+	if spec.Channel == wire.ChannelSSH {
+		// Fresh keys for every run; they travel only over the results port.
+		if r.keys, err = channel.NewKeys(); err != nil {
+			return nil, fmt.Errorf("make SSH keys: %w", err)
+		}
+		w.HostKey, w.AuthorizedKey = r.keys.HostPrivate, r.keys.ClientAuthorized
+	}
+	return w, nil
+}
+
+// runRecord is run.json: the run's nonce, the guest's configuration and
+// the plan, without the secrets.
+type runRecord struct {
+	Nonce        string       `json:"nonce"`
+	Module       string       `json:"module"`
+	ModuleSHA256 string       `json:"module_sha256"`
+	Config       wire.Config  `json:"config"`
+	Spec         verdict.Spec `json:"spec"`
+}
+
+func (r *run) writeRunJSON(spec verdict.Spec) error {
+	sum, err := cache.HashFile(r.ko)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(runRecord{Nonce: spec.Nonce, Module: r.ko, ModuleSHA256: sum, Config: spec.Config(), Spec: spec}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(r.opts.ArtifactDir, "run.json"), append(b, '\n'), 0o644)
+}

@@ -1,0 +1,81 @@
+package runner
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// workPrefix starts the names of the runs' working directories in the
+// system's temporary directory.
+const workPrefix = "mmaprig-"
+
+// ownerFile is locked by the run that owns a working directory, for as
+// long as it runs. The kernel drops the lock when the owner dies, even by
+// kill -9, so a directory whose lock can be taken has no owner.
+const ownerFile = ".owner"
+
+// workDir is a run's private working directory: the QMP and results
+// sockets, the initramfs build's temporary files.
+type workDir struct {
+	dir   string
+	owner *os.File
+}
+
+// newWorkDir removes the working directories of runs that died without
+// cleaning up, then makes one for this run and locks it.
+func newWorkDir() (*workDir, error) {
+	sweepWorkDirs(os.TempDir())
+	dir, err := os.MkdirTemp("", workPrefix)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(dir, ownerFile))
+	if err == nil {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &workDir{dir: dir, owner: f}, nil
+}
+
+// finish removes the directory, or with keep moves it to dst.
+func (w *workDir) finish(keep bool, dst string) error {
+	defer w.owner.Close()
+	if keep {
+		os.Remove(filepath.Join(w.dir, ownerFile))
+		if err := os.Rename(w.dir, dst); err != nil {
+			return err
+		}
+		return nil
+	}
+	return os.RemoveAll(w.dir)
+}
+
+// sweepWorkDirs removes working directories whose owner is gone. A
+// directory without an owner file is left alone for a minute: its owner
+// may be about to lock it.
+func sweepWorkDirs(tmp string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, workPrefix+"*"))
+	for _, d := range dirs {
+		f, err := os.Open(filepath.Join(d, ownerFile))
+		if errors.Is(err, os.ErrNotExist) {
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > time.Minute {
+				os.RemoveAll(d)
+			}
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.RemoveAll(d)
+		}
+		f.Close()
+	}
+}

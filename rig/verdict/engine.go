@@ -1,0 +1,464 @@
+package verdict
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mmaprig/mmaprig/internal/kreport"
+	"github.com/mmaprig/mmaprig/internal/wire"
+)
+
+// Kind is the kind of an input.
+type Kind string
+
+// The inputs the engine takes.
+const (
+	// Console is one line of the serial console.
+	Console Kind = "console"
+	// Port is one line from the results port, as the guest wrote it.
+	Port Kind = "port"
+	// PortError: reading the results port failed (not its end at exit).
+	PortError Kind = "port-error"
+	// SSH is one step the SSH driver ran, a wire.Event as JSON.
+	SSH Kind = "ssh"
+	// SSHError: the SSH driver failed; Text says how.
+	SSHError Kind = "ssh-error"
+	// QMP is a QMP event: "STOP", "RESUME", "GUEST_PANICKED", or
+	// "SHUTDOWN <reason>"; or "status <state>" from query-status.
+	QMP Kind = "qmp"
+	// Exit: QEMU exited and every stream was read to its end; Text is
+	// QEMU's error, empty if it exited 0.
+	Exit Kind = "exit"
+	// Tick: time passed.
+	Tick Kind = "tick"
+)
+
+// Input is one thing that happened, At its time since QEMU started.
+type Input struct {
+	At   time.Duration
+	Kind Kind
+	Text string
+}
+
+// Grace periods, after which the engine stops waiting for QEMU to exit.
+const (
+	// CrashGrace is how long the console is read after a report starts,
+	// so that the whole trace reaches the verdict.
+	CrashGrace = 1500 * time.Millisecond
+	// SettleGrace is how long the console is read after the last step (or
+	// a failed one), when QEMU does not exit first: a report printed after
+	// the last step, from delayed work or an exit path, still counts.
+	SettleGrace = time.Second
+)
+
+// Exec is how a CheckExec program ended.
+type Exec struct {
+	Exit   int
+	Signal string
+	Err    string
+	Stderr string
+}
+
+// Result is the engine's verdict and what the run produced.
+type Result struct {
+	Class Class
+	// Title names the failure in a few stable words, so that failures
+	// group by cause: a crash title that names the guilty function, or the
+	// failed check.
+	Title string
+	// Msg says what failed and what to do next.
+	Msg string
+	// Excerpt is the console around a crash, or its tail.
+	Excerpt string
+	// Step is the plan step the verdict is about; empty for a pass.
+	Step string
+	// Output is what the reader (or the exec program) printed.
+	Output []string
+	// Exec is how a CheckExec program ended.
+	Exec *Exec
+	// Cases are the KTAP program's cases; KTAP its raw output.
+	Cases        []wire.Case
+	KTAP         string
+	ContractTime time.Duration
+	// BootToInit is QEMU's start to the init's hello; BootToReady to its
+	// SSH server listening (SSH channel).
+	BootToInit  time.Duration
+	BootToReady time.Duration
+	// Completed are the plan steps that arrived.
+	Completed []string
+}
+
+// Status is what the drivers need after each input.
+type Status struct {
+	// Done: the verdict is final.
+	Done bool
+	// Accepted is the step this input completed, if any.
+	Accepted *Step
+	// Deadline is when the engine wants a Tick at the latest.
+	Deadline time.Duration
+	// Settling: every step arrived (or the run failed); the engine reads
+	// the console until QEMU exits or the grace ends. A driver that keeps
+	// the guest alive (the SSH channel) should ask it to power off now.
+	Settling bool
+}
+
+type crash struct {
+	start int // console index of the report's first line; -1 for pvpanic only
+	at    time.Duration
+	title string // for a crash the console did not show
+	step  string // the step that was running
+	early bool   // before the guest init took its work
+}
+
+// Engine follows one run. It is not safe for concurrent use; one driver
+// loop feeds it.
+type Engine struct {
+	spec     Spec
+	plan     []Step
+	next     int
+	seq      int
+	hello    bool
+	now      time.Duration
+	lastStep time.Duration
+	console  []string
+	crash    *crash
+	fail     *Result
+	settle   bool
+	settleAt time.Duration
+	exited   bool
+	exitErr  string
+	vmState  string
+	res      Result
+	done     bool
+}
+
+// New returns an engine for the spec's plan.
+func New(spec Spec) *Engine {
+	return &Engine{spec: spec, plan: spec.Plan(), vmState: "running"}
+}
+
+// Feed takes one input and returns what the drivers need to know.
+func (e *Engine) Feed(in Input) Status {
+	if e.done {
+		return Status{Done: true}
+	}
+	e.now = max(e.now, in.At)
+	var acc *Step
+	switch in.Kind {
+	case Console:
+		e.consoleLine(in.Text)
+	case Port:
+		acc = e.portLine(in.Text)
+	case PortError:
+		e.channelFail("the results port broke", "the results port broke: "+in.Text)
+	case SSH:
+		acc = e.sshEvent(in.Text)
+	case SSHError:
+		e.channelFail("the SSH channel broke", in.Text)
+	case QMP:
+		e.qmp(in.Text)
+	case Exit:
+		e.exited, e.exitErr = true, in.Text
+	case Tick:
+	default:
+		e.channelFail("internal error", fmt.Sprintf("internal error: an input of unknown kind %q", in.Kind))
+	}
+	e.evaluate()
+	return Status{Done: e.done, Accepted: acc, Deadline: e.deadline(), Settling: e.settle}
+}
+
+// Result is the verdict, final once Feed reported Done.
+func (e *Engine) Result() Result { return e.res }
+
+// Console returns the console lines fed so far.
+func (e *Engine) Console() []string { return e.console }
+
+func (e *Engine) consoleLine(line string) {
+	e.console = append(e.console, line)
+	if e.crash != nil {
+		return
+	}
+	if _, ok := kreport.Match(line); ok {
+		e.crash = &crash{start: len(e.console) - 1, at: e.now, step: e.stepShort(), early: e.next == 0}
+	}
+}
+
+func (e *Engine) qmp(text string) {
+	name, arg, _ := strings.Cut(text, " ")
+	switch name {
+	case "STOP":
+		e.vmState = "paused"
+	case "RESUME":
+		e.vmState = "running"
+	case "status":
+		e.vmState = arg
+	case "GUEST_PANICKED":
+		if e.crash == nil {
+			e.crash = &crash{start: -1, at: e.now, title: "kernel panic (reported by pvpanic)", step: e.stepShort(), early: e.next == 0}
+		}
+	case "SHUTDOWN":
+		// panic=-1 and a triple fault both reset the guest, and QEMU
+		// turns the reset into a shutdown: a guest that resets itself
+		// has crashed, report or not. The init's power off is
+		// "guest-shutdown"; the rig's own quit "host-qmp-quit".
+		if arg == "guest-reset" && e.crash == nil {
+			e.crash = &crash{start: -1, at: e.now, title: "the guest reset itself (a triple fault, or a reboot)", step: e.stepShort(), early: e.next == 0}
+		}
+	}
+}
+
+// stepName is the step the guest is in now; stepShort names it without
+// its program's arguments, for titles.
+func (e *Engine) stepName() string {
+	if e.next < len(e.plan) {
+		return e.plan[e.next].String()
+	}
+	return "the power off"
+}
+
+func (e *Engine) stepShort() string {
+	if e.next < len(e.plan) {
+		return e.plan[e.next].Short()
+	}
+	return "the power off"
+}
+
+func (e *Engine) portLine(text string) *Step {
+	ev, err := wire.DecodeEvent([]byte(text))
+	if err != nil {
+		e.channelFail("a line that is not an event", fmt.Sprintf("the results port sent a line that is not an event (%v): %.200q", err, text))
+		return nil
+	}
+	if ev.Name == wire.EvHello {
+		if e.hello || e.next > 0 {
+			e.channelFail("a second hello", "the results port said hello twice: the guest init restarted, or something else writes to the port")
+			return nil
+		}
+		e.hello = true
+		e.res.BootToInit = e.now
+		return nil
+	}
+	if ev.Nonce != e.spec.Nonce {
+		e.channelFail("an event not from this run", fmt.Sprintf("event %s carries nonce %q, not this run's %q: it did not come from this run's init", ev, ev.Nonce, e.spec.Nonce))
+		return nil
+	}
+	if ev.Seq != e.seq {
+		if ev.Seq > e.seq {
+			e.channelFail(e.missing(), fmt.Sprintf("the results port lost %d event(s): step %s (seq %d) never arrived; the next to come was %s",
+				ev.Seq-e.seq, e.stepName(), e.seq, ev))
+		} else {
+			e.channelFail("an event out of sequence", fmt.Sprintf("event %s arrived out of sequence: seq %d was due", ev, e.seq))
+		}
+		return nil
+	}
+	e.seq++
+	return e.accept(Guest, ev)
+}
+
+func (e *Engine) sshEvent(text string) *Step {
+	ev, err := wire.DecodeEvent([]byte(text))
+	if err != nil {
+		e.channelFail("internal error", fmt.Sprintf("internal error: the SSH driver's event does not decode: %v", err))
+		return nil
+	}
+	return e.accept(Host, ev)
+}
+
+// accept matches an event against the next step of the plan, and judges it.
+func (e *Engine) accept(src Source, ev wire.Event) *Step {
+	if e.settle {
+		if e.fail == nil {
+			e.channelFail("an event after the end", fmt.Sprintf("event %s arrived after the end of the run", ev))
+		}
+		return nil // the run failed already; later steps change nothing
+	}
+	st := e.plan[e.next]
+	switch {
+	case st.Source != src:
+		e.channelFail("a step from the wrong side", fmt.Sprintf("the %s reported %s, but step %s comes from the %s", src, ev, st, st.Source))
+		return nil
+	case ev.Name != st.Event:
+		e.channelFail(e.missing(), fmt.Sprintf("step %s never arrived: the %s reported %s in its place", st, src, ev))
+		return nil
+	case st.Program != nil && ev.Cmd != st.Program.Cmd():
+		e.channelFail(e.missing(), fmt.Sprintf("step %s never arrived: the %s reported a run of %q in its place", st, src, ev.Cmd))
+		return nil
+	}
+	e.next++
+	e.lastStep = e.now
+	e.res.Completed = append(e.res.Completed, st.String())
+	e.judge(st, ev)
+	if st.Event == wire.EvEnd || e.fail != nil {
+		e.startSettling()
+	}
+	return &st
+}
+
+// judge fails the run if the step's event says it failed.
+func (e *Engine) judge(st Step, ev wire.Event) {
+	stepFail := func(c Class, title, format string, args ...any) {
+		e.failWith(Result{Class: c, Title: title, Msg: fmt.Sprintf(format, args...), Step: st.Short()})
+	}
+	switch st.Event {
+	case wire.EvBoot:
+		if !ev.OK {
+			stepFail(Boot, "the guest init could not set up", "the guest init could not set up: %s", ev.Err)
+		}
+	case wire.EvReady:
+		e.res.BootToReady = e.now
+		if !ev.OK {
+			stepFail(Boot, "no SSH server", "the guest could not start its SSH server: %s", ev.Err)
+		}
+	case wire.EvInsmod:
+		if !ev.OK {
+			stepFail(ModuleLoad, "the module did not load", "the module did not load: %s", ev.Err)
+		}
+	case wire.EvDevice:
+		if !ev.OK {
+			stepFail(ModuleLoad, "no device node", "the module loaded but created no %s: %s", e.spec.Device, ev.Err)
+		}
+	case wire.EvUnload:
+		if !ev.OK {
+			stepFail(Contract, "the module would not unload", "the module would not unload after the checks: %s", ev.Err)
+		}
+	case wire.EvShell:
+		if !ev.OK {
+			stepFail(Channel, "the shell broke", "the shell broke: %s", ev.Err)
+		}
+	case wire.EvRun:
+		if r := judgeRun(&e.res, *st.Program, ev, e.spec.Expect); r != nil {
+			r.Step = st.Short()
+			e.failWith(*r)
+		}
+	}
+}
+
+func (e *Engine) failWith(r Result) {
+	if e.fail == nil {
+		e.fail = &r
+	}
+}
+
+// channelFail fails the run as a broken channel: a step that never
+// arrived, arrived out of order, or was not from this run.
+func (e *Engine) channelFail(title, msg string) {
+	e.failWith(Result{Class: Channel, Title: title, Msg: msg, Step: e.stepShort(), Excerpt: e.tail(20)})
+	e.startSettling()
+}
+
+// missing is the title of a step that never arrived.
+func (e *Engine) missing() string { return "step " + e.stepShort() + " never arrived" }
+
+func (e *Engine) startSettling() {
+	if !e.settle {
+		e.settle, e.settleAt = true, e.now
+	}
+}
+
+// evaluate finishes the run once nothing more can change its verdict.
+func (e *Engine) evaluate() {
+	switch {
+	case e.crash != nil:
+		if e.exited || e.now >= e.crash.at+CrashGrace {
+			e.finish(e.crashResult())
+		}
+	case e.settle:
+		if e.exited || e.now >= e.settleAt+SettleGrace {
+			if e.fail != nil {
+				e.finish(*e.fail)
+			} else {
+				e.finish(Result{Class: Pass})
+			}
+		}
+	case e.exited:
+		e.finish(e.exitResult())
+	case e.now >= e.lastStep+e.plan[e.next].Timeout:
+		e.finish(e.timeoutResult())
+	}
+}
+
+func (e *Engine) deadline() time.Duration {
+	switch {
+	case e.done:
+		return e.now
+	case e.crash != nil:
+		return e.crash.at + CrashGrace
+	case e.settle:
+		return e.settleAt + SettleGrace
+	default:
+		return e.lastStep + e.plan[e.next].Timeout
+	}
+}
+
+// finish records the final verdict, keeping what the run produced.
+func (e *Engine) finish(r Result) {
+	r.Output, r.Exec, r.Cases, r.KTAP, r.ContractTime = e.res.Output, e.res.Exec, e.res.Cases, e.res.KTAP, e.res.ContractTime
+	r.BootToInit, r.BootToReady, r.Completed = e.res.BootToInit, e.res.BootToReady, e.res.Completed
+	e.res, e.done = r, true
+}
+
+func (e *Engine) crashResult() Result {
+	c := e.crash
+	title, excerpt := c.title, e.tail(40)
+	if rep, ok := kreport.Parse(e.console[max(c.start, 0):]); ok {
+		start := max(c.start, 0) + rep.Start
+		title = rep.Title
+		excerpt = strings.Join(e.console[max(0, start-3):min(len(e.console), start+40)], "\n")
+	}
+	if c.early {
+		return Result{Class: Boot, Title: title, Step: c.step, Excerpt: excerpt,
+			Msg: "the kernel crashed before the guest init ran: " + title}
+	}
+	return Result{Class: GuestCrash, Title: title, Step: c.step, Excerpt: excerpt,
+		Msg: fmt.Sprintf("the kernel reported %s (during %s)", title, c.step)}
+}
+
+// exitResult judges a QEMU that exited before the plan ended.
+func (e *Engine) exitResult() Result {
+	step := e.stepName()
+	r := Result{Step: e.stepShort(), Excerpt: e.tail(20)}
+	switch {
+	case e.exitErr != "":
+		r.Class, r.Title = Infra, "QEMU exited"
+		r.Msg = fmt.Sprintf("QEMU exited during %s: %s", step, e.exitErr)
+	case e.next == 0:
+		r.Class, r.Title = Boot, "the guest stopped before its init reported"
+		r.Msg = "the guest stopped before its init reported; see the console"
+	default:
+		r.Class, r.Title = Channel, e.missing()
+		r.Msg = fmt.Sprintf("the guest stopped, but step %s never arrived on the results port", step)
+	}
+	return r
+}
+
+// timeoutResult judges a step that passed the host's deadline. The guest
+// enforces each bound itself and reports it; the host's is later by the
+// spec's slack, so when it fires first the guest stopped answering.
+func (e *Engine) timeoutResult() Result {
+	st := e.plan[e.next]
+	r := Result{Step: st.Short(), Excerpt: e.tail(20)}
+	if e.next == 0 {
+		r.Class, r.Title = Boot, "the guest init did not report"
+		r.Msg = fmt.Sprintf("the guest init did not report within %v (-boot-timeout); VM status %s", st.Timeout, e.vmState)
+		return r
+	}
+	r.Class, r.Title = Channel, e.missing()
+	r.Msg = fmt.Sprintf("step %s did not arrive within %v: the guest stopped answering, it did not even report its own deadline; VM status %s",
+		st, st.Timeout, e.vmState)
+	return r
+}
+
+func (e *Engine) tail(n int) string {
+	return strings.Join(e.console[max(0, len(e.console)-n):], "\n")
+}
+
+// SSHEvent renders an event of the SSH driver as an SSH input's text.
+func SSHEvent(ev wire.Event) string {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		panic(err) // an Event holds only strings, numbers and bools
+	}
+	return string(b)
+}

@@ -1,0 +1,145 @@
+package verdict
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/mmaprig/mmaprig/internal/wire"
+)
+
+// Source is who reports a step.
+type Source string
+
+const (
+	// Guest steps arrive on the results port, from the guest init, with the
+	// run's nonce and a sequence number.
+	Guest Source = "guest"
+	// Host steps come from the rig's SSH driver, which ran them.
+	Host Source = "host"
+)
+
+// Check is how a program's result is judged.
+type Check string
+
+const (
+	// CheckReader: the reader must print exactly the expected bytes.
+	CheckReader Check = "reader"
+	// CheckKTAP: the program prints KTAP; every case must pass or skip.
+	CheckKTAP Check = "ktap"
+	// CheckExec: any ending is fine; the result is the run's output
+	// (rig exec).
+	CheckExec Check = "exec"
+)
+
+// Program is one guest program and how its result is judged.
+type Program struct {
+	wire.Program
+	Check Check `json:"check"`
+}
+
+// Spec is one run: the guest's configuration and the rig's expectations
+// come from it, so the two can never disagree.
+type Spec struct {
+	Channel string `json:"channel"`
+	Nonce   string `json:"nonce"`
+	Device  string `json:"device"`
+	Params  string `json:"params,omitempty"`
+	// Expect are the bytes CheckReader wants.
+	Expect   []byte    `json:"expect"`
+	Programs []Program `json:"programs"`
+	// Unload removes the module after the programs.
+	Unload bool `json:"unload"`
+	// Shell runs an interactive shell instead of programs (rig shell).
+	Shell bool `json:"shell,omitempty"`
+	// BootTimeout bounds the time from QEMU's start to the boot event;
+	// LoadTimeout and UnloadTimeout bound insmod and rmmod in the guest.
+	BootTimeout   time.Duration `json:"boot_timeout"`
+	LoadTimeout   time.Duration `json:"load_timeout"`
+	UnloadTimeout time.Duration `json:"unload_timeout"`
+	// Slack is what the host adds to each bound the guest enforces itself:
+	// the guest reports its own deadline first, and the host's fires only
+	// when the guest stopped answering altogether.
+	Slack time.Duration `json:"slack"`
+}
+
+// Config is the guest init's configuration for the spec.
+func (s Spec) Config() wire.Config {
+	progs := make([]wire.Program, len(s.Programs))
+	for i, p := range s.Programs {
+		progs[i] = p.Program
+	}
+	return wire.Config{
+		Channel:         s.Channel,
+		Device:          s.Device,
+		Params:          s.Params,
+		LoadTimeoutMS:   s.LoadTimeout.Milliseconds(),
+		DeviceTimeoutMS: wire.DeviceTimeout.Milliseconds(),
+		Programs:        progs,
+		Unload:          s.Unload,
+		UnloadTimeoutMS: s.UnloadTimeout.Milliseconds(),
+	}
+}
+
+// Step is one step of a plan.
+type Step struct {
+	// Event is the wire event that completes the step.
+	Event  string
+	Source Source
+	// Program is the step's program, for wire.EvRun.
+	Program *Program
+	// Timeout is the host's deadline for the step, from the end of the
+	// step before it (for the first, from QEMU's start).
+	Timeout time.Duration
+}
+
+func (s Step) String() string {
+	if s.Program != nil {
+		return fmt.Sprintf("run %s", s.Program.Cmd())
+	}
+	return s.Event
+}
+
+// Short names the step without its program's arguments.
+func (s Step) Short() string {
+	if s.Program != nil {
+		return "run " + s.Program.Argv[0]
+	}
+	return s.Event
+}
+
+// sshDial bounds the SSH dial after ready, and sshdStart the guest's start
+// of its network and sshd.
+const (
+	sshDial   = 15 * time.Second
+	sshdStart = 10 * time.Second
+	endStep   = 5 * time.Second
+)
+
+// Plan lists the steps a run must report, in order.
+func (s Spec) Plan() []Step {
+	src := Guest
+	steps := []Step{{Event: wire.EvBoot, Source: Guest, Timeout: s.BootTimeout}}
+	if s.Channel == wire.ChannelSSH {
+		src = Host
+		steps = append(steps, Step{Event: wire.EvReady, Source: Guest, Timeout: sshdStart + s.Slack})
+	}
+	load := s.LoadTimeout + s.Slack
+	if src == Host {
+		load += sshDial
+	}
+	steps = append(steps,
+		Step{Event: wire.EvInsmod, Source: src, Timeout: load},
+		Step{Event: wire.EvDevice, Source: src, Timeout: wire.DeviceTimeout + s.Slack})
+	if s.Shell {
+		steps = append(steps, Step{Event: wire.EvShell, Source: Host, Timeout: 24 * time.Hour})
+	}
+	for i := range s.Programs {
+		p := &s.Programs[i]
+		steps = append(steps, Step{Event: wire.EvRun, Source: src, Program: p,
+			Timeout: time.Duration(p.TimeoutMS)*time.Millisecond + s.Slack})
+	}
+	if s.Unload {
+		steps = append(steps, Step{Event: wire.EvUnload, Source: src, Timeout: s.UnloadTimeout + s.Slack})
+	}
+	return append(steps, Step{Event: wire.EvEnd, Source: src, Timeout: endStep + s.Slack})
+}
