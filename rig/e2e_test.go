@@ -1,23 +1,26 @@
 package main
 
 // End-to-end tests: they build the rig, then run it as a user would, on the
-// real kernel, module and QEMU. The first one builds the kernel into the
-// shared cache (about 4 minutes on 2 cores); the rest reuse it.
-//
-// With -short they still build everything, but boot nothing.
+// real kernel, module and QEMU, and judge it by its -json report and its
+// exit code. The first one builds the kernel into the shared cache (about
+// 4 minutes on 2 cores); the rest reuse it. With -short they build and
+// boot nothing.
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mmaprig/mmaprig/rig/runner"
+	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
 var rigBin string
@@ -41,31 +44,54 @@ type result struct {
 	code      int
 	out       string
 	artifacts string
+	// rep is the run's -json report; nil for commands that write none.
+	rep *runner.Report
 }
 
-// runRig runs the rig binary with args and its own artifact directory.
+// runRig runs the rig binary with args, its own artifact directory and a
+// -json report, and checks that its QEMU is gone afterwards.
 func runRig(t *testing.T, args ...string) result {
 	t.Helper()
-	art := filepath.Join(t.TempDir(), "artifacts")
+	dir := t.TempDir()
+	art, js := filepath.Join(dir, "artifacts"), filepath.Join(dir, "result.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
-	full := append([]string{"-artifacts", art}, args...)
+	own := []string{"-artifacts", art}
+	if len(args) == 0 || !slices.Contains([]string{"srcdir", "key"}, args[0]) {
+		own = append(own, "-json", js)
+	}
+	full := append(own, args...)
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		full = append([]string{args[0], "-artifacts", art}, args[1:]...)
+		full = append(append([]string{args[0]}, own...), args[1:]...)
 	}
 	cmd := exec.CommandContext(ctx, rigBin, full...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	assertNoQEMU(t, cmd.Process.Pid)
-	code := 0
+	r := result{out: out.String(), artifacts: art}
 	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
+		r.code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("run rig: %v", err)
 	}
-	t.Logf("rig %s -> exit %d\n%s", strings.Join(args, " "), code, out.String())
-	return result{code: code, out: out.String(), artifacts: art}
+	if b, err := os.ReadFile(js); err == nil {
+		r.rep = new(runner.Report)
+		if err := json.Unmarshal(b, r.rep); err != nil {
+			t.Fatalf("the -json report does not parse: %v\n%s", err, b)
+		}
+	}
+	t.Logf("rig %s -> exit %d\n%s", strings.Join(args, " "), r.code, r.out)
+	return r
+}
+
+// report returns the run's -json report, failing the test without one.
+func (r result) report(t *testing.T) *runner.Report {
+	t.Helper()
+	if r.rep == nil {
+		t.Fatalf("the run wrote no -json report (exit %d)", r.code)
+	}
+	return r.rep
 }
 
 // assertNoQEMU fails if the QEMU of the rig with this pid is still alive.
@@ -84,63 +110,109 @@ func fixture(name string) string {
 	return filepath.Join("..", "testdata", "modules", name)
 }
 
+// wantVerdict checks a run's class, its exit code, and that its message
+// says says.
+func wantVerdict(t *testing.T, r result, class verdict.Class, says string) *runner.Report {
+	t.Helper()
+	rep := r.report(t)
+	if rep.Class != class || r.code != class.ExitCode() || rep.ExitCode != r.code {
+		t.Errorf("class %s, exit %d (report says %d); want %s and exit %d", rep.Class, r.code, rep.ExitCode, class, class.ExitCode())
+	}
+	if !strings.Contains(rep.Message, says) {
+		t.Errorf("the verdict %q does not say %q", rep.Message, says)
+	}
+	return rep
+}
+
+var contractCases = []string{"reader_output", "refuses_bad_maps", "shared_coherence", "user_kernel_agree",
+	"concurrent_mappers", "unload_reload", "kernel_clean"}
+
+// assertContract checks that every contract case ran and passed, and that
+// none was skipped: the project's own driver implements all of them.
+func assertContract(t *testing.T, rep *runner.Report) {
+	t.Helper()
+	var names []string
+	for _, c := range rep.Cases {
+		names = append(names, c.Name)
+		if c.Result != "pass" {
+			t.Errorf("contract case %s: %s %s", c.Name, c.Result, c.Reason)
+		}
+	}
+	if !slices.Equal(names, contractCases) {
+		t.Errorf("contract cases %q, want %q", names, contractCases)
+	}
+}
+
+var tenBytes = []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
-		r := runRig(t, "-build-only")
-		if r.code != 0 || !strings.Contains(r.out, "BUILT:") {
-			t.Fatalf("-build-only: exit %d; want 0 and BUILT", r.code)
-		}
-		t.Skip("-short: built everything; skipping the VM")
+		t.Skip("-short: builds a kernel and boots VMs")
 	}
 	r := runRig(t)
-	if r.code != 0 {
-		t.Fatalf("exit %d; want 0 (pass)", r.code)
+	rep := wantVerdict(t, r, verdict.Pass, "")
+	if !slices.Equal(rep.Output, tenBytes) {
+		t.Errorf("the reader printed %q, want the ten bytes 0..9", rep.Output)
 	}
-	if !strings.Contains(r.out, "\n0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n") {
-		t.Error("the output lacks the ten bytes 0..9, one per line")
+	assertContract(t, rep)
+	if !strings.Contains(r.out, "\n0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n") ||
+		!regexp.MustCompile(`(?m)^PASS: /dev/mymap maps the expected 10 bytes and meets the contract \(7 cases\)`).MatchString(r.out) {
+		t.Error("the terminal output lacks the bytes or the PASS line")
 	}
-	if !regexp.MustCompile(`(?m)^PASS: /dev/mymap maps the expected 10 bytes and meets the contract \(7 cases\)`).MatchString(r.out) {
-		t.Error("no PASS verdict with the contract")
-	}
-	assertContract(t, r.out)
 	if !strings.Contains(r.out, "mymap.ko, 0 warning(s) with W=1") {
 		t.Error("the driver does not build warning-free with W=1")
 	}
-	for _, stage := range []string{"setup", "kernel", "module", "initramfs", "boot"} {
-		if !regexp.MustCompile(`(?m)^  ` + stage + ` +[0-9.]+m?s `).MatchString(r.out) {
-			t.Errorf("stage %s did not print its duration", stage)
-		}
+	var stages []string
+	for _, s := range rep.Stages {
+		stages = append(stages, s.Stage)
 	}
-	for _, f := range []string{"console.log", "qemu.cmdline", "qemu.log", "kernel.config", "mymap.ko", "run.json"} {
+	if !slices.Equal(stages, []string{"setup", "kernel", "module", "initramfs", "boot"}) {
+		t.Errorf("stages %q", stages)
+	}
+	for _, f := range []string{"console.log", "qemu.cmdline", "qemu.log", "kernel.config", "mymap.ko", "run.json", "engine.log", "ktap.txt", "dmesg.txt"} {
 		if _, err := os.Stat(filepath.Join(r.artifacts, f)); err != nil {
 			t.Errorf("artifact %s: %v", f, err)
 		}
 	}
-	con, _ := os.ReadFile(filepath.Join(r.artifacts, "console.log"))
-	if !bytes.Contains(con, []byte("@mmaprig@ end ")) {
-		t.Error("console.log lacks the guest's end marker")
+	run, _ := os.ReadFile(filepath.Join(r.artifacts, "run.json"))
+	if rep.Nonce == "" || !bytes.Contains(run, []byte(`"nonce": "`+rep.Nonce+`"`)) {
+		t.Errorf("run.json does not hold the run's nonce %q", rep.Nonce)
 	}
-	if !bytes.Contains(con, []byte(`@mmaprig@ unload {"ok":true`)) {
-		t.Error("the module was not unloaded after the checks")
-	}
+	// The engine's recording replays to the same verdict.
+	assertReplay(t, r.artifacts, verdict.Pass)
 
-	// A second run rebuilds nothing.
-	r = runRig(t)
-	if r.code != 0 {
-		t.Fatalf("second run: exit %d", r.code)
-	}
-	for _, stage := range []string{"kernel", "module"} {
-		if !regexp.MustCompile(`(?m)^  ` + stage + ` +\S+  cached `).MatchString(r.out) {
-			t.Errorf("second run: the %s stage was not a cache hit", stage)
+	// A second run rebuilds nothing, and has a fresh nonce.
+	r2 := runRig(t)
+	rep2 := wantVerdict(t, r2, verdict.Pass, "")
+	for _, s := range rep2.Stages {
+		if s.Stage != "setup" && s.Stage != "boot" && !s.Cached {
+			t.Errorf("second run: the %s stage was not a cache hit", s.Stage)
 		}
 	}
-	if !strings.Contains(r.out, "u-root base cached") {
-		t.Error("second run: the u-root base was rebuilt")
+	if rep2.Nonce == rep.Nonce {
+		t.Error("two runs had the same nonce")
 	}
 }
 
-// Each broken module must make the rig exit 1, name the failure, and point
-// at the serial log.
+// assertReplay replays a run's engine.log through a fresh engine.
+func assertReplay(t *testing.T, artifacts string, want verdict.Class) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(artifacts, "engine.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rec, err := verdict.ParseRecording(f)
+	if err != nil {
+		t.Fatalf("engine.log: %v", err)
+	}
+	if got := rec.Replay(); got.Class != want {
+		t.Errorf("engine.log replays to %s (%s), want %s", got.Class, got.Msg, want)
+	}
+}
+
+// Each broken module must make the rig exit 1 with its class, name the
+// failure, and point at the serial log.
 func TestBrokenModules(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: boots VMs")
@@ -148,80 +220,101 @@ func TestBrokenModules(t *testing.T) {
 	for _, tc := range []struct {
 		fixture string
 		args    []string
-		class   string
+		class   verdict.Class
 		says    string
+		title   string
 	}{
-		{"wrongbytes", nil, "contract", "wrong bytes in the mapped page: got [9 8 7 6 5 4 3 2 1 0], want [0 1 2 3 4 5 6 7 8 9]"},
-		{"nobuild", nil, "module-build", "this_symbol_does_not_exist"},
-		{"nodevice", nil, "module-load", "the module loaded but created no /dev/mymap"},
-		{"hangload", []string{"-load-timeout", "3s"}, "module-load", "module init did not return within 3s"},
-		{"nullmmap", nil, "guest-crash", "BUG: kernel NULL pointer dereference"},
+		{"wrongbytes", nil, verdict.Contract, "wrong bytes in the mapped page: got [9 8 7 6 5 4 3 2 1 0], want [0 1 2 3 4 5 6 7 8 9]", ""},
+		{"nobuild", nil, verdict.ModuleBuild, "the module did not compile", ""},
+		{"nodevice", nil, verdict.ModuleLoad, "the module loaded but created no /dev/mymap", ""},
+		{"hangload", []string{"-load-timeout", "3s"}, verdict.ModuleLoad, "module init did not return within 3s", ""},
+		{"nullmmap", nil, verdict.GuestCrash, "BUG: kernel NULL pointer dereference", "nullmmap_mmap"},
 		// The seed's driver: it maps 2 pages, offsets and MAP_PRIVATE.
-		{"twopages", nil, "contract", "contract case(s) failed: refuses_bad_maps"},
+		{"twopages", nil, verdict.Contract, "contract case(s) failed: refuses_bad_maps", ""},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			t.Parallel()
-			start := time.Now()
 			r := runRig(t, append([]string{"-module", fixture(tc.fixture)}, tc.args...)...)
-			if r.code != 1 {
-				t.Errorf("exit %d; want 1 (the module failed)", r.code)
+			rep := wantVerdict(t, r, tc.class, tc.says)
+			if !strings.Contains(rep.Title, tc.title) {
+				t.Errorf("title %q does not name %q", rep.Title, tc.title)
 			}
-			if !strings.Contains(r.out, "FAIL ["+tc.class+"]") {
-				t.Errorf("the verdict is not %s", tc.class)
-			}
-			if !strings.Contains(r.out, tc.says) {
-				t.Errorf("the output does not say %q", tc.says)
-			}
-			if tc.class == "module-build" {
+			if tc.class == verdict.ModuleBuild {
 				// Nothing booted: the build log is the log to read.
 				if !strings.Contains(r.out, "module-build.log") || !strings.Contains(r.out, "serial log: none; the VM did not start") {
 					t.Error("a module that does not build must point at its build log, and say no VM ran")
 				}
-			} else {
-				m := regexp.MustCompile(`(?m)^serial log: (\S+)$`).FindStringSubmatch(r.out)
-				if m == nil {
-					t.Fatal("the output does not name the serial log")
-				}
-				if _, err := os.Stat(m[1]); err != nil {
-					t.Errorf("serial log %s: %v", m[1], err)
-				}
+				return
 			}
-			t.Logf("%s: verdict in %v", tc.fixture, time.Since(start))
+			if _, err := os.Stat(rep.ConsoleLog); err != nil || !strings.Contains(r.out, "serial log: "+rep.ConsoleLog) {
+				t.Errorf("the output does not name the serial log %s: %v", rep.ConsoleLog, err)
+			}
 		})
 	}
 }
 
 func TestBadUsage(t *testing.T) {
 	empty := t.TempDir()
+	notOurs := t.TempDir()
+	os.WriteFile(filepath.Join(notOurs, "thesis.tex"), []byte("precious"), 0o644)
 	for _, args := range [][]string{
 		{"-kernel", "9.99"},
 		{"-kernel", "six"},
 		{"-module", empty},
 		{"-module", filepath.Join(empty, "missing")},
 		{"-expect", "1,2,300"},
+		{"-expect", strings.Repeat("1,", 4096) + "1"},
 		{"-config", "nonesuch"},
 		{"-boot-timeout", "-1s"},
 		{"-accel", "hvf"},
 		{"-cell", "no-such-cell"},
+		{"-cell", "6.1,6.1"},
+		{"-cell", "6.1", "-config", "debug"},
+		{"-cell", "6.1", "-kernel", "6.12"},
+		{"-cell", "6.1", "-kernel-src", empty},
+		{"-junit", filepath.Join(empty, "j.xml")},
+		{"-network"},
+		{"-kernel-sha256", strings.Repeat("0", 64)},
 		{"-cache", "/proc/mmaprig-cache"},
 		{"-channel", "carrier-pigeon"},
 		{"-checks", "some"},
 		{"-mem", "12"},
+		{"-inject", "gremlins"},
 		{"-qemu", "/nonexistent/qemu-system-x86_64", "-build-only"},
+		{"exec", "-channel", "serial", "--", "true"},
+		{"-artifacts", notOurs},
 		{"nonsense-command"},
 	} {
-		r := runRig(t, args...)
-		if r.code != 2 {
-			t.Errorf("rig %v: exit %d; want 2 (bad usage or setup)", args, r.code)
+		if !slices.Contains(args, "-artifacts") {
+			i := slices.Index(args, "--")
+			if i < 0 {
+				i = len(args)
+			}
+			args = slices.Insert(args, i, "-artifacts", filepath.Join(t.TempDir(), "artifacts"))
 		}
-		if !strings.Contains(r.out, "rig:") && !strings.Contains(r.out, "FAIL [setup]") {
-			t.Errorf("rig %v: no clear error", args)
+		cmd := exec.Command(rigBin, args...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
 		}
+		if code != 2 {
+			t.Errorf("rig %v: exit %d; want 2 (bad usage or setup)\n%s", args, code, out)
+		}
+		if !strings.Contains(string(out), "rig:") && !strings.Contains(string(out), "FAIL [setup]") {
+			t.Errorf("rig %v: no clear error:\n%s", args, out)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(notOurs, "thesis.tex")); err != nil || string(b) != "precious" {
+		t.Error("a directory that is not a rig's artifacts was touched")
 	}
 }
 
 // The driver is clean under the kernel's own checkpatch.pl --strict.
 func TestDriverStyle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: unpacks the kernel source")
+	}
 	src, err := exec.Command(rigBin, "srcdir").Output()
 	if err != nil {
 		t.Fatalf("rig srcdir: %v", err)
@@ -239,14 +332,15 @@ func TestSSHChannel(t *testing.T) {
 		t.Skip("-short: boots VMs")
 	}
 	r := runRig(t, "-channel", "ssh")
-	if r.code != 0 || !strings.Contains(r.out, "\n0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n") {
-		t.Fatalf("-channel ssh: exit %d; want 0 and the bytes 0..9", r.code)
+	rep := wantVerdict(t, r, verdict.Pass, "")
+	assertContract(t, rep)
+	if !slices.Equal(rep.Output, tenBytes) {
+		t.Errorf("-channel ssh: the reader printed %q", rep.Output)
 	}
+	assertReplay(t, r.artifacts, verdict.Pass)
 	// A wrong module fails the same way over SSH.
 	r = runRig(t, "-channel", "ssh", "-module", fixture("wrongbytes"))
-	if r.code != 1 || !strings.Contains(r.out, "FAIL [contract]: wrong bytes") {
-		t.Errorf("-channel ssh, wrongbytes: exit %d; want 1 and a contract failure", r.code)
-	}
+	wantVerdict(t, r, verdict.Contract, "wrong bytes")
 }
 
 // u-root's sshd loses a failing command's status; the rig's guest sshd
@@ -256,7 +350,7 @@ func TestSSHExitStatus(t *testing.T) {
 		t.Skip("-short: boots VMs")
 	}
 	r := runRig(t, "exec", "--", "gosh", "-c", "echo to-stdout; echo to-stderr >&2; exit 3")
-	if r.code != 3 {
+	if r.code != 3 || r.report(t).Exec == nil || r.rep.Exec.Exit != 3 {
 		t.Errorf("exit %d; want the guest command's 3", r.code)
 	}
 	for _, want := range []string{"to-stdout", "to-stderr"} {
@@ -270,35 +364,17 @@ func TestSSHExitStatus(t *testing.T) {
 	}
 }
 
-var contractCases = []string{"reader_output", "refuses_bad_maps", "shared_coherence", "user_kernel_agree",
-	"concurrent_mappers", "unload_reload", "kernel_clean"}
-
-// assertContract checks that every contract case ran and passed, and that
-// none was skipped: the project's own driver implements all of them.
-func assertContract(t *testing.T, out string) {
-	t.Helper()
-	for _, c := range contractCases {
-		if !regexp.MustCompile(`(?m)^  ok    ` + c + `$`).MatchString(out) {
-			t.Errorf("contract case %s did not pass", c)
-		}
-	}
-	if strings.Contains(out, "  SKIP  ") {
-		t.Error("a contract case was skipped for module/")
-	}
-}
-
 // A driver without read()/write() passes, with that case skipped and the
 // reason shown, rather than failed.
 func TestForeignDriverSkips(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: boots VMs")
 	}
-	r := runRig(t, "-module", fixture("mmaponly"))
-	if r.code != 0 {
-		t.Fatalf("exit %d; want 0", r.code)
-	}
-	if !strings.Contains(r.out, "  SKIP  user_kernel_agree: the driver has no read()") {
-		t.Error("user_kernel_agree was not skipped with its reason")
+	rep := wantVerdict(t, runRig(t, "-module", fixture("mmaponly")), verdict.Pass, "")
+	for _, c := range rep.Cases {
+		if c.Name == "user_kernel_agree" && (c.Result != "skip" || !strings.Contains(c.Reason, "the driver has no read()")) {
+			t.Errorf("user_kernel_agree = %s %q; want skip with its reason", c.Result, c.Reason)
+		}
 	}
 }
 
@@ -310,25 +386,21 @@ func TestDebugKernel(t *testing.T) {
 		t.Skip("-short: builds the debug kernel and boots VMs")
 	}
 	r := runRig(t, "-config", "debug")
-	if r.code != 0 {
-		t.Fatalf("module/ on the debug kernel: exit %d; want 0", r.code)
-	}
-	assertContract(t, r.out)
+	assertContract(t, wantVerdict(t, r, verdict.Pass, ""))
 	con, _ := os.ReadFile(filepath.Join(r.artifacts, "console.log"))
 	if !bytes.Contains(con, []byte("KernelAddressSanitizer initialized")) {
 		t.Error("the debug kernel did not boot with KASAN")
 	}
+	run, _ := os.ReadFile(filepath.Join(r.artifacts, "run.json"))
+	if !bytes.Contains(run, []byte("-leak-check=false")) {
+		t.Error("the rig did not tell the contract that the debug kernel runs KASAN")
+	}
 
-	r = runRig(t, "-module", fixture("sleepinatomic"))
-	if r.code != 0 {
-		t.Errorf("sleepinatomic on the default kernel: exit %d; want 0 (it says nothing)", r.code)
+	wantVerdict(t, runRig(t, "-module", fixture("sleepinatomic")), verdict.Pass, "")
+	rep := wantVerdict(t, runRig(t, "-config", "debug", "-module", fixture("sleepinatomic")),
+		verdict.GuestCrash, "the kernel reported BUG: sleeping function called from invalid context")
+	if !strings.Contains(rep.Title, "sleepinatomic_mmap") {
+		t.Errorf("title %q does not name the guilty function sleepinatomic_mmap", rep.Title)
 	}
-	r = runRig(t, "-config", "debug", "-module", fixture("sleepinatomic"))
-	if r.code != 1 || !strings.Contains(r.out, "FAIL [guest-crash]: the kernel reported BUG: sleeping function called from invalid context") {
-		t.Errorf("sleepinatomic on the debug kernel: exit %d; want 1 with the report's title", r.code)
-	}
-	r = runRig(t, "-config", "debug", "-module", fixture("twopages"))
-	if r.code != 1 || !strings.Contains(r.out, "refuses_bad_maps") {
-		t.Errorf("twopages on the debug kernel: exit %d; want 1, refuses_bad_maps", r.code)
-	}
+	wantVerdict(t, runRig(t, "-config", "debug", "-module", fixture("twopages")), verdict.Contract, "refuses_bad_maps")
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mmaprig/mmaprig/rig/runner"
+	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
 // live is a rig running in the background whose output can be waited on.
@@ -135,29 +136,26 @@ func alive(pids []int) []int {
 	return out
 }
 
-// verdictWithin runs the rig and checks class, message and time to verdict.
-func verdictWithin(t *testing.T, limit time.Duration, class runner.Class, says string, args ...string) {
+// verdictWithin runs the rig and checks class, message and time to
+// verdict.
+func verdictWithin(t *testing.T, limit time.Duration, class verdict.Class, says string, args ...string) *runner.Report {
 	t.Helper()
 	start := time.Now()
 	r := runRig(t, args...)
 	took := time.Since(start)
-	if r.code != class.ExitCode() || !strings.Contains(r.out, "FAIL ["+string(class)+"]") {
-		t.Errorf("exit %d; want %d and class %s", r.code, class.ExitCode(), class)
-	}
-	if !strings.Contains(r.out, says) {
-		t.Errorf("the verdict does not say %q", says)
-	}
+	rep := wantVerdict(t, r, class, says)
 	if took > limit {
 		t.Errorf("the verdict took %v; want it within %v", took, limit)
 	}
 	t.Logf("%s: %s in %v", class, says, took.Round(10*time.Millisecond))
+	return rep
 }
 
 func TestFaultKernelPanicsDuringBoot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: boots VMs")
 	}
-	verdictWithin(t, 20*time.Second, runner.Boot, "Kernel panic - not syncing",
+	verdictWithin(t, 20*time.Second, verdict.Boot, "Kernel panic - not syncing",
 		"-kernel-args", "rdinit=/nonexistent init=/nonexistent", "-checks", "reader")
 }
 
@@ -165,15 +163,18 @@ func TestFaultGuestHangsAfterReady(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: boots VMs")
 	}
-	verdictWithin(t, 25*time.Second, runner.Channel, "VM status paused",
+	rep := verdictWithin(t, 25*time.Second, verdict.Channel, "VM status paused",
 		"-inject", "pause-after-ready", "-load-timeout", "3s", "-checks", "reader")
+	if rep.Step != "insmod" {
+		t.Errorf("the verdict is about step %q; want insmod, the step the frozen guest never reported", rep.Step)
+	}
 }
 
 func TestFaultSSHNeverAnswers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: boots VMs")
 	}
-	verdictWithin(t, 40*time.Second, runner.Channel, "the SSH channel failed",
+	verdictWithin(t, 40*time.Second, verdict.Channel, "the SSH channel failed",
 		"-channel", "ssh", "-inject", "net-down", "-checks", "reader")
 }
 
@@ -196,8 +197,8 @@ func TestFaultQEMUKilled(t *testing.T) {
 	time.Sleep(time.Second) // mid-boot
 	killed := time.Now()
 	syscall.Kill(qemu, syscall.SIGKILL)
-	if code := l.wait(t, 30*time.Second); code != runner.ExitNoResult || !strings.Contains(l.output(), "FAIL [infra]: QEMU exited") {
-		t.Errorf("exit %d; want %d and an infra verdict", code, runner.ExitNoResult)
+	if code := l.wait(t, 30*time.Second); code != verdict.ExitNoResult || !strings.Contains(l.output(), "FAIL [infra]: QEMU exited") {
+		t.Errorf("exit %d; want %d and an infra verdict", code, verdict.ExitNoResult)
 	}
 	if d := time.Since(killed); d > 5*time.Second {
 		t.Errorf("the verdict came %v after QEMU died; want seconds", d)

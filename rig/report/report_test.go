@@ -11,19 +11,20 @@ import (
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
 
-	"github.com/mmaprig/mmaprig/guest/ktap"
+	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/runner"
+	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )
 
 func cells() []Cell {
-	pass := runner.Result{Class: runner.Pass, Kernel: "Debian package linux-source-6.1", Accel: vm.Accel{Name: "tcg"},
+	pass := runner.Result{Class: verdict.Pass, Kernel: "Debian package linux-source-6.1", Accel: vm.Accel{Name: "tcg"},
 		Stages: []runner.StageTime{{Stage: "kernel", Duration: 3 * time.Millisecond, Cached: true}, {Stage: "boot", Duration: 1700 * time.Millisecond}},
-		Cases:  []ktap.Case{{Name: "reader_output", Result: ktap.Pass}, {Name: "user_kernel_agree", Result: ktap.Skip, Reason: "no read()"}}}
-	failed := runner.Result{Class: runner.Contract, Kernel: "Debian package linux-source-6.12", Accel: vm.Accel{Name: "kvm"},
-		Err:         &runner.Error{Class: runner.Contract, Msg: "contract case(s) failed: refuses_bad_maps", Excerpt: "2 pages was mapped"},
+		Cases:  []wire.Case{{Name: "reader_output", Result: wire.Pass}, {Name: "user_kernel_agree", Result: wire.Skip, Reason: "no read()"}}}
+	failed := runner.Result{Class: verdict.Contract, Kernel: "Debian package linux-source-6.12", Accel: vm.Accel{Name: "kvm"},
+		Err:         &runner.Error{Class: verdict.Contract, Msg: "contract case(s) failed: refuses_bad_maps", Excerpt: "2 pages was mapped"},
 		ArtifactDir: "/tmp/art/6.12",
-		Cases:       []ktap.Case{{Name: "refuses_bad_maps", Result: ktap.Fail, Diagnostics: []string{"2 pages was mapped"}}}}
+		Cases:       []wire.Case{{Name: "refuses_bad_maps", Result: wire.Fail, Diagnostics: []string{"2 pages was mapped"}}}}
 	return []Cell{
 		NewCell("6.1", "pass", pass, 2*time.Second),
 		NewCell("6.12", "pass", failed, 3*time.Second),
@@ -31,14 +32,34 @@ func cells() []Cell {
 	}
 }
 
+// Each cell has its own row, and each row's columns hold that cell's
+// kernel, stage times and verdict.
 func TestTable(t *testing.T) {
 	var b bytes.Buffer
 	Table(&b, cells())
-	out := b.String()
-	for _, want := range []string{"CELL", "6.1 ", "linux-source-6.1", "3ms*", "1.70s", "pass", "contract (want pass) FAIL", "skipped: needs the internet"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("the table lacks %q:\n%s", want, out)
+	rows := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		cols := strings.Split(strings.TrimRight(line, " "), "  ")
+		var fields []string
+		for _, c := range cols {
+			if c = strings.TrimSpace(c); c != "" {
+				fields = append(fields, c)
+			}
 		}
+		rows[fields[0]] = fields
+	}
+	for cell, want := range map[string][]string{
+		"CELL": {"CELL", "KERNEL", "ACCEL", "KERNEL", "MODULE", "INITRAMFS", "BOOT", "VERDICT"},
+		"6.1":  {"6.1", "linux-source-6.1", "tcg", "3ms*", "-", "-", "1.70s", "pass"},
+		"6.12": {"6.12", "linux-source-6.12", "kvm", "-", "-", "-", "-", "contract (want pass) FAIL"},
+		"6.6":  {"6.6", "-", "-", "-", "-", "-", "-", "skipped: needs the internet"},
+	} {
+		if got := rows[cell]; strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("row %s = %q\nwant       %q\n%s", cell, got, want, b.String())
+		}
+	}
+	if len(rows) != 4 {
+		t.Errorf("the table has %d rows, want a header and 3 cells:\n%s", len(rows), b.String())
 	}
 }
 
