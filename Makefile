@@ -14,13 +14,16 @@ all: test
 run: deps
 	$(GO) run ./rig $(ARGS)
 
-## test: set up, then run every test, booting real VMs
+## test: set up, then run every test, booting real VMs. The packages whose
+## tests boot nothing run under the race detector; rig/ holds the
+## end-to-end tests, which run the rig's own binary.
 test: deps
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/rig$$')
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./rig/
 
-## test-short: unit tests only, no kernel builds or VMs
+## test-short: unit tests and the verdict corpus; no kernel build, no VM
 test-short: go-deps
-	$(GO) test -short ./...
+	$(GO) test -short -race -count=1 ./...
 
 ## bench: time each stage, cold and warm, against a bare QEMU boot
 bench: deps
