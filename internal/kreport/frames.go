@@ -2,6 +2,7 @@ package kreport
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -9,9 +10,10 @@ var (
 	// frameRE is one frame of a stack trace: "func+0x1c/0x30 [mod]",
 	// "[<ffffffff8123>] func+0x1c/0x30", or symbolised,
 	// "func+0x1c/0x30 mm/slub.c:123" or "func mm/slub.c:123 [inline]".
-	// Submatch 1 is "?" for a frame the unwinder is not sure of. kmemleak
+	// Submatch 1 is "?" for a frame the unwinder is not sure of, 2 the
+	// function, 3 and 4 the offset and the size. kmemleak
 	// puts its prefix on every line of the reports it prints itself.
-	frameRE = regexp.MustCompile(`^(?:kmemleak:)?\s*(?:\[<?[0-9a-fx]+>?\]\s*){0,2}(\?\s+)?([A-Za-z_][A-Za-z0-9_.]*)(?:\+0x[0-9a-f]+/0x[0-9a-f]+|\s+\S+\.[chS]:\d+)`)
+	frameRE = regexp.MustCompile(`^(?:kmemleak:)?\s*(?:\[<?[0-9a-fx]+>?\]\s*){0,2}(\?\s+)?([A-Za-z_][A-Za-z0-9_.]*)(?:\+0x([0-9a-f]+)/0x([0-9a-f]+)|\s+\S+\.[chS]:\d+)`)
 	// ripRE is where the CPU trapped: x86's "RIP: 0010:func+0x1/0x2" (a
 	// user-space RIP has no function), older "RIP: 0010:[<ffff>]
 	// [<ffff>] func+0x1/0x2", 32-bit "EIP:", arm64's "pc : func+0x1/0x2",
@@ -39,7 +41,7 @@ var (
 // reports or delivers a bug, and the library functions a buggy caller
 // hands bad arguments to. The culprit is the first frame after them.
 var skipRE = regexp.MustCompile(`^(?:` + strings.Join([]string{
-	// Printing the report itself.
+	// Printing the report, and the stall detectors that have it printed.
 	`dump_stack\w*`, `__dump_stack`, `show_stack`, `show_trace_log_lvl`, `show_regs`, `__show_regs`,
 	`dump_backtrace`, `print_report`, `print_address_description\w*`, `print_error_description`,
 	`_?printk`, `vprintk\w*`, `_?dev_(?:printk|emerg|alert|crit|err|warn|notice|info)\w*`,
@@ -64,9 +66,9 @@ var skipRE = regexp.MustCompile(`^(?:` + strings.Join([]string{
 	`do_page_fault`, `do_translation_fault`, `do_bad_area`, `do_undefinstr`, `do_bug`,
 	`el1_interrupt`, `el1h_64_irq\w*`, `gic_handle_irq`, `call_on_irq_stack`, `do_interrupt_handler`,
 	// Sanitizer runtimes: they find the bad access; the caller made it.
-	`(?:__)?kasan_\w+`, `_{2,4}asan_\w+`, `check_memory_region\w*`, `(?:__)?kfence_\w+`, `(?:__)?kmsan_\w+`,
-	`__msan_\w+`, `(?:__)?kcsan_\w+`, `__tsan_\w+`, `(?:__)?ubsan_\w+`, `ubsan_\w+`, `handle_overflow`,
-	`(?:__)?kcov_\w+`, `end_report`, `start_report`,
+	`_*kasan_\w+`, `_+asan_\w+`, `check_memory_region\w*`, `_*kfence_\w+`, `_*kmsan_\w+`, `_+msan_\w+`,
+	`_*kcsan_\w+`, `_+tsan_\w+`, `_*ubsan_\w+`, `handle_overflow`, `_*kcov_\w+`, `write_comp_data`,
+	`end_report`, `start_report`,
 	// might_sleep() checks: the sleeping call is where the bug shows, its
 	// caller is where it is.
 	`__might_sleep`, `___might_sleep`, `__might_resched`, `__might_fault`, `might_fault`,
@@ -77,6 +79,8 @@ var skipRE = regexp.MustCompile(`^(?:` + strings.Join([]string{
 	`__schedule`, `schedule`, `schedule_timeout\w*`, `schedule_preempt_disabled`, `preempt_schedule\w*`,
 	`io_schedule\w*`, `__cond_resched\w*`, `_cond_resched`, `msleep\w*`, `ssleep`, `usleep_range\w*`,
 	`schedule_hrtimeout\w*`, `__wait_for_common`, `wait_for_completion\w*`, `do_wait_for_common`,
+	// Busy-waiting: a stall or lockup report finds the CPU in these, but
+	// their caller chose to spin.
 	`(?:__)?udelay`, `(?:__)?ndelay`, `(?:__)?mdelay`, `__const_udelay`, `__delay`, `delay_tsc`, `delay_loop`,
 	`delay_halt\w*`, `cpu_relax`,
 	// Locking primitives: the caller took the lock.
@@ -103,6 +107,8 @@ var skipRE = regexp.MustCompile(`^(?:` + strings.Join([]string{
 	`__create_object`, `kmemdup\w*`, `kstrdup\w*`, `kstrndup`, `memdup_user\w*`, `kasprintf`,
 	`kvasprintf\w*`, `devm_k\w*alloc\w*`, `(?:__)?kmem_cache_free\w*`, `kfree_sensitive`,
 	`memcg_slab_post_alloc_hook`, `__memcg_slab_post_alloc_hook`, `trace_kmalloc\w*`,
+	// Reference counting of pages: the caller dropped a reference too many.
+	`put_page\w*`, `__put_page`, `(?:__)?folio_put\w*`, `page_ref_\w+`, `folio_ref_\w+`,
 	// String and user-copy helpers: the caller passed them bad memory.
 	`(?:__)?mem(?:cpy|set|move|cmp|chr|scan)\w*`, `(?:__)?str(?:n?cpy|lcpy|scpy|n?cat|n?cmp|n?len|n?chr|r?chr|str|nstr|dup)\w*`,
 	`(?:__)?copy_(?:to|from)_user\w*`, `_copy_(?:to|from)_user`, `raw_copy_\w+`, `copy_user_\w+`,
@@ -176,9 +182,7 @@ func ripFunc(line string) string {
 // any. The frames the unwinder is sure of come first, and alone if there
 // are any; "? func+0x1/0x2" frames are guesses. But a kernel built without
 // frame pointers or ORC (tinyconfig picks UNWINDER_GUESS) marks every frame
-// with "?": then the guesses are all there is, and since a guess can be a
-// stale return address or a function pointer left on the stack, the
-// frames of modules, which are what a driver rig is testing, come first.
+// with "?": then the guesses are all there is, and they are ranked.
 func traceFrames(body []string) []string {
 	for i := 0; i < len(body); i++ {
 		if !traceRE.MatchString(body[i]) {
@@ -189,17 +193,45 @@ func traceFrames(body []string) []string {
 			return sure
 		}
 		if len(guessed) > 0 {
-			return moduleFirst(guessed)
+			return rank(guessed)
 		}
 		i = end - 1
 	}
 	return nil
 }
 
-// frame is a frame of a stack trace.
+// frame is a frame of a stack trace that the unwinder guessed.
 type frame struct {
-	name   string
-	module bool // the function is in a module: "func+0x1/0x2 [mod]"
+	name string
+	// module is true for a function in a module: "func+0x1/0x2 [mod]".
+	module bool
+	// past is true when the address is just past the function's end
+	// ("func+0x4a/0x4a"): the start of the next function, so most likely
+	// a function pointer left on the stack, not a return address.
+	past bool
+}
+
+// rank orders guessed frames and returns their names. A guess can be a
+// stale return address or a function pointer left on the stack, so first
+// come the frames of modules, which are what a driver rig tests, then
+// return addresses inside their function, then the rest.
+func rank(frames []frame) []string {
+	slices.SortStableFunc(frames, func(a, b frame) int { return a.rank() - b.rank() })
+	names := make([]string, len(frames))
+	for i, f := range frames {
+		names[i] = f.name
+	}
+	return names
+}
+
+func (f frame) rank() int {
+	switch {
+	case f.module:
+		return 0
+	case !f.past:
+		return 1
+	}
+	return 2
 }
 
 // readTrace reads the frames of the trace that starts at body[i], up to the
@@ -212,7 +244,11 @@ func readTrace(body []string, i int) (sure []string, guessed []frame, end int) {
 			if m[1] == "" {
 				sure = append(sure, m[2])
 			} else {
-				guessed = append(guessed, frame{m[2], moduleRE.MatchString(line)})
+				guessed = append(guessed, frame{
+					name:   m[2],
+					module: moduleRE.MatchString(line),
+					past:   m[3] != "" && m[3] == m[4],
+				})
 			}
 			continue
 		}
@@ -221,19 +257,6 @@ func readTrace(body []string, i int) (sure []string, guessed []frame, end int) {
 		}
 	}
 	return sure, guessed, i
-}
-
-// moduleFirst returns the names of frames, those in modules first.
-func moduleFirst(frames []frame) []string {
-	names := make([]string, 0, len(frames))
-	for _, mod := range []bool{true, false} {
-		for _, f := range frames {
-			if f.module == mod {
-				names = append(names, f.name)
-			}
-		}
-	}
-	return names
 }
 
 // stallFrames returns, for a stall, the RIP: lines printed inside stack

@@ -100,8 +100,7 @@ var rules = []*rule{
 	{kind: "KCSAN", re: anchor(`BUG: KCSAN: (?P<what>.+)`),
 		title: "KCSAN: ${what}", named: "-"},
 	{kind: "UBSAN", re: anchor(`UBSAN: (?P<what>[A-Za-z -]+?) in (?P<src>\S+)`),
-		title: "UBSAN: ${what} in ${src}", named: "UBSAN: ${what} in {frame}", sources: traceSources,
-		skip: anchor(`(?:__)?ubsan_`)},
+		title: "UBSAN: ${what} in ${src}", named: "UBSAN: ${what} in {frame}", sources: traceSources},
 	{kind: "UBSAN", re: anchor(`UBSAN: (?P<what>.+)`),
 		title: "UBSAN: ${what}", sources: traceSources},
 
@@ -205,7 +204,7 @@ var rules = []*rule{
 	// Memory state checks.
 	{kind: "BUG", re: anchor(`BUG: Bad page (?P<what>state|map)`),
 		title: "BUG: Bad page ${what}", sources: traceSources,
-		skip: anchor(`bad_page|free_page_is_bad|free_pages_prepare|free_unref_page|free_tail_page|print_bad_pte|__folio_put|folio_put|put_page|__put_page`)},
+		skip: anchor(`bad_page|free_page_is_bad|free_pages_prepare|free_tail_page\w*|print_bad_pte`)},
 	{kind: "BUG", re: anchor(`BUG: (?P<what>Bad rss-counter state|non-zero nr_\w+ on freeing mm)`),
 		title: "BUG: ${what}"},
 	{kind: "BUG", re: anchor(`BUG: workqueue lockup`),
@@ -275,14 +274,28 @@ type match struct {
 	sub  []int  // rule.re's submatch indexes in text
 }
 
-// startRE is how every header in rules starts. Most console lines fail
-// it at once, which saves trying each rule on them.
-var startRE = regexp.MustCompile(`^(?:\[ |BUG|WARNING|INFO|UBSAN|Unable|Oops|general|divide|stack|PANIC|double|invalid|kernel|Kernel|Internal|list_|unreferenced|kmemleak|watchdog|NMI|rcu)`)
+// starts are how the headers in rules start. Most console lines start
+// with none of them, which saves trying each rule on them.
+var starts = []string{
+	"[ ", "BUG", "WARNING", "INFO", "UBSAN", "Unable", "Oops", "general", "divide", "stack",
+	"PANIC", "double", "invalid", "kernel", "Kernel", "Internal", "list_", "unreferenced",
+	"kmemleak", "watchdog", "NMI", "rcu",
+}
+
+// mayStart reports whether text starts like a header in rules.
+func mayStart(text string) bool {
+	for _, p := range starts {
+		if strings.HasPrefix(text, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // matchHeader finds the rule that a kernel record's text starts a report
 // for.
 func matchHeader(text string) (match, bool) {
-	if !startRE.MatchString(text) {
+	if !mayStart(text) {
 		return match{}, false
 	}
 	for _, ig := range ignored {
