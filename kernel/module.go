@@ -35,6 +35,16 @@ func CheckModuleDir(dir string) error {
 	return fmt.Errorf("%w: %s has no Kbuild or Makefile", ErrNotModule, dir)
 }
 
+// IsModuleSource reports whether a file of a module directory is one of
+// its sources: not what kbuild writes into it, not hidden, not an
+// editor's backup or swap file. A module's key, its copy and rig watch
+// look at the same files.
+func IsModuleSource(name string) bool {
+	base := filepath.Base(name)
+	return !isBuildOutput(base) && !strings.HasPrefix(base, ".") && !strings.HasSuffix(base, "~") &&
+		!strings.HasPrefix(base, "#") && !strings.HasSuffix(base, ".swp")
+}
+
 // isBuildOutput matches what kbuild writes into a module directory, so a
 // module's key and its copy ignore a user's earlier in-place builds.
 func isBuildOutput(name string) bool {
@@ -43,6 +53,28 @@ func isBuildOutput(name string) bool {
 		return true
 	}
 	return strings.HasSuffix(name, ".mod.c") || strings.HasPrefix(name, ".tmp")
+}
+
+// ModuleSources lists the module's source files (see IsModuleSource),
+// relative to dir, sorted; hidden directories are skipped.
+func ModuleSources(dir string) ([]string, error) {
+	return sourceFiles(dir)
+}
+
+// CopyModuleSources copies the module's sources from src to dst, so that
+// a build writes its objects into the copy and never into the user's
+// directory.
+func CopyModuleSources(src, dst string) error {
+	files, err := sourceFiles(src)
+	if err != nil {
+		return fmt.Errorf("read module sources: %w", err)
+	}
+	for _, f := range files {
+		if err := copyFile(filepath.Join(src, f), filepath.Join(dst, f)); err != nil {
+			return fmt.Errorf("copy module sources: %w", err)
+		}
+	}
+	return nil
 }
 
 // sourceFiles lists the module's source files, relative to dir, sorted.
@@ -58,7 +90,7 @@ func sourceFiles(dir string) ([]string, error) {
 			}
 			return nil
 		}
-		if d.Type().IsRegular() && !isBuildOutput(d.Name()) {
+		if d.Type().IsRegular() && IsModuleSource(d.Name()) {
 			rel, _ := filepath.Rel(dir, p)
 			files = append(files, rel)
 		}
@@ -102,14 +134,8 @@ func BuildModule(ctx context.Context, kdir, src, out string, log io.Writer) (Mod
 	if err := CheckModuleDir(src); err != nil {
 		return ModuleResult{}, err
 	}
-	files, err := sourceFiles(src)
-	if err != nil {
-		return ModuleResult{}, fmt.Errorf("read module sources: %w", err)
-	}
-	for _, f := range files {
-		if err := copyFile(filepath.Join(src, f), filepath.Join(out, f)); err != nil {
-			return ModuleResult{}, fmt.Errorf("copy module sources: %w", err)
-		}
+	if err := CopyModuleSources(src, out); err != nil {
+		return ModuleResult{}, err
 	}
 	var buf bytes.Buffer
 	w := io.MultiWriter(&buf, log)
