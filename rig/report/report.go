@@ -1,5 +1,6 @@
-// Package report renders the results of matrix cells: a terminal table,
-// JSON, and JUnit XML for CI test reporters.
+// Package report renders the results of a run or of matrix cells: a
+// terminal table, JSON, JUnit XML for CI test reporters, a Markdown job
+// summary for GitHub Actions, and a self-contained HTML page.
 package report
 
 import (
@@ -7,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -155,10 +157,26 @@ func WriteJUnit(path string, cells []Cell) error {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 
+// writeFile writes b to path atomically: to a temporary file in the same
+// directory, then renamed into place, so a reader never sees half a file.
 func writeFile(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
