@@ -2,7 +2,7 @@
 GO      ?= go
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := qemu-system-x86 build-essential flex bison bc libelf-dev libssl-dev \
-            cpio xz-utils kmod perl ca-certificates procps git
+            cpio xz-utils kmod perl ca-certificates procps git sparse coccinelle
 # The test suite builds kernels and boots VMs; this bounds it.
 TEST_TIMEOUT ?= 85m
 
@@ -18,7 +18,8 @@ run: deps
 ## tests boot nothing run under the race detector; rig/ holds the
 ## end-to-end tests, which run the rig's own binary.
 test: deps
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/rig$$')
+	MMAPRIG_KERNEL_SRC="$$($(GO) run ./rig srcdir)" MMAPRIG_KERNEL_BUILD="$$($(GO) run ./rig kdir)" \
+		$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/rig$$')
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./rig/
 
 ## test-short: unit tests and the verdict corpus; no kernel build, no VM
@@ -29,11 +30,11 @@ test-short: go-deps
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(TEST_TIMEOUT) ./rig/
 
-## lint: gofmt, go vet, and checkpatch --strict on the driver
-lint: go-deps
+## lint: gofmt and go vet on the rig; checkpatch --strict, sparse and Coccinelle on the driver (rig lint)
+lint: deps
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
 	$(GO) vet ./...
-	perl "$$($(GO) run ./rig srcdir)/scripts/checkpatch.pl" --strict --no-tree --show-types -f module/*.c
+	$(GO) run ./rig lint -module module/
 
 ## deps: install the host packages (apt) and the Go modules
 deps: go-deps

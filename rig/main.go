@@ -32,6 +32,8 @@ import (
 	"github.com/mmaprig/mmaprig/internal/cache"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/lint"
+	"github.com/mmaprig/mmaprig/rig/report"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -66,6 +68,7 @@ type flags struct {
 	cacheDir, artifacts, root    string
 	jsonOut, kernelArgs, inject  string
 	keep, verbose, buildOnly     bool
+	boot, htmlOut, tools         string
 	timeout                      time.Duration
 	t                            runner.Timeouts
 	// set holds the names of the flags given on the command line.
@@ -101,9 +104,12 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.artifacts, "artifacts", "", "artifact `dir` for this run (default CACHE/runs/TIME)")
 	fs.StringVar(&f.root, "root", "", "the rig's source tree (default: found from the working directory)")
 	fs.StringVar(&f.jsonOut, "json", "", "also write the result as JSON to `file`")
+	fs.StringVar(&f.htmlOut, "html", "", "also write a self-contained HTML report to `file`")
+	fs.StringVar(&f.tools, "tools", "", "rig lint: the checks to run, comma-separated: "+strings.Join(lint.AllTools(), ", ")+" (default: all)")
 	fs.BoolVar(&f.keep, "keep", false, "keep the run's working files (QMP and port sockets) in the artifact dir")
 	fs.BoolVar(&f.verbose, "v", false, "verbose diagnostics")
 	fs.BoolVar(&f.buildOnly, "build-only", false, "build the kernel, module and initramfs, then stop before booting")
+	fs.StringVar(&f.boot, "boot", runner.BootAuto, "how the guest starts: auto (restore the machine's saved guest, or save one on this boot) or cold (boot, save nothing)")
 	fs.DurationVar(&f.timeout, "timeout", time.Hour, "deadline for the whole run")
 	fs.DurationVar(&f.t.Kernel, "kernel-timeout", f.t.Kernel, "deadline to fetch and build the kernel")
 	fs.DurationVar(&f.t.Module, "module-timeout", f.t.Module, "deadline to build the module")
@@ -137,6 +143,9 @@ func (f *flags) check() error {
 	}
 	if err := runner.ParseFault(f.inject); err != nil {
 		return usageError{err.Error()}
+	}
+	if f.boot != runner.BootAuto && f.boot != runner.BootCold {
+		return usagef("-boot %q: want auto or cold", f.boot)
 	}
 	if f.checks != "contract" && f.checks != "reader" {
 		return usagef("-checks %q: want contract or reader", f.checks)
@@ -211,7 +220,7 @@ func findRoot(dir string) (string, error) {
 }
 
 // commands are the subcommands; run is the default.
-var commands = []string{"run", "exec", "shell", "key", "srcdir"}
+var commands = []string{"run", "exec", "shell", "watch", "lint", "key", "kdir", "srcdir"}
 
 func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "run"
@@ -238,6 +247,18 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil && (cmd == "exec" || cmd == "shell") && f.any("channel", "checks") {
 		err = usagef("rig %s always uses the SSH channel and runs no checks; -%s would be ignored", cmd, f.first("channel", "checks"))
 	}
+	if err == nil && cmd == "watch" && f.any("matrix", "cell", "json", "html", "build-only") {
+		err = usagef("rig watch runs one machine until Ctrl-C; -%s does not apply", f.first("matrix", "cell", "json", "html", "build-only"))
+	}
+	if err == nil && cmd != "run" && cmd != "lint" && f.set["html"] {
+		err = usagef("-html applies to a run or a matrix, not to rig %s", cmd)
+	}
+	if err == nil && cmd != "lint" && f.set["tools"] {
+		err = usageError{"-tools applies only to rig lint"}
+	}
+	if err == nil && cmd == "lint" && f.any("matrix", "cell", "html", "channel", "checks") {
+		err = usagef("rig lint checks one module statically; -%s does not apply", f.first("matrix", "cell", "html", "channel", "checks"))
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "rig: %v\n", err)
 		return verdict.ExitSetup
@@ -261,7 +282,8 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if f.matrix || f.cell != "" || cmd == "key" {
 		return matrixCommand(ctx, cmd, f, opts, stdout, stderr)
 	}
-	if cmd == "srcdir" {
+	switch cmd {
+	case "srcdir":
 		dir, err := runner.SourceDir(ctx, opts)
 		if err != nil {
 			fmt.Fprintf(stderr, "rig: unpack %s: %v\n", opts.Kernel, err)
@@ -269,6 +291,20 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout, dir)
 		return 0
+	case "kdir":
+		opts.Printer = runner.NewPrinter(stderr)
+		dir, res := runner.KernelDir(ctx, opts)
+		if dir == "" {
+			printResult(stderr, res, opts)
+			return res.Class.ExitCode()
+		}
+		fmt.Fprintln(stdout, dir)
+		return 0
+	case "lint":
+		return lintCommand(ctx, f, opts, stdout, stderr)
+	}
+	if cmd == "watch" {
+		return watchCommand(ctx, opts, stdout, stderr)
 	}
 	if !prepareArtifacts(opts, stderr) {
 		return verdict.ExitSetup
@@ -276,9 +312,16 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	p := opts.Printer
 	p.Printf("mmaprig: %s, config %s, module %s", opts.Kernel, strings.Join(opts.Fragments, "+"), opts.ModuleDir)
+	start := time.Now()
 	res := runner.Run(ctx, opts)
 	if f.jsonOut != "" {
 		if err := res.WriteJSON(f.jsonOut); err != nil {
+			fmt.Fprintf(stderr, "rig: %v\n", err)
+			return verdict.ExitSetup
+		}
+	}
+	if cmd == "run" {
+		if err := writeReports(f, []report.Cell{report.NewCell(runName(opts), string(verdict.Pass), res, time.Since(start))}, stderr); err != nil {
 			fmt.Fprintf(stderr, "rig: %v\n", err)
 			return verdict.ExitSetup
 		}
@@ -302,6 +345,27 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	printResult(stdout, res, opts)
 	return res.Class.ExitCode()
+}
+
+// runName names a single run in reports: its kernel and config.
+func runName(opts runner.Options) string {
+	return opts.Kernel.String() + ", " + strings.Join(opts.Fragments, "+")
+}
+
+// writeReports writes the -html page and, under GitHub Actions, appends
+// the job summary; a summary that cannot be written is only a warning.
+func writeReports(f *flags, cells []report.Cell, stderr io.Writer) error {
+	if f.htmlOut != "" {
+		if err := report.WriteHTML(f.htmlOut, cells); err != nil {
+			return err
+		}
+	}
+	if p := os.Getenv("GITHUB_STEP_SUMMARY"); p != "" {
+		if err := report.AppendSummary(p, cells); err != nil {
+			fmt.Fprintf(stderr, "rig: warning: the job summary: %v\n", err)
+		}
+	}
+	return nil
 }
 
 // prepareArtifacts readies the artifact directory, and says where an
@@ -393,6 +457,7 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 		Jobs:        f.makeJobs,
 		Keep:        f.keep,
 		BuildOnly:   f.buildOnly,
+		Boot:        f.boot,
 		Channel:     f.channel,
 		ReaderOnly:  f.checks == "reader",
 		KernelArgs:  strings.Fields(f.kernelArgs),

@@ -35,13 +35,18 @@ func matrixCommand(ctx context.Context, cmd string, f *flags, base runner.Option
 		}
 	}
 	if cmd == "key" {
-		if len(cells) != 1 || f.cell == "" {
-			fmt.Fprintln(stderr, "rig: usage: rig key -cell NAME")
+		// One cell's key, or the key of the kernel the flags name.
+		opts, what := base, "-kernel "+base.Kernel.String()
+		switch {
+		case f.cell != "" && len(cells) == 1:
+			opts, what = cellOptions(base, cells[0]), "cell "+f.cell
+		case f.cell != "" || f.matrix:
+			fmt.Fprintln(stderr, "rig: usage: rig key [-cell NAME | -kernel VERSION -config NAMES | -kernel-src PATH]")
 			return verdict.ExitSetup
 		}
-		key, err := runner.KernelKey(ctx, cellOptions(base, cells[0]))
+		key, err := runner.KernelKey(ctx, opts)
 		if err != nil {
-			fmt.Fprintf(stderr, "rig: key of cell %s: %v\n", f.cell, err)
+			fmt.Fprintf(stderr, "rig: key of %s: %v\n", what, err)
 			return verdict.ExitSetup
 		}
 		fmt.Fprintln(stdout, key)
@@ -78,6 +83,10 @@ func matrixCommand(ctx context.Context, cmd string, f *flags, base runner.Option
 			fmt.Fprintf(stderr, "rig: %v\n", err)
 			return verdict.ExitSetup
 		}
+	}
+	if err := writeReports(f, results, stderr); err != nil {
+		fmt.Fprintf(stderr, "rig: %v\n", err)
+		return verdict.ExitSetup
 	}
 	return code
 }

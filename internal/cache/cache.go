@@ -215,3 +215,24 @@ func (c *Cache) Update(ctx context.Context, kind, key string, fn BuildFunc) erro
 	}
 	return nil
 }
+
+// Remove deletes entry kind/key, holding its lock, so that an entry found
+// broken is built afresh. A reader that has the entry's files open keeps
+// them until it closes them.
+func (c *Cache) Remove(ctx context.Context, kind, key string) error {
+	final := c.Path(kind, key)
+	unlock, err := c.lock(ctx, final+".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// Rename first, so that no one finds half an entry.
+	doomed := final + ".tmp-" + strconv.Itoa(os.Getpid())
+	if err := os.Rename(final, doomed); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("remove cache entry %s: %w", final, err)
+	}
+	return os.RemoveAll(doomed)
+}

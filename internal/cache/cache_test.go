@@ -236,3 +236,25 @@ func TestUpdate(t *testing.T) {
 		t.Error("a failed update left the entry to be trusted")
 	}
 }
+
+func TestRemove(t *testing.T) {
+	c := open(t)
+	ctx := context.Background()
+	if _, _, err := c.Get(ctx, "k", "key", func(_ context.Context, d string) error {
+		return os.WriteFile(filepath.Join(d, "f"), []byte("x"), 0o644)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Remove(ctx, "k", "key"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Lookup("k", "key"); ok {
+		t.Error("the entry is still there")
+	}
+	if left, _ := filepath.Glob(c.Path("k", "key") + ".tmp-*"); len(left) > 0 {
+		t.Errorf("Remove left %v", left)
+	}
+	if err := c.Remove(ctx, "k", "key"); err != nil {
+		t.Errorf("removing a missing entry = %v; want nil", err)
+	}
+}

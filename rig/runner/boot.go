@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,47 +44,101 @@ type driver struct {
 	ctx  context.Context
 	// sentWork: the guest said hello and got its work.
 	sentWork bool
+	// snap, if set, is where to save the guest once it waits for work;
+	// saved says how that went.
+	snap  *snapshot
+	saved string
 	// askedOff: the guest was asked to power off.
 	askedOff bool
 	faults   faults
 }
 
+// restoreBootTimeout bounds the boot step of a restored guest: it is up
+// already, and only has to take its work.
+const restoreBootTimeout = 10 * time.Second
+
 func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
+	cfg := r.vmConfig()
+	var snap *snapshot
+	if r.opts.Boot == BootAuto {
+		var err error
+		if snap, err = r.snapshotFor(ctx, cfg); err != nil {
+			r.opts.Log.Warn("no snapshot for this machine", "err", err)
+		}
+	}
+	if snap != nil && snap.path != "" {
+		summary, err := r.bootVM(ctx, cfg, snap, true)
+		if !errors.Is(err, errRestore) {
+			return summary, true, err
+		}
+		r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one", err)
+		r.dropSnapshot(snap)
+	}
+	summary, err := r.bootVM(ctx, cfg, snap, false)
+	return summary, false, err
+}
+
+// errRestore: a saved guest was found but did not come back.
+var errRestore = errors.New("the saved guest did not restore")
+
+// bootVM runs the guest once: restored from snap, or booted cold, saving
+// it into snap (when snap has no saved state yet) once its init waits for
+// work.
+func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, restore bool) (string, error) {
 	nonce, err := newNonce()
 	if err != nil {
-		return "", false, fail(verdict.Infra, err, "make the run's nonce")
+		return "", fail(verdict.Infra, err, "make the run's nonce")
 	}
 	spec := r.spec(nonce)
+	if restore {
+		spec.BootTimeout = restoreBootTimeout
+		cfg.Incoming = snap.path
+	}
 	r.res.Nonce = nonce
 	if err := r.writeRunJSON(spec); err != nil {
-		return "", false, fail(verdict.Setup, err, "write run.json")
+		return "", fail(verdict.Setup, err, "write run.json")
 	}
 	work, err := r.guestWork(spec)
 	if err != nil {
-		return "", false, fail(verdict.Infra, err, "prepare the guest's work")
+		return "", fail(verdict.Infra, err, "prepare the guest's work")
 	}
 	logf, err := os.Create(filepath.Join(r.opts.ArtifactDir, "engine.log"))
 	if err != nil {
-		return "", false, fail(verdict.Setup, err, "create engine.log")
+		return "", fail(verdict.Setup, err, "create engine.log")
 	}
 	defer logf.Close()
 	rec, err := verdict.NewRecorder(logf, spec)
 	if err != nil {
-		return "", false, fail(verdict.Infra, err, "write engine.log")
+		return "", fail(verdict.Infra, err, "write engine.log")
 	}
 	defer rec.Flush()
 
 	d := &driver{r: r, spec: spec, eng: verdict.New(spec), rec: rec, work: work,
 		host: make(chan verdict.Input, 16), ctx: ctx, faults: newFaults(r.opts.Inject)}
+	if !restore && snap != nil && snap.path == "" {
+		d.snap = snap
+	}
 	d.start = time.Now()
-	v, err := vm.Start(ctx, r.vmConfig())
+	v, err := vm.Start(ctx, cfg)
 	if err != nil {
-		return "", false, fail(verdict.Setup, err, "start QEMU")
+		if restore {
+			return "", fmt.Errorf("%w: %v", errRestore, err)
+		}
+		return "", fail(verdict.Setup, err, "start QEMU")
 	}
 	defer v.Stop(2 * time.Second)
 	d.vm = v
 	d.port = channel.OpenPort(v.Port())
 	r.opts.Log.Debug("qemu started", "cmdline", v.Cmdline())
+	how := "booted"
+	if restore {
+		// The saved guest waits for its work: it said hello before it
+		// was saved.
+		how = "restored from a snapshot in " + FormatDuration(time.Since(d.start))
+		r.res.BootToInit = time.Since(d.start)
+		d.sentWork = true
+		d.send(wire.Request{Work: work})
+	}
 
 	lctx, cancel := context.WithCancel(ctx)
 	d.ctx = lctx
@@ -92,13 +147,25 @@ func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 	r.res.BootToVerdict = time.Since(d.start)
 	r.writeDmesg(d.eng.Console())
 	if err != nil {
-		return "", false, err
+		return "", err
 	}
+	if restore && res.Class == verdict.Boot {
+		// A restored guest runs no code under test before its boot event.
+		return "", fmt.Errorf("%w: %s", errRestore, res.Msg)
+	}
+	boot := r.res.BootToInit
 	r.takeResult(res)
-	if res.Class != verdict.Pass {
-		return "", false, &Error{Class: res.Class, Title: res.Title, Msg: res.Msg, Excerpt: res.Excerpt}
+	if restore {
+		// No hello from a restored guest: its init was up at once.
+		r.res.BootToInit = boot
 	}
-	return fmt.Sprintf("verdict in %s, accel %s", FormatDuration(r.res.BootToVerdict), r.res.Accel.Name), false, nil
+	if d.saved != "" {
+		how += ", " + d.saved
+	}
+	if res.Class != verdict.Pass {
+		return "", &Error{Class: res.Class, Title: res.Title, Msg: res.Msg, Excerpt: res.Excerpt}
+	}
+	return fmt.Sprintf("%s; verdict in %s, accel %s", how, FormatDuration(r.res.BootToVerdict), r.res.Accel.Name), nil
 }
 
 func (r *run) vmConfig() vm.Config {
@@ -227,6 +294,7 @@ func (d *driver) loop(ctx context.Context) (verdict.Result, error) {
 				}
 				if !d.sentWork && isHello(l) {
 					d.sentWork = true
+					d.saveSnapshot()
 					d.send(wire.Request{Work: d.work})
 				}
 				if st = d.feed(verdict.Port, l); st.Done {
@@ -277,6 +345,25 @@ func (d *driver) loop(ctx context.Context) (verdict.Result, error) {
 		}
 	}
 	return d.eng.Result(), nil
+}
+
+// saveSnapshot saves the guest, parked in its init before any work, for
+// later runs of this machine to restore. A failure costs this run nothing.
+func (d *driver) saveSnapshot() {
+	if d.snap == nil {
+		return
+	}
+	start := time.Now()
+	err := d.r.save(d.ctx, d.vm, d.snap)
+	if rerr := d.vm.Resume(); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		d.saved = "no snapshot saved (" + err.Error() + ")"
+		d.r.opts.Log.Warn("save a snapshot", "err", err)
+		return
+	}
+	d.saved = "snapshot saved in " + FormatDuration(time.Since(start))
 }
 
 // isHello reports whether a port line is the init's hello. The engine

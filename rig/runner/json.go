@@ -19,6 +19,7 @@ type Report struct {
 	Excerpt       string        `json:"excerpt,omitempty"`
 	Nonce         string        `json:"nonce,omitempty"`
 	Kernel        string        `json:"kernel"`
+	Arch          string        `json:"arch"`
 	Accel         string        `json:"accel"`
 	AccelReason   string        `json:"accel_reason"`
 	Stages        []StageReport `json:"stages"`
@@ -55,6 +56,7 @@ type StageReport struct {
 	Stage   string  `json:"stage"`
 	Seconds float64 `json:"seconds"`
 	Cached  bool    `json:"cached"`
+	Failed  bool    `json:"failed,omitempty"`
 }
 
 // Report converts the result.
@@ -66,6 +68,7 @@ func (r Result) Report() Report {
 		Step:          r.Step,
 		Nonce:         r.Nonce,
 		Kernel:        r.Kernel,
+		Arch:          r.Arch,
 		Accel:         r.Accel.Name,
 		AccelReason:   r.Accel.Reason,
 		BootToInit:    r.BootToInit.Seconds(),
@@ -90,7 +93,7 @@ func (r Result) Report() Report {
 		rep.Cases = append(rep.Cases, CaseReport{Name: c.Name, Result: string(c.Result), Reason: c.Reason, Diagnostics: c.Diagnostics, Seconds: c.Time.Seconds()})
 	}
 	for _, s := range r.Stages {
-		rep.Stages = append(rep.Stages, StageReport{Stage: s.Stage, Seconds: s.Duration.Seconds(), Cached: s.Cached})
+		rep.Stages = append(rep.Stages, StageReport{Stage: s.Stage, Seconds: s.Duration.Seconds(), Cached: s.Cached, Failed: s.Failed})
 	}
 	return rep
 }

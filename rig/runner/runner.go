@@ -72,6 +72,8 @@ type Options struct {
 	Keep bool
 	// BuildOnly stops before the boot stage.
 	BuildOnly bool
+	// Boot is BootAuto (restore a saved guest, or save one) or BootCold.
+	Boot string
 	// Channel is wire.ChannelSerial or wire.ChannelSSH.
 	Channel string
 	// Exec, if set, runs this command in the guest after the module
@@ -112,7 +114,9 @@ type Result struct {
 	Stages       []StageTime
 	Accel        vm.Accel
 	Kernel       string
-	ArtifactDir  string
+	// Arch is the guest's architecture, as uname -m says it.
+	Arch        string
+	ArtifactDir string
 	// Nonce is the run's nonce, which every guest event carried.
 	Nonce string
 	// BootToInit is from QEMU start to the guest init's hello.
@@ -124,41 +128,121 @@ type Result struct {
 	BootToVerdict time.Duration
 }
 
-type run struct {
-	opts   Options
-	res    *Result
-	work   *workDir
-	kernel *kernel.Kernel
+// machine is what the runs of one kernel, config and guest share.
+type machine struct {
+	accel  vm.Accel
 	frags  []kernel.Fragment
-	ko     string
+	kernel *kernel.Kernel
 	initrd string
-	keys   *channel.Keys
+}
+
+type run struct {
+	opts Options
+	res  *Result
+	work *workDir
+	machine
+	ko   string
+	keys *channel.Keys
+}
+
+// stage is one timed stage of a run.
+type stage struct {
+	name string
+	dl   time.Duration
+	fn   func(context.Context, *Stage) (string, bool, error)
 }
 
 // Run executes a cell. It never leaves QEMU or a build running, nor a
 // partial cache entry, even when ctx is cancelled.
 func Run(ctx context.Context, opts Options) Result {
-	res := Result{ArtifactDir: opts.ArtifactDir, Kernel: opts.Kernel.String()}
-	r := &run{opts: opts, res: &res}
-	err := r.do(ctx)
+	p, res := Prepare(ctx, opts)
+	if p == nil {
+		return res
+	}
+	return p.Run(ctx, opts)
+}
+
+// Prepared is a machine ready to test modules on: the accelerator, the
+// kernel and the initramfs are found or built. rig watch prepares once and
+// runs on every save.
+type Prepared struct {
+	machine
+	stages []StageTime
+}
+
+// KernelDir is the built kernel tree modules build against (KDIR).
+func (p *Prepared) KernelDir() string { return p.kernel.BuildDir }
+
+// KernelDir builds or finds the kernel opts name, and returns the tree
+// modules build against (KDIR). On failure it returns "" and the failed
+// Result.
+func KernelDir(ctx context.Context, opts Options) (string, Result) {
+	r := newRun(opts)
+	r.finish(ctx, r.stages(ctx, []stage{
+		{"setup", time.Minute, r.setup},
+		{"kernel", r.opts.Timeouts.Kernel, r.prepareKernel},
+	}))
+	if r.res.Class != verdict.Pass {
+		return "", *r.res
+	}
+	return r.kernel.BuildDir, *r.res
+}
+
+// Prepare runs the stages a module does not change: setup, kernel and
+// initramfs. On failure it returns nil and the failed Result.
+func Prepare(ctx context.Context, opts Options) (*Prepared, Result) {
+	r := newRun(opts)
+	r.finish(ctx, r.stages(ctx, []stage{
+		{"setup", time.Minute, r.setup},
+		{"kernel", r.opts.Timeouts.Kernel, r.prepareKernel},
+		{"initramfs", r.opts.Timeouts.Image, r.image},
+	}))
+	if r.res.Class != verdict.Pass {
+		return nil, *r.res
+	}
+	return &Prepared{machine: r.machine, stages: r.res.Stages}, *r.res
+}
+
+// Run builds opts.ModuleDir against the prepared kernel and tests it: the
+// module and boot stages, with opts' artifact directory.
+func (p *Prepared) Run(ctx context.Context, opts Options) Result {
+	r := newRun(opts)
+	r.machine = p.machine
+	r.res.Accel = p.accel
+	r.res.Stages = append([]StageTime(nil), p.stages...)
+	stages := []stage{{"module", r.opts.Timeouts.Module, r.module}}
+	if !opts.BuildOnly {
+		stages = append(stages, stage{"boot", 0, r.boot})
+	}
+	r.finish(ctx, r.stages(ctx, stages))
+	return *r.res
+}
+
+func newRun(opts Options) *run {
+	return &run{opts: opts, res: &Result{ArtifactDir: opts.ArtifactDir, Kernel: opts.Kernel.String(), Arch: "x86_64"}}
+}
+
+// finish classifies the stages' error and removes (or, with Keep, keeps)
+// the working directory.
+func (r *run) finish(ctx context.Context, err error) {
 	if err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
 			e = classifyCtx(ctx, err)
 		}
-		res.Class, res.Err = e.Class, e
-		if res.Title == "" {
-			res.Title = e.Title
+		r.res.Class, r.res.Err = e.Class, e
+		if r.res.Title == "" {
+			r.res.Title = e.Title
 		}
 	} else {
-		res.Class = verdict.Pass
+		r.res.Class = verdict.Pass
 	}
 	if r.work != nil {
-		if err := r.work.finish(opts.Keep, filepath.Join(opts.ArtifactDir, "work")); err != nil {
-			opts.Log.Warn("-keep: the working files stay where they are", "dir", r.work.dir, "err", err)
+		if err := r.work.finish(r.opts.Keep, filepath.Join(r.opts.ArtifactDir, "work")); err != nil {
+			r.opts.Log.Warn("-keep: the working files stay where they are", "dir", r.work.dir, "err", err)
 		}
+		r.work = nil
 	}
-	return res
 }
 
 func classifyCtx(ctx context.Context, err error) *Error {
@@ -168,7 +252,9 @@ func classifyCtx(ctx context.Context, err error) *Error {
 	return fail(verdict.Infra, err, "internal error")
 }
 
-func (r *run) do(ctx context.Context) error {
+// stages runs stages in order, each with its deadline, printing and
+// recording its time.
+func (r *run) stages(ctx context.Context, stages []stage) error {
 	if err := os.MkdirAll(r.opts.ArtifactDir, 0o755); err != nil {
 		return fail(verdict.Setup, err, "create the artifact directory")
 	}
@@ -178,20 +264,7 @@ func (r *run) do(ctx context.Context) error {
 	}
 	r.work = work
 	r.opts.Log.Debug("working directory", "dir", work.dir)
-	for _, step := range []struct {
-		name string
-		dl   time.Duration
-		fn   func(context.Context, *Stage) (string, bool, error)
-	}{
-		{"setup", time.Minute, r.setup},
-		{"kernel", r.opts.Timeouts.Kernel, r.prepareKernel},
-		{"module", r.opts.Timeouts.Module, r.module},
-		{"initramfs", r.opts.Timeouts.Image, r.image},
-		{"boot", 0, r.boot},
-	} {
-		if step.name == "boot" && r.opts.BuildOnly {
-			break
-		}
+	for _, step := range stages {
 		st := r.opts.Printer.Start(step.name)
 		sctx, cancel := ctx, context.CancelFunc(func() {})
 		if step.dl > 0 {
@@ -201,9 +274,10 @@ func (r *run) do(ctx context.Context) error {
 		timedOut := sctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
 		cancel()
 		if err != nil {
-			st.Done("FAILED")
+			d := st.Done("FAILED")
+			r.res.Stages = append(r.res.Stages, StageTime{Stage: step.name, Duration: d, Failed: true})
 			if timedOut {
-				return fail(stageClass(step.name), err, "the %s stage passed its deadline of %v (change it with -%s-timeout)", step.name, step.dl, timeoutFlag(step.name))
+				return fail(stageClass(step.name), err, "the %s stage passed its deadline of %v (change it with -%s-timeout)", step.name, step.dl, step.name)
 			}
 			return err
 		}
@@ -226,13 +300,6 @@ func stageClass(stage string) verdict.Class {
 	}
 }
 
-func timeoutFlag(stage string) string {
-	if stage == "initramfs" {
-		return "initramfs"
-	}
-	return stage
-}
-
 // setup checks the tools the run needs and picks the accelerator.
 func (r *run) setup(ctx context.Context, _ *Stage) (string, bool, error) {
 	if err := kernel.CheckModuleDir(r.opts.ModuleDir); err != nil {
@@ -252,7 +319,7 @@ func (r *run) setup(ctx context.Context, _ *Stage) (string, bool, error) {
 	if err != nil {
 		return "", false, fail(verdict.Setup, err, "bad -accel")
 	}
-	r.res.Accel = acc
+	r.accel, r.res.Accel = acc, acc
 	return "accel " + acc.String(), false, nil
 }
 

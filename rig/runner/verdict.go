@@ -39,4 +39,6 @@ type StageTime struct {
 	Duration time.Duration
 	// Cached is true when the stage reused a cache entry.
 	Cached bool
+	// Failed is true for the stage the run failed in.
+	Failed bool
 }

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/runner"
+	"github.com/mmaprig/mmaprig/rig/verdict"
+)
+
+// settle is how long rig watch waits after a change for the editor to
+// finish writing (an editor saves in several steps).
+const settle = 150 * time.Millisecond
+
+// watchCommand prepares the machine once, then tests the module at start
+// and on every save, printing one compact block per verdict. It returns
+// when ctx ends (Ctrl-C), with nothing left running.
+func watchCommand(ctx context.Context, opts runner.Options, stdout, stderr io.Writer) int {
+	p := opts.Printer
+	p.Printf("mmaprig watch: %s, config %s, module %s", opts.Kernel, strings.Join(opts.Fragments, "+"), opts.ModuleDir)
+	prep, res := runner.Prepare(ctx, opts)
+	if prep == nil {
+		printResult(stdout, res, opts)
+		return res.Class.ExitCode()
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		fmt.Fprintf(stderr, "rig: watch %s: %v\n", opts.ModuleDir, err)
+		return verdict.ExitSetup
+	}
+	defer w.Close()
+	if err := watchTree(w, opts.ModuleDir); err != nil {
+		fmt.Fprintf(stderr, "rig: watch %s: %v\n", opts.ModuleDir, err)
+		return verdict.ExitSetup
+	}
+	runs := filepath.Dir(opts.ArtifactDir)
+	verdictOnce := func(why string) {
+		o := opts
+		o.ArtifactDir = filepath.Join(runs, time.Now().Format("20060102-150405.000")+"-"+strconv.Itoa(os.Getpid()))
+		o.Printer = runner.NewPrinter(io.Discard)
+		start := time.Now()
+		res := prep.Run(ctx, o)
+		if ctx.Err() != nil {
+			return
+		}
+		printBlock(stdout, why, res, time.Since(start), o)
+	}
+	verdictOnce("start")
+	p.Printf("watching %s for changes; Ctrl-C stops", opts.ModuleDir)
+	for {
+		changed, err := nextChange(ctx, w, opts.ModuleDir)
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0
+			}
+			fmt.Fprintf(stderr, "rig: watch %s: %v\n", opts.ModuleDir, err)
+			return verdict.ExitSetup
+		}
+		verdictOnce(changed)
+	}
+}
+
+// watchTree watches dir and its subdirectories, but hidden ones.
+func watchTree(w *fsnotify.Watcher, dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if p != dir && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir
+		}
+		return w.Add(p)
+	})
+}
+
+// nextChange waits for a change to one of the module's sources, then for
+// the writes to settle, and returns the changed files' names.
+func nextChange(ctx context.Context, w *fsnotify.Watcher, dir string) (string, error) {
+	var names []string
+	var quiet <-chan time.Time
+	for {
+		select {
+		case ev, ok := <-w.Events:
+			if !ok {
+				return "", fmt.Errorf("the watcher stopped")
+			}
+			if !kernel.IsModuleSource(ev.Name) {
+				continue
+			}
+			if ev.Has(fsnotify.Create) {
+				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
+					watchTree(w, ev.Name)
+				}
+			}
+			rel, _ := filepath.Rel(dir, ev.Name)
+			if !slices.Contains(names, rel) {
+				names = append(names, rel)
+			}
+			quiet = time.After(settle)
+		case err, ok := <-w.Errors:
+			if !ok {
+				return "", fmt.Errorf("the watcher stopped")
+			}
+			return "", err
+		case <-quiet:
+			// An editor (or sed) writes a temporary file and renames it:
+			// name the files that are there now, or else what changed.
+			var present []string
+			for _, n := range names {
+				if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+					present = append(present, n)
+				}
+			}
+			if len(present) == 0 {
+				present = names
+			}
+			return strings.Join(present, ", "), nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}
+
+// printBlock prints one verdict of rig watch: a line with the time, what
+// changed, the verdict and how long it took; for a failure its title, the
+// failing cases, an excerpt, and the artifacts.
+func printBlock(w io.Writer, why string, res runner.Result, took time.Duration, opts runner.Options) {
+	var stages []string
+	for _, s := range res.Stages {
+		if s.Stage == "module" || s.Stage == "boot" {
+			stages = append(stages, s.Stage+" "+runner.FormatDuration(s.Duration))
+		}
+	}
+	head := fmt.Sprintf("%s  %s  ", time.Now().Format("15:04:05"), why)
+	if res.Err == nil {
+		what := fmt.Sprintf("%s maps the expected %d bytes", opts.Device, len(opts.Expect))
+		if len(res.Cases) > 0 {
+			what += fmt.Sprintf(", %d contract cases", len(res.Cases))
+		}
+		fmt.Fprintf(w, "%sPASS in %s (%s): %s\n", head, runner.FormatDuration(took), strings.Join(stages, ", "), what)
+		return
+	}
+	fmt.Fprintf(w, "%sFAIL [%s] in %s: %s\n", head, res.Class, runner.FormatDuration(took), res.Err.Msg)
+	for _, c := range res.Cases {
+		if c.Result == wire.Fail {
+			fmt.Fprintf(w, "    FAIL %s\n", c.Name)
+			for _, d := range c.Diagnostics {
+				fmt.Fprintf(w, "        %s\n", d)
+			}
+		}
+	}
+	if ex := res.Err.Excerpt; ex != "" {
+		lines := strings.Split(ex, "\n")
+		if len(lines) > 15 {
+			lines = append(lines[:15], fmt.Sprintf("... (%d more lines in the artifacts)", len(lines)-15))
+		}
+		for _, l := range lines {
+			fmt.Fprintf(w, "    | %s\n", l)
+		}
+	}
+	fmt.Fprintf(w, "    artifacts: %s\n", res.ArtifactDir)
+}
