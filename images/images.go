@@ -29,6 +29,10 @@ type Base struct {
 	ModuleDir string
 	// Commands are the Go packages built into the busybox.
 	Commands []string
+	// Binaries are Go packages built as programs of their own, in /bin:
+	// the ones a run starts often, which should not pay for the
+	// busybox's every package initialiser at each start.
+	Binaries []string
 	// Init is the command that /init links to.
 	Init string
 }
@@ -41,14 +45,16 @@ func DefaultBase(moduleDir string) Base {
 		ModuleDir: moduleDir,
 		Commands: []string{
 			"github.com/mmaprig/mmaprig/guest/init",
-			"github.com/mmaprig/mmaprig/guest/reader",
 			"github.com/mmaprig/mmaprig/guest/modctl",
-			"github.com/mmaprig/mmaprig/guest/contract",
 			"github.com/mmaprig/mmaprig/guest/sshd",
 			"github.com/u-root/u-root/cmds/core/gosh",
 			"github.com/u-root/u-root/cmds/core/cat",
 			"github.com/u-root/u-root/cmds/core/ls",
 			"github.com/u-root/u-root/cmds/core/dmesg",
+		},
+		Binaries: []string{
+			"github.com/mmaprig/mmaprig/guest/reader",
+			"github.com/mmaprig/mmaprig/guest/contract",
 		},
 		Init: "init",
 	}
@@ -71,6 +77,7 @@ func (b Base) Build(log *slog.Logger, out, tmpDir string) error {
 		uimage.WithReplaceEnv(env),
 		uimage.WithBaseArchive(uimage.DefaultRamfs()),
 		uimage.WithBusyboxCommands(b.Commands...),
+		uimage.WithBinaryCommands(b.Binaries...),
 		uimage.WithInit(b.Init),
 		uimage.WithSkipLDD(),
 		uimage.WithTempDir(tmpDir),

@@ -21,7 +21,7 @@ import (
 // programs and of the rig's packages they import, go.mod and go.sum, the
 // command list, and the Go version.
 func baseKey(root string, base images.Base) (string, error) {
-	parts := []string{"uroot-base;v3", runtime.Version(), base.Init, strings.Join(base.Commands, ",")}
+	parts := []string{"uroot-base;v3", runtime.Version(), base.Init, strings.Join(base.Commands, ","), strings.Join(base.Binaries, ",")}
 	for _, f := range []string{"go.mod", "go.sum"} {
 		sum, err := cache.HashFile(filepath.Join(root, f))
 		if err != nil {

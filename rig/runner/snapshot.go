@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -41,19 +40,19 @@ type snapshot struct {
 // command line (memory, CPUs and accelerator included), and for KVM the
 // host's CPU.
 func (r *run) snapshotFor(ctx context.Context, cfg vm.Config) (*snapshot, error) {
-	kernelSum, err := cache.HashFile(cfg.Kernel)
+	var parts []string
+	for _, f := range []string{cfg.Kernel, cfg.Initrd} {
+		id, err := fileIdentity(f)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, id)
+	}
+	qemu, err := r.qemuIdentity(ctx, cfg.QEMU)
 	if err != nil {
 		return nil, err
 	}
-	initrdSum, err := cache.HashFile(cfg.Initrd)
-	if err != nil {
-		return nil, err
-	}
-	qemu, err := qemuIdentity(ctx, cfg.QEMU)
-	if err != nil {
-		return nil, err
-	}
-	parts := []string{"snapshot;v1", kernelSum, initrdSum, qemu}
+	parts = append([]string{"snapshot;v1", qemu}, parts...)
 	parts = append(parts, machineArgs(cfg)...)
 	if cfg.Accel.Name == "kvm" {
 		cpu, _ := os.ReadFile("/proc/cpuinfo")
@@ -65,6 +64,18 @@ func (r *run) snapshotFor(ctx context.Context, cfg vm.Config) (*snapshot, error)
 		s.path = filepath.Join(dir, snapshotFile)
 	}
 	return s, nil
+}
+
+// fileIdentity names a file by its path, size and time. The kernel and
+// the initramfs live in cache entries, which no one writes once they are
+// committed, but for a local tree's kernel, which make rebuilds in place
+// (and so gives a new time).
+func fileIdentity(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.Join([]string{path, strconv.FormatInt(fi.Size(), 10), fi.ModTime().UTC().Format(time.RFC3339Nano)}, ";"), nil
 }
 
 // machineArgs are QEMU's arguments without what differs between runs of
@@ -83,23 +94,35 @@ func machineArgs(cfg vm.Config) []string {
 	return out
 }
 
-// qemuIdentity names the QEMU binary: its path, size, time and version. A
-// saved machine restores only on the QEMU that saved it.
-func qemuIdentity(ctx context.Context, bin string) (string, error) {
+// qemuIdentity names the QEMU binary: its path, size, time and version.
+// A saved machine restores only on the QEMU that saved it. The version is
+// remembered in the cache for the binary, so a warm run does not start
+// QEMU once more to ask.
+func (r *run) qemuIdentity(ctx context.Context, bin string) (string, error) {
 	path, err := exec.LookPath(bin)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s", vm.ErrNoQEMU, bin)
 	}
-	fi, err := os.Stat(path)
+	id, err := fileIdentity(path)
 	if err != nil {
 		return "", err
+	}
+	memo := filepath.Join(r.opts.Cache.Root(), "qemu-versions", cache.Key(id))
+	if b, err := os.ReadFile(memo); err == nil && len(b) > 0 {
+		return id + ";" + string(b), nil
 	}
 	out, err := exec.CommandContext(ctx, path, "--version").Output()
 	if err != nil {
 		return "", fmt.Errorf("%s --version: %w", path, err)
 	}
-	first, _, _ := bytes.Cut(out, []byte("\n"))
-	return strings.Join([]string{path, strconv.FormatInt(fi.Size(), 10), fi.ModTime().UTC().Format(time.RFC3339Nano), string(first)}, ";"), nil
+	version, _, _ := strings.Cut(string(out), "\n")
+	if err := os.MkdirAll(filepath.Dir(memo), 0o755); err == nil {
+		tmp := memo + ".tmp-" + strconv.Itoa(os.Getpid())
+		if os.WriteFile(tmp, []byte(version), 0o644) == nil {
+			os.Rename(tmp, memo)
+		}
+	}
+	return id + ";" + version, nil
 }
 
 // hostCPU is the host's CPU model and flags, which a KVM guest's saved
