@@ -35,14 +35,17 @@ type Base struct {
 	Binaries []string
 	// Init is the command that /init links to.
 	Init string
+	// GOARCH is the guest's Go architecture.
+	GOARCH string
 }
 
 // DefaultBase is the base the rig boots: the guest programs, u-root's gosh
 // and a few core tools for `rig shell`, and no u-root init, whose module
 // autoloading would race the rig's own insmod.
-func DefaultBase(moduleDir string) Base {
+func DefaultBase(moduleDir, goarch string) Base {
 	return Base{
 		ModuleDir: moduleDir,
+		GOARCH:    goarch,
 		Commands: []string{
 			"github.com/mmaprig/mmaprig/guest/init",
 			"github.com/mmaprig/mmaprig/guest/modctl",
@@ -67,7 +70,7 @@ func (b Base) Build(log *slog.Logger, out, tmpDir string) error {
 	env := golang.Default(
 		golang.WithWorkingDir(b.ModuleDir),
 		golang.WithGOOS("linux"),
-		golang.WithGOARCH("amd64"),
+		golang.WithGOARCH(b.GOARCH),
 	)
 	env.CgoEnabled = false
 	l := llog.New(slog.LevelWarn, func(format string, v ...any) {

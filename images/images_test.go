@@ -38,7 +38,7 @@ func TestBuildInChildHonoursDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
-	err := DefaultBase(root).BuildInChild(ctx, out, dir)
+	err := DefaultBase(root, "amd64").BuildInChild(ctx, out, dir)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("BuildInChild past its deadline = %v; want context.DeadlineExceeded", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/mmaprig/mmaprig/internal/arch"
 	"github.com/mmaprig/mmaprig/internal/cache"
 )
 
@@ -20,8 +21,6 @@ import (
 // cache entries stop matching.
 const recipe = "tinyconfig+fragments;bzImage modules;v1"
 
-// Image is the boot image inside a built tree.
-const Image = "arch/x86/boot/bzImage"
 
 // Progress reports how far a kernel build is.
 type Progress struct {
@@ -41,6 +40,8 @@ func (p Progress) Percent() int {
 
 // BuildOptions says how to build a kernel tree.
 type BuildOptions struct {
+	// Arch is the architecture to build for.
+	Arch      arch.Arch
 	Fragments []Fragment
 	// Jobs is make's -j; 0 means the number of CPUs.
 	Jobs int
@@ -52,18 +53,22 @@ type BuildOptions struct {
 	EstimatedSteps int
 }
 
-// Key is the cache key of a kernel built from the source with ID srcID with
-// these fragments by this toolchain.
-func Key(ctx context.Context, srcID string, frags []Fragment) string {
-	parts := []string{recipe, srcID, toolchain(ctx)}
+// Key is the cache key of a kernel built from the source with ID srcID for
+// the architecture with these fragments by this toolchain.
+func Key(ctx context.Context, a arch.Arch, srcID string, frags []Fragment) string {
+	parts := []string{recipe, srcID, toolchain(ctx, a)}
+	if a.Name != "x86_64" {
+		// The first architecture's keys stay what they were.
+		parts = append(parts, "arch="+a.Name)
+	}
 	for _, f := range frags {
 		parts = append(parts, f.Name, f.Text)
 	}
 	return cache.Key(parts...)
 }
 
-func toolchain(ctx context.Context) string {
-	return firstLine(ctx, "gcc", "--version") + ";" + firstLine(ctx, "make", "--version")
+func toolchain(ctx context.Context, a arch.Arch) string {
+	return firstLine(ctx, a.CC(), "--version") + ";" + firstLine(ctx, "make", "--version")
 }
 
 // Configure writes out/.config: tinyconfig, then the fragments, then
@@ -71,7 +76,7 @@ func toolchain(ctx context.Context) string {
 // did not survive.
 func Configure(ctx context.Context, src, out string, opts BuildOptions) error {
 	mk := func(args ...string) error {
-		return run(ctx, opts.Log, "make", append([]string{"-C", src, "O=" + out}, args...)...)
+		return run(ctx, opts.Log, "make", append(append([]string{"-C", src, "O=" + out}, opts.Arch.MakeArgs()...), args...)...)
 	}
 	if err := mk("tinyconfig"); err != nil {
 		return fmt.Errorf("%w: make tinyconfig: %v", ErrBuild, err)
@@ -132,7 +137,8 @@ func Compile(ctx context.Context, src, out string, opts BuildOptions) (int, erro
 		io.Copy(io.Discard, pr)
 		steps <- n
 	}()
-	err := run(ctx, pw, "make", "-C", src, "O="+out, fmt.Sprintf("-j%d", jobs), "bzImage", "modules")
+	args := append([]string{"-C", src, "O=" + out}, opts.Arch.MakeArgs()...)
+	err := run(ctx, pw, "make", append(args, fmt.Sprintf("-j%d", jobs), opts.Arch.Target, "modules")...)
 	pw.Close()
 	n := <-steps
 	if err != nil {
@@ -141,7 +147,7 @@ func Compile(ctx context.Context, src, out string, opts BuildOptions) (int, erro
 		}
 		return n, fmt.Errorf("%w: %v", ErrBuild, err)
 	}
-	for _, want := range []string{Image, "Module.symvers"} {
+	for _, want := range []string{opts.Arch.Image, "Module.symvers"} {
 		if _, err := os.Stat(filepath.Join(out, want)); err != nil {
 			return n, fmt.Errorf("%w: make succeeded but %s is missing", ErrBuild, want)
 		}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mmaprig/mmaprig/internal/arch"
 	"github.com/mmaprig/mmaprig/internal/cache"
 )
 
@@ -31,6 +32,8 @@ type Source interface {
 
 // Env is what preparing a kernel needs besides its source.
 type Env struct {
+	// Arch is the architecture to build for.
+	Arch      arch.Arch
 	Cache     *cache.Cache
 	Fragments []Fragment
 	// Jobs is make's -j; 0 means the number of CPUs.
@@ -94,7 +97,7 @@ func unpackedKey(ctx context.Context, u unpacker, env *Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return Key(ctx, id, env.Fragments), nil
+	return Key(ctx, env.Arch, id, env.Fragments), nil
 }
 
 func unpackedSourceDir(ctx context.Context, u unpacker, env *Env) (string, error) {
@@ -128,7 +131,7 @@ func prepareUnpacked(ctx context.Context, u unpacker, env *Env) (*Kernel, error)
 	if err != nil {
 		return nil, err
 	}
-	return builtKernel(dir, key, fresh, u.String())
+	return builtKernel(env.Arch, dir, key, fresh, u.String())
 }
 
 // build configures and compiles the tree src into out, logging to
@@ -175,6 +178,7 @@ func compile(ctx context.Context, env *Env, src, out string) error {
 
 func (e *Env) buildOptions(log *os.File) BuildOptions {
 	return BuildOptions{
+		Arch:           e.Arch,
 		Fragments:      e.Fragments,
 		Jobs:           e.Jobs,
 		Log:            log,
@@ -203,12 +207,12 @@ func (e *Env) saveSteps(n int) {
 }
 
 // builtKernel describes a tree the rig built.
-func builtKernel(dir, key string, fresh bool, what string) (*Kernel, error) {
+func builtKernel(a arch.Arch, dir, key string, fresh bool, what string) (*Kernel, error) {
 	rel, err := Release(dir)
 	if err != nil {
 		return nil, err
 	}
-	k := &Kernel{Image: filepath.Join(dir, Image), BuildDir: dir, Config: filepath.Join(dir, ".config"),
+	k := &Kernel{Image: filepath.Join(dir, a.Image), BuildDir: dir, Config: filepath.Join(dir, ".config"),
 		Release: rel, Key: key, Fresh: fresh}
 	if fresh {
 		k.Summary = fmt.Sprintf("built %s (%s)", rel, what)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/mmaprig/mmaprig/internal/arch"
 )
 
 //go:embed matrix.json
@@ -15,7 +17,9 @@ type Cell struct {
 	Name string `json:"name"`
 	// Source is "debian" (linux-source-<kernel>), "debian-prebuilt"
 	// (Debian's own image and headers) or "url" (a tarball and its sha256).
-	Source  string   `json:"source"`
+	Source string `json:"source"`
+	// Arch is the guest's architecture; empty means x86_64.
+	Arch    string   `json:"arch,omitempty"`
 	Kernel  string   `json:"kernel"`
 	Config  []string `json:"config"`
 	Flavour string   `json:"flavour,omitempty"`
@@ -57,7 +61,11 @@ func ParseMatrix(b []byte) (Matrix, error) {
 		case c.Source == "debian-prebuilt" && len(c.Config) > 0:
 			return m, fmt.Errorf("kernel matrix: cell %s: a prebuilt kernel takes no config fragments", c.Name)
 		}
-		if _, err := LoadFragments(append([]string{"base"}, c.Config...)...); err != nil {
+		a, err := c.Architecture()
+		if err != nil {
+			return m, fmt.Errorf("kernel matrix: cell %s: %w", c.Name, err)
+		}
+		if _, err := LoadFragments(append([]string{a.Fragment}, c.Config...)...); err != nil {
 			return m, fmt.Errorf("kernel matrix: cell %s: %w", c.Name, err)
 		}
 		seen[c.Name] = true
@@ -77,9 +85,21 @@ func (m Matrix) Cell(name string) (Cell, error) {
 	return Cell{}, fmt.Errorf("unknown cell %q (have: %s)", name, strings.Join(names, ", "))
 }
 
-// Fragments are the cell's fragments, base first.
+// Architecture is the cell's guest architecture.
+func (c Cell) Architecture() (arch.Arch, error) {
+	if c.Arch == "" {
+		return arch.Get("x86_64")
+	}
+	return arch.Get(c.Arch)
+}
+
+// Fragments are the cell's fragments, its architecture's base first.
 func (c Cell) Fragments() []string {
-	return append([]string{"base"}, c.Config...)
+	a, err := c.Architecture()
+	if err != nil {
+		return append([]string{"base"}, c.Config...)
+	}
+	return append([]string{a.Fragment}, c.Config...)
 }
 
 // KernelSource returns the cell's kernel source.

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/mmaprig/mmaprig/internal/arch"
 	"github.com/mmaprig/mmaprig/internal/cache"
 )
 
@@ -128,9 +129,9 @@ type ModuleResult struct {
 }
 
 // BuildModule copies the module sources from src to out and builds them
-// with W=1 against the kernel tree kdir. The user's directory is never
-// written to.
-func BuildModule(ctx context.Context, kdir, src, out string, log io.Writer) (ModuleResult, error) {
+// with W=1 for the architecture against the kernel tree kdir. The user's
+// directory is never written to.
+func BuildModule(ctx context.Context, a arch.Arch, kdir, src, out string, log io.Writer) (ModuleResult, error) {
 	if err := CheckModuleDir(src); err != nil {
 		return ModuleResult{}, err
 	}
@@ -139,7 +140,8 @@ func BuildModule(ctx context.Context, kdir, src, out string, log io.Writer) (Mod
 	}
 	var buf bytes.Buffer
 	w := io.MultiWriter(&buf, log)
-	if err := run(ctx, w, "make", "-C", kdir, "M="+out, "W=1", "modules"); err != nil {
+	args := append([]string{"-C", kdir, "M=" + out, "W=1"}, a.MakeArgs()...)
+	if err := run(ctx, w, "make", append(args, "modules")...); err != nil {
 		if ctx.Err() != nil {
 			return ModuleResult{}, ctx.Err()
 		}

@@ -56,6 +56,9 @@ func (d DebianPrebuilt) Key(ctx context.Context, _ *Env) (string, error) {
 
 // Prepare implements Source: it fetches the image and its headers.
 func (d DebianPrebuilt) Prepare(ctx context.Context, env *Env) (*Kernel, error) {
+	if !strings.HasSuffix(d.Flavour, "-"+env.Arch.GOARCH) {
+		return nil, fmt.Errorf("%w: %s is not a kernel for %s", ErrBadSource, d, env.Arch.Name)
+	}
 	hit := false
 	if abi, err := d.ABI(ctx); err == nil {
 		_, hit = env.Cache.Lookup("prebuilt", d.entryKey(abi))

@@ -295,7 +295,7 @@ func (l LocalTree) Key(ctx context.Context, env *Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return Key(ctx, "tree:"+abs, env.Fragments), nil
+	return Key(ctx, env.Arch, "tree:"+abs, env.Fragments), nil
 }
 
 // Prepare configures and builds the tree on the first run, and runs make
@@ -322,7 +322,7 @@ func (l LocalTree) Prepare(ctx context.Context, env *Env) (*Kernel, error) {
 			return nil, err
 		}
 	}
-	k, err := builtKernel(dir, key, true, l.String())
+	k, err := builtKernel(env.Arch, dir, key, true, l.String())
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/mmaprig/mmaprig/images"
+	"github.com/mmaprig/mmaprig/internal/arch"
 	"github.com/mmaprig/mmaprig/internal/cache"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
@@ -62,6 +63,7 @@ type flags struct {
 	config                       string
 	module, device, expect       string
 	accel, qemu, channel, checks string
+	arch                         string
 	mem, smp, jobs, makeJobs     int
 	matrix, network              bool
 	cell, junitOut               string
@@ -91,7 +93,8 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
 	fs.StringVar(&f.checks, "checks", "contract", "what to check after the module loads: contract (the reader, then every contract case) or reader (the ten bytes only)")
 	fs.StringVar(&f.channel, "channel", wire.ChannelSerial, "who runs the steps in the guest: serial (the guest init, reporting on the results port) or ssh (the rig, over SSH)")
-	fs.StringVar(&f.qemu, "qemu", "qemu-system-x86_64", "QEMU `binary`")
+	fs.StringVar(&f.arch, "arch", arch.Host().Name, "guest `architecture`: "+strings.Join(arch.Names(), ", ")+" (another than the host's is cross-built, and runs under TCG)")
+	fs.StringVar(&f.qemu, "qemu", "", "QEMU `binary` (default: qemu-system-ARCH)")
 	fs.IntVar(&f.mem, "mem", 256, "guest memory in `MiB`")
 	fs.IntVar(&f.smp, "smp", 1, "guest CPUs")
 	fs.IntVar(&f.makeJobs, "make-jobs", runtime.NumCPU(), "parallel make jobs in a kernel build")
@@ -144,6 +147,9 @@ func (f *flags) check() error {
 	if err := runner.ParseFault(f.inject); err != nil {
 		return usageError{err.Error()}
 	}
+	if _, err := arch.Get(f.arch); err != nil {
+		return usagef("-arch: %v", err)
+	}
 	if f.boot != runner.BootAuto && f.boot != runner.BootCold {
 		return usagef("-boot %q: want auto or cold", f.boot)
 	}
@@ -160,8 +166,8 @@ func (f *flags) check() error {
 	switch {
 	case f.matrix && f.set["cell"]:
 		return usageError{"-matrix runs every cell; -cell runs the ones named: give one of them"}
-	case matrix && f.any("config", "kernel", "kernel-src", "kernel-sha256"):
-		return usagef("-%s does not apply to matrix cells, which name their own kernel and config in kernel/matrix.json", f.first("config", "kernel", "kernel-src", "kernel-sha256"))
+	case matrix && f.any("config", "kernel", "kernel-src", "kernel-sha256", "arch"):
+		return usagef("-%s does not apply to matrix cells, which name their own kernel, config and arch in kernel/matrix.json", f.first("config", "kernel", "kernel-src", "kernel-sha256", "arch"))
 	case !matrix && f.any("junit", "network", "jobs"):
 		return usagef("-%s applies only to -matrix or -cell", f.first("junit", "network", "jobs"))
 	case f.set["kernel-sha256"] && !isURL(f.kernelSrc):
@@ -404,11 +410,19 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 	if mod, err = filepath.Abs(mod); err != nil {
 		return runner.Options{}, err
 	}
-	frags := []string{"base"}
+	a, err := arch.Get(f.arch)
+	if err != nil {
+		return runner.Options{}, usagef("-arch: %v", err)
+	}
+	frags := []string{a.Fragment}
 	for _, c := range strings.Split(f.config, ",") {
-		if c = strings.TrimSpace(c); c != "" && c != "base" {
+		if c = strings.TrimSpace(c); c != "" && c != a.Fragment {
 			frags = append(frags, c)
 		}
+	}
+	qemu := f.qemu
+	if qemu == "" {
+		qemu = a.QEMU
 	}
 	if _, err := kernel.LoadFragments(frags...); err != nil {
 		return runner.Options{}, usageError{"-config: " + err.Error()}
@@ -447,11 +461,12 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 		Device:      f.device,
 		Expect:      expect,
 		Kernel:      src,
+		Arch:        a,
 		Fragments:   frags,
 		Cache:       c,
 		ArtifactDir: art,
 		Accel:       f.accel,
-		QEMU:        f.qemu,
+		QEMU:        qemu,
 		MemMB:       f.mem,
 		SMP:         f.smp,
 		Jobs:        f.makeJobs,

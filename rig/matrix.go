@@ -135,6 +135,9 @@ func cellOptions(base runner.Options, c kernel.Cell) runner.Options {
 	opts := base
 	opts.Kernel = c.KernelSource()
 	opts.Fragments = c.Fragments()
+	if a, err := c.Architecture(); err == nil && a.Name != base.Arch.Name {
+		opts.Arch, opts.QEMU = a, a.QEMU
+	}
 	opts.ArtifactDir = filepath.Join(base.ArtifactDir, c.Name)
 	return opts
 }

@@ -58,6 +58,19 @@ type driver struct {
 const restoreBootTimeout = 10 * time.Second
 
 func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
+	if e := r.early.take(); e != nil {
+		if e.err == nil {
+			summary, err := r.bootVM(ctx, e.cfg, e.snap, e)
+			if !errors.Is(err, errRestore) {
+				return summary, true, err
+			}
+			e.err = err
+		}
+		r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one", e.err)
+		r.dropSnapshot(e.snap)
+		summary, err := r.bootVM(ctx, r.vmConfig(), e.snap, nil)
+		return summary, false, err
+	}
 	cfg := r.vmConfig()
 	var snap *snapshot
 	if r.opts.Boot == BootAuto {
@@ -67,24 +80,25 @@ func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 		}
 	}
 	if snap != nil && snap.path != "" {
-		summary, err := r.bootVM(ctx, cfg, snap, true)
+		summary, err := r.bootVM(ctx, cfg, snap, r.restore(ctx, cfg, snap))
 		if !errors.Is(err, errRestore) {
 			return summary, true, err
 		}
 		r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one", err)
 		r.dropSnapshot(snap)
 	}
-	summary, err := r.bootVM(ctx, cfg, snap, false)
+	summary, err := r.bootVM(ctx, cfg, snap, nil)
 	return summary, false, err
 }
 
 // errRestore: a saved guest was found but did not come back.
 var errRestore = errors.New("the saved guest did not restore")
 
-// bootVM runs the guest once: restored from snap, or booted cold, saving
-// it into snap (when snap has no saved state yet) once its init waits for
-// work.
-func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, restore bool) (string, error) {
+// bootVM runs the guest once: restored from snap (by e, which started or
+// failed to start it), or booted cold when e is nil, saving it into snap
+// (when snap has no saved state yet) once its init waits for work.
+func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earlyVM) (string, error) {
+	restore := e != nil
 	nonce, err := newNonce()
 	if err != nil {
 		return "", fail(verdict.Infra, err, "make the run's nonce")
@@ -92,7 +106,6 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, restore
 	spec := r.spec(nonce)
 	if restore {
 		spec.BootTimeout = restoreBootTimeout
-		cfg.Incoming = snap.path
 	}
 	r.res.Nonce = nonce
 	if err := r.writeRunJSON(spec); err != nil {
@@ -118,24 +131,32 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, restore
 	if !restore && snap != nil && snap.path == "" {
 		d.snap = snap
 	}
-	d.start = time.Now()
-	v, err := vm.Start(ctx, cfg)
-	if err != nil {
-		if restore {
+	var v *vm.VM
+	how := "booted"
+	if restore {
+		// The saved guest waits for its work: it said hello before it
+		// was saved.
+		if v, err = e.wait(); err != nil {
+			return "", err
+		}
+		how = "restored from a snapshot in " + FormatDuration(e.took)
+		r.res.BootToInit = e.took
+		d.start = time.Now()
+		if err := v.Resume(); err != nil {
+			v.Kill()
 			return "", fmt.Errorf("%w: %v", errRestore, err)
 		}
-		return "", fail(verdict.Setup, err, "start QEMU")
+	} else {
+		d.start = time.Now()
+		if v, err = vm.Start(ctx, cfg); err != nil {
+			return "", fail(verdict.Setup, err, "start QEMU")
+		}
 	}
 	defer v.Stop(2 * time.Second)
 	d.vm = v
 	d.port = channel.OpenPort(v.Port())
 	r.opts.Log.Debug("qemu started", "cmdline", v.Cmdline())
-	how := "booted"
 	if restore {
-		// The saved guest waits for its work: it said hello before it
-		// was saved.
-		how = "restored from a snapshot in " + FormatDuration(time.Since(d.start))
-		r.res.BootToInit = time.Since(d.start)
 		d.sentWork = true
 		d.send(wire.Request{Work: work})
 	}
@@ -170,7 +191,7 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, restore
 
 func (r *run) vmConfig() vm.Config {
 	args, mem := append([]string(nil), kernelArgs...), r.opts.MemMB
-	if r.res.Accel.Name == "tcg" {
+	if r.res.Accel.Name == "tcg" && r.opts.Arch.Name == "x86_64" {
 		cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
 		args = append(args, vm.TCGKernelArgs(string(cpuinfo))...)
 	}
@@ -180,14 +201,15 @@ func (r *run) vmConfig() vm.Config {
 	}
 	args = append(args, r.opts.KernelArgs...)
 	devices := []vm.Device{
-		vm.SerialConsole{},
-		vm.PVPanic{},
+		vm.SerialConsole{Device: r.opts.Arch.Console},
+		vm.PVPanic{PCI: r.opts.Arch.Name != "x86_64"},
 		vm.ResultsPort{Name: wire.PortName, Socket: filepath.Join(r.work.dir, "port.sock")},
 	}
 	if r.opts.Channel == wire.ChannelSSH {
 		devices = append(devices, vm.UserNet{GuestPort: wire.SSHPort})
 	}
 	return vm.Config{
+		Arch:        r.opts.Arch,
 		QEMU:        r.opts.QEMU,
 		Name:        QEMUName(os.Getpid()),
 		Kernel:      r.kernel.Image,

@@ -22,6 +22,10 @@ import (
 // command list, and the Go version.
 func baseKey(root string, base images.Base) (string, error) {
 	parts := []string{"uroot-base;v3", runtime.Version(), base.Init, strings.Join(base.Commands, ","), strings.Join(base.Binaries, ",")}
+	if base.GOARCH != "amd64" {
+		// The first architecture's keys stay what they were.
+		parts = append(parts, "GOARCH="+base.GOARCH)
+	}
 	for _, f := range []string{"go.mod", "go.sum"} {
 		sum, err := cache.HashFile(filepath.Join(root, f))
 		if err != nil {
@@ -96,7 +100,7 @@ func guestSources(root string) ([]string, error) {
 // goes into it: the module, the nonce and the keys come over the results
 // port.
 func (r *run) image(ctx context.Context, st *Stage) (string, bool, error) {
-	base := images.DefaultBase(r.opts.Root)
+	base := images.DefaultBase(r.opts.Root, r.opts.Arch.GOARCH)
 	key, err := baseKey(r.opts.Root, base)
 	if err != nil {
 		return "", false, fail(verdict.Setup, err, "the rig's source tree %s is incomplete", r.opts.Root)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mmaprig/mmaprig/internal/arch"
 	"github.com/mmaprig/mmaprig/internal/cache"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
@@ -56,6 +57,8 @@ type Options struct {
 	Expect []byte
 	// Kernel is where the kernel comes from.
 	Kernel kernel.Source
+	// Arch is the guest's architecture.
+	Arch arch.Arch
 	// Fragments are the config fragments, by name.
 	Fragments []string
 	Cache     *cache.Cache
@@ -143,6 +146,8 @@ type run struct {
 	machine
 	ko   string
 	keys *channel.Keys
+	// early is a guest being restored while the module builds.
+	early *earlyVM
 }
 
 // stage is one timed stage of a run.
@@ -212,14 +217,22 @@ func (p *Prepared) Run(ctx context.Context, opts Options) Result {
 	r.res.Stages = append([]StageTime(nil), p.stages...)
 	stages := []stage{{"module", r.opts.Timeouts.Module, r.module}}
 	if !opts.BuildOnly {
-		stages = append(stages, stage{"boot", 0, r.boot})
+		stages = []stage{
+			{"module", r.opts.Timeouts.Module, func(sctx context.Context, st *Stage) (string, bool, error) {
+				// The module goes to the guest over the results port, so
+				// the guest can come back from its snapshot meanwhile.
+				r.startRestore(ctx)
+				return r.module(sctx, st)
+			}},
+			{"boot", 0, r.boot},
+		}
 	}
 	r.finish(ctx, r.stages(ctx, stages))
 	return *r.res
 }
 
 func newRun(opts Options) *run {
-	return &run{opts: opts, res: &Result{ArtifactDir: opts.ArtifactDir, Kernel: opts.Kernel.String(), Arch: "x86_64"}}
+	return &run{opts: opts, res: &Result{ArtifactDir: opts.ArtifactDir, Kernel: opts.Kernel.String(), Arch: opts.Arch.Uname}}
 }
 
 // finish classifies the stages' error and removes (or, with Keep, keeps)
@@ -237,6 +250,7 @@ func (r *run) finish(ctx context.Context, err error) {
 	} else {
 		r.res.Class = verdict.Pass
 	}
+	r.early.stop()
 	if r.work != nil {
 		if err := r.work.finish(r.opts.Keep, filepath.Join(r.opts.ArtifactDir, "work")); err != nil {
 			r.opts.Log.Warn("-keep: the working files stay where they are", "dir", r.work.dir, "err", err)
@@ -305,7 +319,7 @@ func (r *run) setup(ctx context.Context, _ *Stage) (string, bool, error) {
 	if err := kernel.CheckModuleDir(r.opts.ModuleDir); err != nil {
 		return "", false, fail(verdict.Setup, err, "-module %s: give a directory with the module's Kbuild or Makefile", r.opts.ModuleDir)
 	}
-	for _, tool := range []string{r.opts.QEMU, "make", "gcc", "flex", "bison", "bc", "tar"} {
+	for _, tool := range []string{r.opts.QEMU, "make", r.opts.Arch.CC(), "flex", "bison", "bc", "tar"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return "", false, fail(verdict.Setup, err, "%s is not installed; run `make deps`", tool)
 		}
@@ -325,6 +339,7 @@ func (r *run) setup(ctx context.Context, _ *Stage) (string, bool, error) {
 
 func (r *run) kernelEnv(st *Stage) *kernel.Env {
 	env := &kernel.Env{
+		Arch:      r.opts.Arch,
 		Cache:     r.opts.Cache,
 		Fragments: r.frags,
 		Jobs:      r.opts.Jobs,
@@ -385,7 +400,7 @@ func (r *run) module(ctx context.Context, _ *Stage) (string, bool, error) {
 			return err
 		}
 		defer logf.Close()
-		res, err := kernel.BuildModule(ctx, r.kernel.BuildDir, r.opts.ModuleDir, out, logf)
+		res, err := kernel.BuildModule(ctx, r.opts.Arch, r.kernel.BuildDir, r.opts.ModuleDir, out, logf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -451,7 +466,7 @@ func SourceDir(ctx context.Context, opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return opts.Kernel.SourceDir(ctx, &kernel.Env{Cache: opts.Cache, Fragments: frags, Log: opts.Log})
+	return opts.Kernel.SourceDir(ctx, &kernel.Env{Arch: opts.Arch, Cache: opts.Cache, Fragments: frags, Log: opts.Log})
 }
 
 // KernelKey is the cache key of the kernel the options name: what a CI
@@ -461,5 +476,5 @@ func KernelKey(ctx context.Context, opts Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return opts.Kernel.Key(ctx, &kernel.Env{Cache: opts.Cache, Fragments: frags, Log: opts.Log})
+	return opts.Kernel.Key(ctx, &kernel.Env{Arch: opts.Arch, Cache: opts.Cache, Fragments: frags, Log: opts.Log})
 }

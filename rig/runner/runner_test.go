@@ -39,7 +39,7 @@ func TestBaseKeyFollowsSources(t *testing.T) {
 	write("guest/a/main.go", "package main\nimport _ \"github.com/mmaprig/mmaprig/lib\"\n")
 	write("lib/lib.go", "package lib\n")
 	write("other/other.go", "package other\n")
-	base := images.DefaultBase(root)
+	base := images.DefaultBase(root, "amd64")
 	k1, err := baseKey(root, base)
 	if err != nil {
 		t.Fatal(err)

@@ -160,3 +160,74 @@ func (r *run) dropSnapshot(s *snapshot) {
 	}
 	s.path = ""
 }
+
+// earlyVM is a guest being restored from a snapshot, paused, while the
+// run does other work; bootVM resumes it.
+type earlyVM struct {
+	cfg  vm.Config
+	snap *snapshot
+	done chan struct{}
+	v    *vm.VM
+	err  error
+	took time.Duration
+	// taken: bootVM owns the VM now.
+	taken bool
+}
+
+// restore starts restoring snap in the background.
+func (r *run) restore(ctx context.Context, cfg vm.Config, snap *snapshot) *earlyVM {
+	cfg.Incoming, cfg.Paused = snap.path, true
+	e := &earlyVM{cfg: cfg, snap: snap, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		start := time.Now()
+		e.v, e.err = vm.Start(ctx, cfg)
+		e.took = time.Since(start)
+		if e.err != nil {
+			e.err = fmt.Errorf("%w: %v", errRestore, e.err)
+		}
+	}()
+	return e
+}
+
+// startRestore restores the machine's snapshot while the module builds,
+// if it has one and the run may use it.
+func (r *run) startRestore(ctx context.Context) {
+	if r.opts.Boot != BootAuto {
+		return
+	}
+	cfg := r.vmConfig()
+	snap, err := r.snapshotFor(ctx, cfg)
+	if err != nil || snap.path == "" {
+		return
+	}
+	r.early = r.restore(ctx, cfg, snap)
+}
+
+// wait returns the restored VM.
+func (e *earlyVM) wait() (*vm.VM, error) {
+	<-e.done
+	return e.v, e.err
+}
+
+// take hands the early VM to the boot stage; nil if there is none.
+func (e *earlyVM) take() *earlyVM {
+	if e == nil {
+		return nil
+	}
+	<-e.done
+	e.taken = true
+	return e
+}
+
+// stop kills an early VM that the run never took (the module did not
+// build, or the run was interrupted).
+func (e *earlyVM) stop() {
+	if e == nil || e.taken {
+		return
+	}
+	<-e.done
+	if e.v != nil {
+		e.v.Kill()
+	}
+}

@@ -15,7 +15,11 @@ type Device interface {
 
 // SerialConsole is the kernel console on the first UART, piped to the rig.
 // It carries the kernel's messages and the init's human log, never results.
-type SerialConsole struct{}
+type SerialConsole struct {
+	// Device is the UART's name in the guest: ttyS0 (8250) or ttyAMA0
+	// (PL011).
+	Device string
+}
 
 // QEMUArgs implements Device.
 func (SerialConsole) QEMUArgs() []string {
@@ -23,13 +27,21 @@ func (SerialConsole) QEMUArgs() []string {
 }
 
 // KernelArgs implements Device.
-func (SerialConsole) KernelArgs() []string { return []string{"console=ttyS0"} }
+func (c SerialConsole) KernelArgs() []string { return []string{"console=" + c.Device} }
 
-// PVPanic reports a guest panic to QEMU, which sends QMP GUEST_PANICKED.
-type PVPanic struct{}
+// PVPanic reports a guest panic to QEMU, which sends QMP GUEST_PANICKED:
+// the ISA device on x86, the PCI one elsewhere.
+type PVPanic struct {
+	PCI bool
+}
 
 // QEMUArgs implements Device.
-func (PVPanic) QEMUArgs() []string { return []string{"-device", "pvpanic"} }
+func (p PVPanic) QEMUArgs() []string {
+	if p.PCI {
+		return []string{"-device", "pvpanic-pci"}
+	}
+	return []string{"-device", "pvpanic"}
+}
 
 // KernelArgs implements Device.
 func (PVPanic) KernelArgs() []string { return nil }

@@ -24,6 +24,7 @@ import (
 	"github.com/digitalocean/go-qemu/qmp"
 	"github.com/digitalocean/go-qemu/qmp/raw"
 
+	"github.com/mmaprig/mmaprig/internal/arch"
 	"github.com/mmaprig/mmaprig/internal/proc"
 	"github.com/mmaprig/mmaprig/internal/wire"
 )
@@ -34,6 +35,8 @@ const QMPTimeout = 5 * time.Second
 
 // Config describes one VM.
 type Config struct {
+	// Arch is the guest's architecture.
+	Arch arch.Arch
 	// QEMU is the qemu-system binary.
 	QEMU   string
 	Kernel string
@@ -55,6 +58,9 @@ type Config struct {
 	// Incoming, if set, is a saved guest (see VM.Save) to restore instead
 	// of booting: the machine must be the one that saved it.
 	Incoming string
+	// Paused leaves the guest stopped once QMP and the results port are
+	// connected (and a restore is done): Resume lets it run.
+	Paused bool
 	Log      *slog.Logger
 }
 
@@ -79,14 +85,8 @@ var ErrNoQEMU = errors.New("QEMU not found")
 
 // Args returns QEMU's arguments for cfg, without the binary.
 func (cfg Config) Args(qmpSocket string) []string {
-	cpu := "max"
-	if cfg.Accel.Name == "kvm" {
-		cpu = "host"
-	}
-	args := []string{
-		"-name", cfg.Name,
-		"-M", "microvm,accel=" + cfg.Accel.Name,
-		"-cpu", cpu,
+	args := append([]string{"-name", cfg.Name}, machineArgs(cfg.Arch, cfg.Accel)...)
+	args = append(args,
 		"-m", strconv.Itoa(cfg.MemMB),
 		"-smp", strconv.Itoa(cfg.SMP),
 		"-nodefaults", "-no-user-config", "-display", "none",
@@ -96,7 +96,7 @@ func (cfg Config) Args(qmpSocket string) []string {
 		"-qmp", "unix:" + qmpSocket + ",server=on,wait=off",
 		"-kernel", cfg.Kernel,
 		"-initrd", cfg.Initrd,
-	}
+	)
 	appendArgs := append([]string(nil), cfg.Append...)
 	for _, d := range cfg.Devices {
 		args = append(args, d.QEMUArgs()...)
@@ -114,7 +114,7 @@ func (cfg Config) Args(qmpSocket string) []string {
 func Start(ctx context.Context, cfg Config) (*VM, error) {
 	bin, err := exec.LookPath(cfg.QEMU)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s (%v); run `make deps`, or install the qemu-system-x86 package", ErrNoQEMU, cfg.QEMU, err)
+		return nil, fmt.Errorf("%w: %s (%v); run `make deps`", ErrNoQEMU, cfg.QEMU, err)
 	}
 	sock := filepath.Join(cfg.RuntimeDir, "qmp.sock")
 	v := &VM{cfg: cfg, bin: bin, args: cfg.Args(sock), exited: make(chan struct{}),
@@ -251,6 +251,9 @@ func (v *VM) attach(ctx context.Context, sock string) error {
 		if err := v.waitIncoming(SaveTimeout); err != nil {
 			return err
 		}
+	}
+	if v.cfg.Paused {
+		return nil
 	}
 	return v.Resume()
 }
