@@ -10,11 +10,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
+	"mvdan.cc/sh/v3/shell"
+
 	"github.com/mmaprig/mmaprig/internal/arch"
 	"github.com/mmaprig/mmaprig/internal/cache"
+	"github.com/mmaprig/mmaprig/internal/modinfo"
 )
 
 // ErrNotModule means a directory has neither a Kbuild nor a Makefile.
@@ -107,7 +111,7 @@ func ModuleKey(kernelKey, dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read module sources: %w", err)
 	}
-	parts := []string{"module;W=1;v1", kernelKey}
+	parts := []string{"module;W=1;v2", kernelKey}
 	for _, f := range files {
 		sum, err := cache.HashFile(filepath.Join(dir, f))
 		if err != nil {
@@ -118,20 +122,75 @@ func ModuleKey(kernelKey, dir string) (string, error) {
 	return cache.Key(parts...), nil
 }
 
-var warningRE = regexp.MustCompile(`(?m)^.*: warning: .*$`)
+// diagRE matches the first line of a compiler diagnostic:
+// "file:line:col: error: message".
+var diagRE = regexp.MustCompile(`^(.+?):(\d+):(?:(\d+):)? (error|warning|fatal error): (.*)$`)
+
+// contextRE matches what gcc prints under a diagnostic: the source line and
+// the caret ("   68 |   x = y;" and "      |   ^~~").
+var contextRE = regexp.MustCompile(`^ +(\d+ )?\| `)
+
+// Diagnostics picks the compiler's diagnostics of a kind ("error" or
+// "warning") out of a build's output, each with the source line and caret
+// under it, in the order the compiler gave them, at most max. Paths in
+// the build directory dir are made relative to it, so that the caller
+// can put the author's own directory in front.
+func Diagnostics(output, dir, kind string, max int) []string {
+	var out []string
+	n := 0
+	in := false
+	prefix := filepath.Clean(dir) + "/"
+	for _, line := range strings.Split(output, "\n") {
+		if m := diagRE.FindStringSubmatch(line); m != nil {
+			in = (m[4] == kind || kind == "error" && m[4] == "fatal error") && n < max
+			if in {
+				n++
+				out = append(out, strings.TrimPrefix(line, prefix))
+			}
+			continue
+		}
+		if in && contextRE.MatchString(line) {
+			out = append(out, line)
+			continue
+		}
+		in = false
+	}
+	return out
+}
 
 // ModuleResult is a built module.
 type ModuleResult struct {
 	// Ko is the path of the one .ko the directory builds.
 	Ko string
-	// Warnings are the compiler's warning lines.
+	// Warnings are the compiler's warnings (W=1), with the source line
+	// and caret, paths relative to the module directory.
 	Warnings []string
 }
 
+// ModuleBuildError is a module that did not compile: the compiler's first
+// errors, paths relative to the module directory, and make's error.
+type ModuleBuildError struct {
+	Errors []string
+	Err    error
+}
+
+func (e *ModuleBuildError) Error() string {
+	if len(e.Errors) == 0 {
+		return e.Err.Error()
+	}
+	return e.Err.Error() + "\n" + strings.Join(e.Errors, "\n")
+}
+
+func (e *ModuleBuildError) Unwrap() error { return ErrModuleBuild }
+
+// maxErrors is how many of the compiler's errors a failed build shows.
+const maxErrors = 5
+
 // BuildModule copies the module sources from src to out and builds them
-// with W=1 for the architecture against the kernel tree kdir. The user's
-// directory is never written to.
-func BuildModule(ctx context.Context, a arch.Arch, kdir, src, out string, log io.Writer) (ModuleResult, error) {
+// with W=1 for the architecture against the kernel tree kdir, with extra
+// make variables (such as GCOV_PROFILE=y). The user's directory is never
+// written to.
+func BuildModule(ctx context.Context, a arch.Arch, kdir, src, out string, log io.Writer, vars ...string) (ModuleResult, error) {
 	if err := CheckModuleDir(src); err != nil {
 		return ModuleResult{}, err
 	}
@@ -140,18 +199,22 @@ func BuildModule(ctx context.Context, a arch.Arch, kdir, src, out string, log io
 	}
 	var buf bytes.Buffer
 	w := io.MultiWriter(&buf, log)
-	args := append([]string{"-C", kdir, "M=" + out, "W=1"}, a.MakeArgs()...)
+	args := append(append([]string{"-C", kdir, "M=" + out, "W=1"}, a.MakeArgs()...), vars...)
 	if err := run(ctx, w, "make", append(args, "modules")...); err != nil {
 		if ctx.Err() != nil {
 			return ModuleResult{}, ctx.Err()
 		}
-		return ModuleResult{}, fmt.Errorf("%w: %v\n%s", ErrModuleBuild, err, tail(buf.String(), 15))
+		errs := Diagnostics(buf.String(), out, "error", maxErrors)
+		if len(errs) == 0 {
+			errs = strings.Split(tail(buf.String(), 15), "\n")
+		}
+		return ModuleResult{}, &ModuleBuildError{Errors: errs, Err: err}
 	}
 	kos, _ := filepath.Glob(filepath.Join(out, "*.ko"))
 	if len(kos) != 1 {
 		return ModuleResult{}, fmt.Errorf("%w: the directory built %d .ko files; the rig loads exactly one", ErrModuleBuild, len(kos))
 	}
-	return ModuleResult{Ko: kos[0], Warnings: warningRE.FindAllString(buf.String(), -1)}, nil
+	return ModuleResult{Ko: kos[0], Warnings: Diagnostics(buf.String(), out, "warning", 1<<20)}, nil
 }
 
 func copyFile(src, dst string) error {
@@ -172,4 +235,32 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// CheckParams checks that every parameter in params ("a=1 b=2", as for
+// insmod) is one the module at ko declares.
+func CheckParams(ko, params string) error {
+	if strings.TrimSpace(params) == "" {
+		return nil
+	}
+	fields, err := shell.Fields(params, nil)
+	if err != nil {
+		return fmt.Errorf("cannot split %q into parameters: %w", params, err)
+	}
+	info, err := modinfo.Read(ko)
+	if err != nil {
+		return err
+	}
+	known := info.Params()
+	for _, f := range fields {
+		name, _, _ := strings.Cut(f, "=")
+		if !slices.Contains(known, name) {
+			have := "none"
+			if len(known) > 0 {
+				have = strings.Join(known, ", ")
+			}
+			return fmt.Errorf("the module has no parameter %q (it has: %s)", name, have)
+		}
+	}
+	return nil
 }

@@ -71,6 +71,8 @@ type flags struct {
 	jsonOut, kernelArgs, inject  string
 	keep, verbose, buildOnly     bool
 	boot, htmlOut, tools         string
+	guestTests                   []string
+	moduleParams                 string
 	timeout                      time.Duration
 	t                            runner.Timeouts
 	// set holds the names of the flags given on the command line.
@@ -91,7 +93,12 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.device, "device", "/dev/mymap", "device `node` the module must create")
 	fs.StringVar(&f.expect, "expect", wire.FormatBytes(wire.DefaultExpect), "`bytes` the mapped page must start with, comma-separated decimal")
 	fs.StringVar(&f.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
-	fs.StringVar(&f.checks, "checks", "contract", "what to check after the module loads: contract (the reader, then every contract case) or reader (the ten bytes only)")
+	fs.StringVar(&f.checks, "checks", runner.ChecksContract, "the built-in checks after the module loads: contract (the reader, then every contract case), reader (the ten bytes only) or none")
+	fs.Func("guest-test", "the author's own guest test, run after the built-in checks; repeat for more: a Go main or test `package` (a directory, relative to -module, or an import path), or a static executable", func(v string) error {
+		f.guestTests = append(f.guestTests, v)
+		return nil
+	})
+	fs.StringVar(&f.moduleParams, "module-params", "", "the module's `parameters`, as for insmod: \"a=1 b=2\"")
 	fs.StringVar(&f.channel, "channel", wire.ChannelSerial, "who runs the steps in the guest: serial (the guest init, reporting on the results port) or ssh (the rig, over SSH)")
 	fs.StringVar(&f.arch, "arch", arch.Host().Name, "guest `architecture`: "+strings.Join(arch.Names(), ", ")+" (another than the host's is cross-built, and runs under TCG)")
 	fs.StringVar(&f.qemu, "qemu", "", "QEMU `binary` (default: qemu-system-ARCH)")
@@ -102,7 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.BoolVar(&f.matrix, "matrix", false, "run every available cell of kernel/matrix.json")
 	fs.StringVar(&f.cell, "cell", "", "run matrix cells by `name`, comma-separated")
 	fs.BoolVar(&f.network, "network", false, "also run the matrix cells that download from kernel.org")
-	fs.StringVar(&f.junitOut, "junit", "", "with -matrix or -cell, write JUnit XML to `file`")
+	fs.StringVar(&f.junitOut, "junit", "", "also write JUnit XML to `file`: a suite per cell, a case per check")
 	fs.StringVar(&f.cacheDir, "cache", "", "cache `dir` (default $XDG_CACHE_HOME/mmaprig)")
 	fs.StringVar(&f.artifacts, "artifacts", "", "artifact `dir` for this run (default CACHE/runs/TIME)")
 	fs.StringVar(&f.root, "root", "", "the rig's source tree (default: found from the working directory)")
@@ -153,8 +160,8 @@ func (f *flags) check() error {
 	if f.boot != runner.BootAuto && f.boot != runner.BootCold {
 		return usagef("-boot %q: want auto or cold", f.boot)
 	}
-	if f.checks != "contract" && f.checks != "reader" {
-		return usagef("-checks %q: want contract or reader", f.checks)
+	if f.checks != runner.ChecksContract && f.checks != runner.ChecksReader && f.checks != runner.ChecksNone {
+		return usagef("-checks %q: want contract, reader or none", f.checks)
 	}
 	if f.channel != wire.ChannelSerial && f.channel != wire.ChannelSSH {
 		return usagef("-channel %q: want serial or ssh", f.channel)
@@ -168,8 +175,8 @@ func (f *flags) check() error {
 		return usageError{"-matrix runs every cell; -cell runs the ones named: give one of them"}
 	case matrix && f.any("config", "kernel", "kernel-src", "kernel-sha256", "arch"):
 		return usagef("-%s does not apply to matrix cells, which name their own kernel, config and arch in kernel/matrix.json", f.first("config", "kernel", "kernel-src", "kernel-sha256", "arch"))
-	case !matrix && f.any("junit", "network", "jobs"):
-		return usagef("-%s applies only to -matrix or -cell", f.first("junit", "network", "jobs"))
+	case !matrix && f.any("network", "jobs"):
+		return usagef("-%s applies only to -matrix or -cell", f.first("network", "jobs"))
 	case f.set["kernel-sha256"] && !isURL(f.kernelSrc):
 		return usageError{"-kernel-sha256 pins a tarball downloaded with -kernel-src URL; without a URL it would be ignored"}
 	case f.set["kernel"] && f.set["kernel-src"]:
@@ -250,14 +257,14 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	if err == nil && (cmd == "exec" || cmd == "shell") && f.any("channel", "checks") {
-		err = usagef("rig %s always uses the SSH channel and runs no checks; -%s would be ignored", cmd, f.first("channel", "checks"))
+	if err == nil && (cmd == "exec" || cmd == "shell") && f.any("channel", "checks", "guest-test") {
+		err = usagef("rig %s always uses the SSH channel and runs no checks; -%s would be ignored", cmd, f.first("channel", "checks", "guest-test"))
 	}
 	if err == nil && cmd == "watch" && f.any("matrix", "cell", "json", "html", "build-only") {
 		err = usagef("rig watch runs one machine until Ctrl-C; -%s does not apply", f.first("matrix", "cell", "json", "html", "build-only"))
 	}
-	if err == nil && cmd != "run" && cmd != "lint" && f.set["html"] {
-		err = usagef("-html applies to a run or a matrix, not to rig %s", cmd)
+	if err == nil && cmd != "run" && f.any("html", "junit") {
+		err = usagef("-%s applies to a run or a matrix, not to rig %s", f.first("html", "junit"), cmd)
 	}
 	if err == nil && cmd != "lint" && f.set["tools"] {
 		err = usageError{"-tools applies only to rig lint"}
@@ -327,7 +334,8 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if cmd == "run" {
-		if err := writeReports(f, []report.Cell{report.NewCell(runName(opts), string(verdict.Pass), res, time.Since(start))}, stderr); err != nil {
+		cells := []report.Cell{report.NewCell(runName(opts), string(verdict.Pass), res, time.Since(start))}
+		if err := writeReports(f, cells, stderr); err != nil {
 			fmt.Fprintf(stderr, "rig: %v\n", err)
 			return verdict.ExitSetup
 		}
@@ -361,6 +369,11 @@ func runName(opts runner.Options) string {
 // writeReports writes the -html page and, under GitHub Actions, appends
 // the job summary; a summary that cannot be written is only a warning.
 func writeReports(f *flags, cells []report.Cell, stderr io.Writer) error {
+	if f.junitOut != "" {
+		if err := report.WriteJUnit(f.junitOut, cells); err != nil {
+			return err
+		}
+	}
 	if f.htmlOut != "" {
 		if err := report.WriteHTML(f.htmlOut, cells); err != nil {
 			return err
@@ -474,7 +487,9 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 		BuildOnly:   f.buildOnly,
 		Boot:        f.boot,
 		Channel:     f.channel,
-		ReaderOnly:  f.checks == "reader",
+		Checks:       f.checks,
+		GuestTests:   f.guestTests,
+		ModuleParams: f.moduleParams,
 		KernelArgs:  strings.Fields(f.kernelArgs),
 		Inject:      f.inject,
 		Timeouts:    f.t,
@@ -490,9 +505,13 @@ func printResult(w io.Writer, res runner.Result, opts runner.Options) {
 			fmt.Fprintln(w, l)
 		}
 	}
+	suite := ""
 	if len(res.Cases) > 0 {
-		fmt.Fprintln(w, "contract (KTAP):")
 		for _, c := range res.Cases {
+			if c.Suite != suite {
+				suite = c.Suite
+				fmt.Fprintf(w, "%s:\n", suite)
+			}
 			t := ""
 			if c.Time > 0 {
 				t = runner.FormatDuration(c.Time)
@@ -515,10 +534,7 @@ func printResult(w io.Writer, res runner.Result, opts runner.Options) {
 		return
 	}
 	if res.Err == nil {
-		what := fmt.Sprintf("%s maps the expected %d bytes", opts.Device, len(opts.Expect))
-		if len(res.Cases) > 0 {
-			what += fmt.Sprintf(" and meets the contract (%d cases)", len(res.Cases))
-		}
+		what := passSummary(res, opts)
 		fmt.Fprintf(w, "PASS: %s (boot to verdict %.2fs, accel %s)\n", what, res.BootToVerdict.Seconds(), res.Accel.Name)
 		fmt.Fprintf(w, "artifacts: %s\n", res.ArtifactDir)
 		return
@@ -536,6 +552,33 @@ func printResult(w io.Writer, res runner.Result, opts runner.Options) {
 		fmt.Fprintln(w, "serial log: none; the VM did not start")
 	}
 	fmt.Fprintf(w, "artifacts: %s\n", res.ArtifactDir)
+}
+
+// passSummary says what a passing run proved.
+func passSummary(res runner.Result, opts runner.Options) string {
+	var what []string
+	if opts.Checks != runner.ChecksNone {
+		what = append(what, fmt.Sprintf("%s maps the expected %d bytes", opts.Device, len(opts.Expect)))
+	}
+	n := map[string]int{}
+	var suites []string
+	for _, c := range res.Cases {
+		if n[c.Suite] == 0 {
+			suites = append(suites, c.Suite)
+		}
+		n[c.Suite]++
+	}
+	for _, s := range suites {
+		if s == wire.CmdContract {
+			what = append(what, fmt.Sprintf("meets the contract (%d cases)", n[s]))
+		} else {
+			what = append(what, fmt.Sprintf("passes %s (%d cases)", s, n[s]))
+		}
+	}
+	if len(what) == 0 {
+		return "the module loads, creates " + opts.Device + " and unloads"
+	}
+	return strings.Join(what, " and ")
 }
 
 func fileExists(p string) bool {

@@ -78,12 +78,6 @@ func matrixCommand(ctx context.Context, cmd string, f *flags, base runner.Option
 			return verdict.ExitSetup
 		}
 	}
-	if f.junitOut != "" {
-		if err := report.WriteJUnit(f.junitOut, results); err != nil {
-			fmt.Fprintf(stderr, "rig: %v\n", err)
-			return verdict.ExitSetup
-		}
-	}
 	if err := writeReports(f, results, stderr); err != nil {
 		fmt.Fprintf(stderr, "rig: %v\n", err)
 		return verdict.ExitSetup

@@ -148,10 +148,7 @@ func printBlock(w io.Writer, why string, res runner.Result, took time.Duration, 
 	}
 	head := fmt.Sprintf("%s  %s  ", time.Now().Format("15:04:05"), why)
 	if res.Err == nil {
-		what := fmt.Sprintf("%s maps the expected %d bytes", opts.Device, len(opts.Expect))
-		if len(res.Cases) > 0 {
-			what += fmt.Sprintf(", %d contract cases", len(res.Cases))
-		}
+		what := passSummary(res, opts)
 		fmt.Fprintf(w, "%sPASS in %s (%s): %s\n", head, runner.FormatDuration(took), strings.Join(stages, ", "), what)
 		return
 	}

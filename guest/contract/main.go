@@ -39,6 +39,7 @@ type config struct {
 	iterations int
 	page       int
 	leakCheck  bool
+	params     string
 }
 
 type check struct {
@@ -65,6 +66,7 @@ func main() {
 	expect := flag.String("expect", wire.FormatBytes(wire.DefaultExpect), "bytes the page starts with")
 	flag.StringVar(&c.dev, "dev", "/dev/mymap", "device")
 	flag.StringVar(&c.module, "module", wire.ModulePath, "the module's .ko, for the unload cycles")
+	flag.StringVar(&c.params, "params", "", "the module's parameters, for its reloads")
 	flag.BoolVar(&c.leakCheck, "leak-check", true, "judge free pages across the unload cycles (off where the allocator holds freed memory back, as KASAN does)")
 	flag.IntVar(&c.cycles, "cycles", 100, "load/use/unload cycles")
 	flag.IntVar(&c.mappers, "mappers", 8, "concurrent mappers")
@@ -326,7 +328,7 @@ func unloadReload(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 	err = kmod.Unload(name, unloadTimeout)
 	if err == nil {
 		unix.Munmap(p)
-		kmod.Load(c.module, "", 10*time.Second)
+		kmod.Load(c.module, c.params, 10*time.Second)
 		return fail("rmmod %s succeeded while a mapping was live", name)
 	}
 	k.Diag("rmmod with a live mapping: %v (in use, refcnt %s)", err, refcnt(name))
@@ -335,7 +337,7 @@ func unloadReload(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 		return fail("rmmod after munmap and close: %v", err)
 	}
 	cycle := func() error {
-		if err := kmod.Load(c.module, "", 10*time.Second); err != nil {
+		if err := kmod.Load(c.module, c.params, 10*time.Second); err != nil {
 			return err
 		}
 		f, p, err := mapDev(c, c.page, unix.PROT_READ, unix.MAP_SHARED, 0)
@@ -359,7 +361,7 @@ func unloadReload(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 	// Warm up, so caches the first loads fill do not count as a leak.
 	for i := 0; i < 5; i++ {
 		if err := cycle(); err != nil {
-			kmod.Load(c.module, "", 10*time.Second)
+			kmod.Load(c.module, c.params, 10*time.Second)
 			return fail("cycle %d: %v", i, err)
 		}
 	}
@@ -370,13 +372,13 @@ func unloadReload(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 		before := available()
 		for i := 0; i < c.cycles/2; i++ {
 			if err := cycle(); err != nil {
-				kmod.Load(c.module, "", 10*time.Second)
+				kmod.Load(c.module, c.params, 10*time.Second)
 				return fail("cycle %d: %v", half*c.cycles/2+i, err)
 			}
 		}
 		lost[half] = before - available()
 	}
-	if err := kmod.Load(c.module, "", 10*time.Second); err != nil {
+	if err := kmod.Load(c.module, c.params, 10*time.Second); err != nil {
 		return fail("reload: %v", err)
 	}
 	k.Diag("%d load/map/unload cycles in two halves: pages lost %+d, %+d", c.cycles, lost[0], lost[1])

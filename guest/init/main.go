@@ -126,9 +126,19 @@ func setUp(w *wire.Work) error {
 		{wire.HostKeyPath, w.HostKey, 0o600},
 		{wire.AuthorizedKeyPath, w.AuthorizedKey, 0o644},
 	}
+	for _, f := range w.Files {
+		files = append(files, struct {
+			path string
+			data []byte
+			mode os.FileMode
+		}{f.Path, f.Data, os.FileMode(f.Mode)})
+	}
 	for _, f := range files {
 		if f.data == nil {
 			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
+			return err
 		}
 		if err := os.WriteFile(f.path, f.data, f.mode); err != nil {
 			return err

@@ -32,9 +32,9 @@ func runAll(p *port, cfg wire.Config) {
 	if !ev.OK {
 		return
 	}
-	env := append(os.Environ(), "MMAPRIG_DEVICE="+cfg.Device, "MMAPRIG_MODULE="+wire.ModulePath)
+	env := append(os.Environ(), wire.EnvDevice+"="+cfg.Device, wire.EnvModule+"="+wire.ModulePath, wire.EnvParams+"="+cfg.Params)
 	for _, prog := range cfg.Programs {
-		p.emit(run(prog, env))
+		p.emit(run(prog, append(env, prog.Env...)))
 	}
 	if cfg.Unload {
 		p.emit(step(wire.EvUnload, wire.ModulePath, func() error {

@@ -3,14 +3,14 @@
 package kmod
 
 import (
-	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mmaprig/mmaprig/internal/modinfo"
 )
 
 // ErrTimeout means the module's init or exit did not return in time.
@@ -68,25 +68,11 @@ func UnloadFile(path string, timeout time.Duration) error {
 // Name reads a module's name from its .modinfo section, as the kernel
 // does; the file name may differ.
 func Name(path string) (string, error) {
-	f, err := elf.Open(path)
+	info, err := modinfo.Read(path)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	info := f.Section(".modinfo")
-	if info == nil {
-		return "", fmt.Errorf("%s: no .modinfo section; not a kernel module", path)
-	}
-	b, err := info.Data()
-	if err != nil {
-		return "", fmt.Errorf("%s: read .modinfo: %w", path, err)
-	}
-	for _, kv := range strings.Split(string(b), "\x00") {
-		if v, ok := strings.CutPrefix(kv, "name="); ok {
-			return v, nil
-		}
-	}
-	return "", fmt.Errorf("%s: no name= in .modinfo", path)
+	return info.Name()
 }
 
 // WaitNode waits until path exists.

@@ -55,12 +55,18 @@ type ContractOptions struct {
 	// it off on kernels whose allocator holds freed memory back on purpose
 	// (KASAN's quarantine), as it knows from the kernel's .config.
 	LeakCheck bool
+	// Params are the module's parameters, for its reloads.
+	Params string
 }
 
 // ContractArgv is the contract program's command line.
 func ContractArgv(o ContractOptions) []string {
-	return []string{CmdContract, "-dev", o.Device, "-module", o.Module,
+	argv := []string{CmdContract, "-dev", o.Device, "-module", o.Module,
 		"-expect", FormatBytes(o.Expect), "-leak-check=" + strconv.FormatBool(o.LeakCheck)}
+	if o.Params != "" {
+		argv = append(argv, "-params", o.Params)
+	}
+	return argv
 }
 
 // Quote renders argv as one POSIX shell command line, quoting where needed,

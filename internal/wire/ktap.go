@@ -43,6 +43,9 @@ type Case struct {
 	Diagnostics []string
 	// Time is how long the case ran, from its "# time: DURATION" line.
 	Time time.Duration
+	// Suite is the program that ran the case, such as "contract"; set by
+	// the rig, not by KTAP.
+	Suite string
 }
 
 // KTAPWriter prints a KTAP document.

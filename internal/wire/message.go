@@ -70,6 +70,15 @@ type Work struct {
 	// Seed is fresh entropy for the guest's random number generator, so
 	// that guests restored from one snapshot do not share their state.
 	Seed []byte `json:"seed,omitempty"`
+	// Files are more files for the run, such as the author's guest tests.
+	Files []File `json:"files,omitempty"`
+}
+
+// File is a file the init writes before the run.
+type File struct {
+	Path string `json:"path"`
+	Data []byte `json:"data"`
+	Mode uint32 `json:"mode"`
 }
 
 // Request is a message from the rig to the guest init.
@@ -104,6 +113,8 @@ type Config struct {
 // Program is one guest program of a run.
 type Program struct {
 	Argv []string `json:"argv"`
+	// Env is added to the program's environment, as KEY=value.
+	Env []string `json:"env,omitempty"`
 	// TimeoutMS bounds it; the init kills it after that.
 	TimeoutMS int64 `json:"timeout_ms"`
 }

@@ -23,6 +23,8 @@ const (
 	Dir = "/mmaprig"
 	// ModulePath is the module under test.
 	ModulePath = Dir + "/module.ko"
+	// TestsDir holds the author's guest tests.
+	TestsDir = Dir + "/tests"
 	// HostKeyPath and AuthorizedKeyPath are the guest sshd's keys, fresh
 	// for each run (SSH channel only).
 	HostKeyPath       = Dir + "/ssh_host_ed25519_key"
@@ -67,3 +69,13 @@ const MaxLine = 16 << 20
 
 // MaxOutput bounds what the init keeps of a program's stdout or stderr.
 const MaxOutput = 1 << 20
+
+// The environment every guest program gets.
+const (
+	// EnvDevice is the device node the module must create.
+	EnvDevice = "MMAPRIG_DEVICE"
+	// EnvModule is the module's .ko in the guest.
+	EnvModule = "MMAPRIG_MODULE"
+	// EnvParams are the module's parameters.
+	EnvParams = "MMAPRIG_MODULE_PARAMS"
+)

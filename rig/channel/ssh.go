@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -115,15 +116,22 @@ type Result struct {
 	Stderr []byte
 }
 
-// Run runs cmd in the guest. The error is nil whenever the command ran to
-// an exit status or a signal, whatever they were; it reports a broken
-// channel or ctx ending.
-func (c *Client) Run(ctx context.Context, cmd string) (Result, error) {
+// Run runs cmd in the guest, with env (KEY=value) added to its
+// environment. The error is nil whenever the command ran to an exit status
+// or a signal, whatever they were; it reports a broken channel or ctx
+// ending.
+func (c *Client) Run(ctx context.Context, cmd string, env ...string) (Result, error) {
 	s, err := c.c.NewSession()
 	if err != nil {
 		return Result{}, fmt.Errorf("ssh session: %w", err)
 	}
 	defer s.Close()
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := s.Setenv(k, v); err != nil {
+			return Result{}, fmt.Errorf("ssh setenv %s: %w", k, err)
+		}
+	}
 	var out, errb bytes.Buffer
 	s.Stdout, s.Stderr = &out, &errb
 	done := make(chan error, 1)

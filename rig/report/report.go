@@ -122,12 +122,16 @@ func JUnit(cells []Cell) junit.Testsuites {
 		}
 		suite.AddTestcase(verdict)
 		for _, k := range c.cases {
-			tc := junit.Testcase{Name: k.Name, Classname: c.Name + ".contract"}
+			suiteName := k.Suite
+			if suiteName == "" {
+				suiteName = "contract"
+			}
+			tc := junit.Testcase{Name: k.Name, Classname: c.Name + "." + suiteName, Time: secs(k.Time)}
 			switch k.Result {
 			case wire.Skip:
 				tc.Skipped = &junit.Result{Message: k.Reason}
 			case wire.Fail:
-				tc.Failure = &junit.Result{Message: c.Name + ": contract case " + k.Name + " failed",
+				tc.Failure = &junit.Result{Message: c.Name + ": " + suiteName + " case " + k.Name + " failed",
 					Type: "contract", Data: strings.Join(k.Diagnostics, "\n")}
 			}
 			suite.AddTestcase(tc)

@@ -42,8 +42,9 @@ type ExecReport struct {
 	Stderr string `json:"stderr,omitempty"`
 }
 
-// CaseReport is one contract case.
+// CaseReport is one case: of the contract, or of an author's guest test.
 type CaseReport struct {
+	Suite       string   `json:"suite,omitempty"`
 	Name        string   `json:"name"`
 	Result      string   `json:"result"`
 	Reason      string   `json:"reason,omitempty"`
@@ -90,7 +91,7 @@ func (r Result) Report() Report {
 		rep.Exec = &ExecReport{Exit: r.Exec.Exit, Signal: r.Exec.Signal, Error: r.Exec.Err, Stderr: r.Exec.Stderr}
 	}
 	for _, c := range r.Cases {
-		rep.Cases = append(rep.Cases, CaseReport{Name: c.Name, Result: string(c.Result), Reason: c.Reason, Diagnostics: c.Diagnostics, Seconds: c.Time.Seconds()})
+		rep.Cases = append(rep.Cases, CaseReport{Suite: c.Suite, Name: c.Name, Result: string(c.Result), Reason: c.Reason, Diagnostics: c.Diagnostics, Seconds: c.Time.Seconds()})
 	}
 	for _, s := range r.Stages {
 		rep.Stages = append(rep.Stages, StageReport{Stage: s.Stage, Seconds: s.Duration.Seconds(), Cached: s.Cached, Failed: s.Failed})

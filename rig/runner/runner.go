@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -34,6 +35,13 @@ type Timeouts struct {
 	Load   time.Duration // insmod, in the guest
 	Check  time.Duration // each guest program
 }
+
+// The built-in checks -checks chooses.
+const (
+	ChecksContract = "contract"
+	ChecksReader   = "reader"
+	ChecksNone     = "none"
+)
 
 // DefaultTimeouts suit a 2-core machine without KVM.
 var DefaultTimeouts = Timeouts{
@@ -85,8 +93,14 @@ type Options struct {
 	// Shell opens an interactive guest shell after the module loaded
 	// (SSH channel only).
 	Shell bool
-	// ReaderOnly skips the contract checks after the reader.
-	ReaderOnly bool
+	// Checks are the built-in checks: ChecksContract (the reader, then the
+	// contract), ChecksReader or ChecksNone.
+	Checks string
+	// GuestTests are the author's own guest tests (see rig/guesttest),
+	// run in order after the built-in checks.
+	GuestTests []string
+	// ModuleParams are the module's parameters, as for insmod.
+	ModuleParams string
 	// KernelArgs are appended to the guest kernel command line.
 	KernelArgs []string
 	// Inject is a host-side fault, one of Faults, for testing the rig.
@@ -146,6 +160,8 @@ type run struct {
 	machine
 	ko   string
 	keys *channel.Keys
+	// tests are the author's guest tests, built.
+	tests []builtTest
 	// early is a guest being restored while the module builds.
 	early *earlyVM
 }
@@ -215,17 +231,19 @@ func (p *Prepared) Run(ctx context.Context, opts Options) Result {
 	r.machine = p.machine
 	r.res.Accel = p.accel
 	r.res.Stages = append([]StageTime(nil), p.stages...)
-	stages := []stage{{"module", r.opts.Timeouts.Module, r.module}}
-	if !opts.BuildOnly {
-		stages = []stage{
-			{"module", r.opts.Timeouts.Module, func(sctx context.Context, st *Stage) (string, bool, error) {
-				// The module goes to the guest over the results port, so
-				// the guest can come back from its snapshot meanwhile.
-				r.startRestore(ctx)
-				return r.module(sctx, st)
-			}},
-			{"boot", 0, r.boot},
+	stages := []stage{{"module", r.opts.Timeouts.Module, func(sctx context.Context, st *Stage) (string, bool, error) {
+		if !opts.BuildOnly {
+			// The module goes to the guest over the results port, so
+			// the guest can come back from its snapshot meanwhile.
+			r.startRestore(ctx)
 		}
+		return r.module(sctx, st)
+	}}}
+	if len(opts.GuestTests) > 0 {
+		stages = append(stages, stage{"tests", r.opts.Timeouts.Module, r.buildTests})
+	}
+	if !opts.BuildOnly {
+		stages = append(stages, stage{"boot", 0, r.boot})
 	}
 	r.finish(ctx, r.stages(ctx, stages))
 	return *r.res
@@ -329,7 +347,7 @@ func (r *run) setup(ctx context.Context, _ *Stage) (string, bool, error) {
 		return "", false, fail(verdict.Setup, err, "bad -config")
 	}
 	r.frags = frags
-	acc, err := vm.RealHost.DetectAccel(r.opts.Accel)
+	acc, err := vm.RealHost.DetectAccel(r.opts.Accel, r.opts.Arch)
 	if err != nil {
 		return "", false, fail(verdict.Setup, err, "bad -accel")
 	}
@@ -394,17 +412,28 @@ func (r *run) module(ctx context.Context, _ *Stage) (string, bool, error) {
 		return "", false, fail(verdict.Setup, err, "read -module %s", r.opts.ModuleDir)
 	}
 	logPath := filepath.Join(r.opts.ArtifactDir, "module-build.log")
+	shown := displayDir(r.opts.ModuleDir)
 	dir, hit, err := r.opts.Cache.Get(ctx, "module", key, func(ctx context.Context, out string) error {
 		logf, err := os.Create(logPath)
 		if err != nil {
 			return err
 		}
 		defer logf.Close()
-		res, err := kernel.BuildModule(ctx, r.opts.Arch, r.kernel.BuildDir, r.opts.ModuleDir, out, logf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		res, err := kernel.BuildModule(ctx, r.opts.Arch, r.kernel.BuildDir, r.opts.ModuleDir, out, logf, r.moduleVars()...)
+		var be *kernel.ModuleBuildError
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, &be):
+			errs := inDir(shown, be.Errors)
+			first := "see " + logPath
+			if len(errs) > 0 {
+				first = errs[0]
 			}
+			return &Error{Class: verdict.ModuleBuild, Title: "the module did not compile",
+				Msg:     fmt.Sprintf("the module did not compile: %s (the whole log: %s)", first, logPath),
+				Excerpt: strings.Join(errs, "\n"), Err: be.Err}
+		case err != nil:
 			return &Error{Class: verdict.ModuleBuild, Title: "the module did not compile", Msg: "the module did not compile; see " + logPath, Err: err}
 		}
 		return os.WriteFile(filepath.Join(out, "warnings.txt"), []byte(strings.Join(res.Warnings, "\n")), 0o644)
@@ -418,18 +447,53 @@ func (r *run) module(ctx context.Context, _ *Stage) (string, bool, error) {
 	}
 	r.ko = kos[0]
 	copyFile(r.ko, filepath.Join(r.opts.ArtifactDir, filepath.Base(r.ko)))
-	var warnings []string
+	if err := kernel.CheckParams(r.ko, r.opts.ModuleParams); err != nil {
+		return "", hit, fail(verdict.Setup, err, "-module-params %q", r.opts.ModuleParams)
+	}
+	nwarn := 0
 	if w, _ := os.ReadFile(filepath.Join(dir, "warnings.txt")); len(strings.TrimSpace(string(w))) > 0 {
-		warnings = strings.Split(strings.TrimSpace(string(w)), "\n")
-		for _, l := range warnings {
+		for _, l := range inDir(shown, strings.Split(strings.TrimSpace(string(w)), "\n")) {
 			r.opts.Printer.Printf("    %s", l)
+			if !strings.HasPrefix(l, " ") {
+				nwarn++
+			}
 		}
 	}
 	how := "built"
 	if hit {
 		how = "cached"
 	}
-	return fmt.Sprintf("%s %s, %d warning(s) with W=1", how, filepath.Base(r.ko), len(warnings)), hit, nil
+	return fmt.Sprintf("%s %s, %d warning(s) with W=1", how, filepath.Base(r.ko), nwarn), hit, nil
+}
+
+// displayDir is how diagnostics name the module directory: relative to the
+// working directory when it is below it, as the user would type it, so
+// that editors and CI annotations find the files.
+func displayDir(dir string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return dir
+	}
+	if rel, err := filepath.Rel(wd, dir); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return dir
+}
+
+// diagPathRE matches a relative path that starts a diagnostic, "file.c:12:".
+var diagPathRE = regexp.MustCompile(`^([^/ :][^ :]*):\d+:`)
+
+// inDir puts dir in front of the paths of compiler diagnostics, which are
+// relative to the module directory; the context lines under them stay.
+func inDir(dir string, lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		if m := diagPathRE.FindStringSubmatch(l); m != nil {
+			l = filepath.Join(dir, m[1]) + l[len(m[1]):]
+		}
+		out[i] = l
+	}
+	return out
 }
 
 func copyFile(src, dst string) error {

@@ -230,4 +230,8 @@ func (e *earlyVM) stop() {
 	if e.v != nil {
 		e.v.Kill()
 	}
+	// The guest never ran: its logs would only mislead.
+	for _, f := range []string{"console.log", "qemu.log", "qemu.cmdline", "qemu.cmdline.json"} {
+		os.Remove(filepath.Join(e.cfg.ArtifactDir, f))
+	}
 }

@@ -40,18 +40,26 @@ func (r *run) spec(nonce string) verdict.Spec {
 	case r.opts.Exec != nil:
 		progs = append(progs, prog(r.opts.Exec, verdict.CheckExec))
 	default:
-		progs = append(progs, prog(wire.ReaderArgv(r.opts.Device, len(r.opts.Expect)), verdict.CheckReader))
-		if !r.opts.ReaderOnly {
+		if r.opts.Checks != ChecksNone {
+			progs = append(progs, prog(wire.ReaderArgv(r.opts.Device, len(r.opts.Expect)), verdict.CheckReader))
+		}
+		if r.opts.Checks == ChecksContract {
 			progs = append(progs, prog(wire.ContractArgv(wire.ContractOptions{
 				Device: r.opts.Device, Module: wire.ModulePath, Expect: r.opts.Expect,
-				LeakCheck: !r.kasan(),
+				LeakCheck: !r.kasan(), Params: r.opts.ModuleParams,
 			}), verdict.CheckKTAP))
+		}
+		for _, t := range r.tests {
+			p := prog(t.argv(), t.check())
+			p.Name = t.suite()
+			progs = append(progs, p)
 		}
 	}
 	return verdict.Spec{
 		Channel:       r.opts.Channel,
 		Nonce:         nonce,
 		Device:        r.opts.Device,
+		Params:        r.opts.ModuleParams,
 		Expect:        r.opts.Expect,
 		Programs:      progs,
 		Unload:        r.opts.Exec == nil && !r.opts.Shell,
@@ -86,6 +94,13 @@ func (r *run) guestWork(spec verdict.Spec) (*wire.Work, error) {
 		return nil, err
 	}
 	w := &wire.Work{Nonce: spec.Nonce, Config: spec.Config(), Module: ko, Seed: seed}
+	for _, t := range r.tests {
+		b, err := os.ReadFile(t.bin)
+		if err != nil {
+			return nil, err
+		}
+		w.Files = append(w.Files, wire.File{Path: t.guestPath(), Data: b, Mode: 0o755})
+	}
 	if spec.Channel == wire.ChannelSSH {
 		// Fresh keys for every run; they travel only over the results port.
 		if r.keys, err = channel.NewKeys(); err != nil {
@@ -117,3 +132,6 @@ func (r *run) writeRunJSON(spec verdict.Spec) error {
 	}
 	return os.WriteFile(filepath.Join(r.opts.ArtifactDir, "run.json"), append(b, '\n'), 0o644)
 }
+
+// moduleVars are extra make variables for the module's build.
+func (r *run) moduleVars() []string { return nil }

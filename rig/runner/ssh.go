@@ -68,7 +68,7 @@ func (d *driver) driveSSH(ctx context.Context) {
 func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step) (wire.Event, error) {
 	cfg := d.spec.Config()
 	ev := wire.Event{Name: st.Event, Exit: -1}
-	var argv []string
+	var argv, env []string
 	switch st.Event {
 	case wire.EvInsmod:
 		argv = []string{wire.CmdModctl, "load", wire.ModulePath, ms(cfg.LoadTimeoutMS).String(), cfg.Params}
@@ -82,6 +82,7 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 	case wire.EvRun:
 		p := st.Program
 		argv = append([]string{wire.CmdModctl, "run", ms(p.TimeoutMS).String()}, p.Argv...)
+		env = append([]string{wire.EnvDevice + "=" + cfg.Device, wire.EnvModule + "=" + wire.ModulePath, wire.EnvParams + "=" + cfg.Params}, p.Env...)
 		ev.Cmd = p.Cmd()
 	case wire.EvShell:
 		if err := shell(c); err != nil {
@@ -99,7 +100,7 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, st.Timeout)
 	defer cancel()
-	res, err := c.Run(rctx, wire.Quote(argv...))
+	res, err := c.Run(rctx, wire.Quote(argv...), env...)
 	ev.MS = time.Since(start).Milliseconds()
 	if err != nil {
 		if ctx.Err() == nil && rctx.Err() != nil {

@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
@@ -29,12 +30,29 @@ const (
 	// CheckExec: any ending is fine; the result is the run's output
 	// (rig exec).
 	CheckExec Check = "exec"
+	// CheckGoTest: a Go test binary run with -test.v; one case per test,
+	// and every test must pass or skip.
+	CheckGoTest Check = "go-test"
+	// CheckProgram: the author's program must exit 0; if it prints KTAP,
+	// each of its cases counts, as CheckKTAP's do.
+	CheckProgram Check = "program"
 )
 
 // Program is one guest program and how its result is judged.
 type Program struct {
 	wire.Program
 	Check Check `json:"check"`
+	// Name names the program's cases (their suite); argv[0]'s base name
+	// when empty.
+	Name string `json:"name,omitempty"`
+}
+
+// Suite is the name the program's cases go under.
+func (p Program) Suite() string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return filepath.Base(p.Argv[0])
 }
 
 // Spec is one run: the guest's configuration and the rig's expectations
@@ -102,7 +120,7 @@ func (s Step) String() string {
 // Short names the step without its program's arguments.
 func (s Step) Short() string {
 	if s.Program != nil {
-		return "run " + s.Program.Argv[0]
+		return "run " + s.Program.Suite()
 	}
 	return s.Event
 }

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jstemmer/go-junit-report/v2/gtr"
+	"github.com/jstemmer/go-junit-report/v2/parser/gotest"
+
 	"github.com/mmaprig/mmaprig/internal/wire"
 )
 
@@ -32,32 +35,25 @@ func judgeRun(res *Result, p Program, ev wire.Event, expect []byte) *Result {
 		}
 		return nil
 	case CheckKTAP:
-		out := strings.Join(ev.Stdout, "\n")
-		res.KTAP = out + "\n"
+		res.KTAP = strings.Join(ev.Stdout, "\n") + "\n"
 		res.ContractTime = time.Duration(ev.MS) * time.Millisecond
-		doc, err := wire.ParseKTAP(strings.NewReader(out))
-		res.Cases = append(res.Cases, doc.Cases...)
-		if err != nil {
-			return failed(Contract, name+" did not finish", "%s did not finish (%s; %s): %v %s",
-				name, firstNonEmpty(ev.Err, "no error"), how(ev), err, strings.TrimSpace(ev.Stderr))
+		return judgeKTAP(res, p, ev, true)
+	case CheckProgram:
+		if looksLikeKTAP(ev.Stdout) {
+			return judgeKTAP(res, p, ev, false)
 		}
-		var names, details []string
-		for _, c := range doc.Cases {
-			if c.Result == wire.Fail {
-				names = append(names, c.Name)
-				details = append(details, c.Diagnostics...)
-			}
-		}
-		if names != nil {
-			r := failed(Contract, "contract case(s) failed: "+strings.Join(names, ", "), "contract case(s) failed: %s", strings.Join(names, ", "))
-			r.Excerpt = strings.Join(details, "\n")
-			return r
-		}
+		c := wire.Case{Number: 1, Name: p.Suite(), Result: wire.Pass, Time: time.Duration(ev.MS) * time.Millisecond, Suite: p.Suite()}
 		if !ev.OK {
-			return failed(Contract, name+" failed", "%s failed (%s) though every case passed: %s", name, how(ev),
+			c.Result, c.Diagnostics = wire.Fail, diagnostics(ev)
+		}
+		res.Cases = append(res.Cases, c)
+		if !ev.OK {
+			return failed(Contract, "guest test "+p.Suite()+" failed", "guest test %s failed (%s): %s", p.Suite(), how(ev),
 				firstNonEmpty(strings.TrimSpace(ev.Stderr), ev.Err))
 		}
 		return nil
+	case CheckGoTest:
+		return judgeGoTest(res, p, ev)
 	}
 	return failed(Channel, "internal error", "internal error: program %s has no check %q", name, p.Check)
 }
@@ -81,4 +77,117 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// judgeKTAP parses a program's KTAP into cases. A contract's failures are
+// named as contract cases; an author's test's by its name.
+func judgeKTAP(res *Result, p Program, ev wire.Event, contract bool) *Result {
+	name := p.Suite()
+	doc, err := wire.ParseKTAP(strings.NewReader(strings.Join(ev.Stdout, "\n")))
+	for _, c := range doc.Cases {
+		c.Suite = name
+		res.Cases = append(res.Cases, c)
+	}
+	failed := func(title, format string, args ...any) *Result {
+		return &Result{Class: Contract, Title: title, Msg: fmt.Sprintf(format, args...)}
+	}
+	if err != nil {
+		return failed(name+" did not finish", "%s did not finish (%s; %s): %v %s",
+			name, firstNonEmpty(ev.Err, "no error"), how(ev), err, strings.TrimSpace(ev.Stderr))
+	}
+	var names, details []string
+	for _, c := range doc.Cases {
+		if c.Result == wire.Fail {
+			names = append(names, c.Name)
+			details = append(details, c.Diagnostics...)
+		}
+	}
+	if names != nil {
+		what := "contract case(s) failed: "
+		if !contract {
+			what = "guest test " + name + " failed: "
+		}
+		r := failed(what+strings.Join(names, ", "), "%s%s", what, strings.Join(names, ", "))
+		r.Excerpt = strings.Join(details, "\n")
+		return r
+	}
+	if !ev.OK {
+		return failed(name+" failed", "%s failed (%s) though every case passed: %s", name, how(ev),
+			firstNonEmpty(strings.TrimSpace(ev.Stderr), ev.Err))
+	}
+	return nil
+}
+
+// looksLikeKTAP reports whether output starts as KTAP does.
+func looksLikeKTAP(lines []string) bool {
+	return len(lines) > 0 && (strings.HasPrefix(lines[0], "KTAP version ") || strings.HasPrefix(lines[0], "TAP version "))
+}
+
+// judgeGoTest turns a Go test binary's -test.v output into one case per
+// test (go-junit-report's parser), and fails the run if one failed, or if
+// the binary did not end well (a panic, a timeout) though none failed.
+func judgeGoTest(res *Result, p Program, ev wire.Event) *Result {
+	name := p.Suite()
+	report, err := gotest.NewParser(gotest.PackageName(name)).Parse(strings.NewReader(strings.Join(ev.Stdout, "\n") + "\n"))
+	var failedTests, details []string
+	n := 0
+	if err == nil {
+		for _, pkg := range report.Packages {
+			for _, t := range pkg.Tests {
+				n++
+				c := wire.Case{Number: n, Name: t.Name, Result: wire.Pass, Time: t.Duration, Suite: name}
+				switch t.Result {
+				case gtr.Skip:
+					c.Result = wire.Skip
+					c.Reason = strings.TrimSpace(strings.Join(t.Output, " "))
+				case gtr.Pass:
+				default:
+					c.Result, c.Diagnostics = wire.Fail, trimOutput(t.Output)
+					failedTests = append(failedTests, t.Name)
+					details = append(details, c.Diagnostics...)
+				}
+				res.Cases = append(res.Cases, c)
+			}
+		}
+	}
+	switch {
+	case failedTests != nil:
+		r := &Result{Class: Contract, Title: "guest test " + name + " failed: " + strings.Join(failedTests, ", "),
+			Msg: fmt.Sprintf("guest test %s failed: %s", name, strings.Join(failedTests, ", "))}
+		r.Excerpt = strings.Join(details, "\n")
+		return r
+	case !ev.OK || n == 0:
+		why := "no test ran"
+		if !ev.OK {
+			why = how(ev)
+		}
+		return &Result{Class: Contract, Title: "guest test " + name + " failed",
+			Msg:     fmt.Sprintf("guest test %s failed (%s): %s", name, why, firstNonEmpty(strings.TrimSpace(ev.Stderr), ev.Err)),
+			Excerpt: strings.Join(lastLines(ev.Stdout, 20), "\n")}
+	}
+	return nil
+}
+
+// trimOutput keeps a failed test's own lines, without blank ones.
+func trimOutput(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// diagnostics are what a failed program said: its stderr's last lines, or
+// its error.
+func diagnostics(ev wire.Event) []string {
+	if s := strings.TrimSpace(ev.Stderr); s != "" {
+		return lastLines(strings.Split(s, "\n"), 10)
+	}
+	return []string{ev.Err}
+}
+
+func lastLines(lines []string, n int) []string {
+	return lines[max(0, len(lines)-n):]
 }

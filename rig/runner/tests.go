@@ -1,0 +1,71 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/guesttest"
+	"github.com/mmaprig/mmaprig/rig/verdict"
+)
+
+// builtTest is an author's guest test, built for the guest.
+type builtTest struct {
+	guesttest.Test
+	bin string
+}
+
+// buildTests resolves and builds the -guest-test programs for the guest's
+// architecture, or finds them in the cache.
+func (r *run) buildTests(ctx context.Context, _ *Stage) (string, bool, error) {
+	logPath := filepath.Join(r.opts.ArtifactDir, "guest-tests-build.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return "", false, err
+	}
+	defer logf.Close()
+	var names []string
+	for _, spec := range r.opts.GuestTests {
+		t, err := guesttest.Resolve(ctx, spec, r.opts.ModuleDir, r.opts.Root)
+		if err != nil {
+			return "", false, fail(verdict.Setup, err, "-guest-test %s", spec)
+		}
+		bin, err := guesttest.Build(ctx, r.opts.Cache, t, r.opts.Arch.GOARCH, logf)
+		switch {
+		case errors.Is(err, guesttest.ErrBuild):
+			return "", false, &Error{Class: verdict.ModuleBuild, Title: "guest test " + t.Name + " did not build",
+				Msg: fmt.Sprintf("guest test %s did not build; see %s", spec, logPath), Err: err}
+		case err != nil:
+			return "", false, fail(verdict.Setup, err, "-guest-test %s", spec)
+		}
+		r.tests = append(r.tests, builtTest{Test: t, bin: bin})
+		names = append(names, fmt.Sprintf("%s (%s)", t.Name, t.Kind))
+	}
+	return strings.Join(names, ", "), false, nil
+}
+
+// guestPath is where the test's binary goes in the guest.
+func (t builtTest) guestPath() string { return wire.TestsDir + "/" + t.Name }
+
+// argv runs the test: a Go test binary verbosely, so that each test
+// reports.
+func (t builtTest) argv() []string {
+	if t.Kind == guesttest.GoTest {
+		return []string{t.guestPath(), "-test.v"}
+	}
+	return []string{t.guestPath()}
+}
+
+func (t builtTest) check() verdict.Check {
+	if t.Kind == guesttest.GoTest {
+		return verdict.CheckGoTest
+	}
+	return verdict.CheckProgram
+}
+
+// suite names the test's cases.
+func (t builtTest) suite() string { return strings.TrimSuffix(t.Name, ".test") }
