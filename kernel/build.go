@@ -21,7 +21,6 @@ import (
 // cache entries stop matching.
 const recipe = "tinyconfig+fragments;bzImage modules;v1"
 
-
 // Progress reports how far a kernel build is.
 type Progress struct {
 	// Done is the number of build steps finished.

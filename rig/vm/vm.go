@@ -61,7 +61,7 @@ type Config struct {
 	// Paused leaves the guest stopped once QMP and the results port are
 	// connected (and a restore is done): Resume lets it run.
 	Paused bool
-	Log      *slog.Logger
+	Log    *slog.Logger
 }
 
 // VM is a running QEMU.
@@ -93,7 +93,7 @@ func (cfg Config) Args(qmpSocket string) []string {
 		"-action", "reboot=shutdown", // a reboot (panic=-1) ends the run
 		"-action", "panic=shutdown", // after GUEST_PANICKED
 		"-S", // wait for QMP, so no event is missed
-		"-qmp", "unix:" + qmpSocket + ",server=on,wait=off",
+		"-qmp", "unix:"+qmpSocket+",server=on,wait=off",
 		"-kernel", cfg.Kernel,
 		"-initrd", cfg.Initrd,
 	)
