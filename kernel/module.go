@@ -105,13 +105,18 @@ func sourceFiles(dir string) ([]string, error) {
 	return files, err
 }
 
-// ModuleKey hashes the module's sources with the kernel it builds against.
-func ModuleKey(kernelKey, dir string) (string, error) {
+// ModuleKey hashes the module's sources with the kernel it builds against;
+// a coverage build also depends on where the sources are, which its
+// profile names.
+func ModuleKey(kernelKey, dir string, coverage bool) (string, error) {
 	files, err := sourceFiles(dir)
 	if err != nil {
 		return "", fmt.Errorf("read module sources: %w", err)
 	}
 	parts := []string{"module;W=1;v2", kernelKey}
+	if coverage {
+		parts = append(parts, "gcov", dir)
+	}
 	for _, f := range files {
 		sum, err := cache.HashFile(filepath.Join(dir, f))
 		if err != nil {
@@ -187,10 +192,14 @@ func (e *ModuleBuildError) Unwrap() error { return ErrModuleBuild }
 const maxErrors = 5
 
 // BuildModule copies the module sources from src to out and builds them
-// with W=1 for the architecture against the kernel tree kdir, with extra
-// make variables (such as GCOV_PROFILE=y). The user's directory is never
-// written to.
-func BuildModule(ctx context.Context, a arch.Arch, kdir, src, out string, log io.Writer, vars ...string) (ModuleResult, error) {
+// with W=1 for the architecture against the kernel tree kdir; with
+// coverage, instrumented for gcov, the profile naming src's files, not
+// the copy's. The user's directory is never written to.
+func BuildModule(ctx context.Context, a arch.Arch, kdir, src, out string, log io.Writer, coverage bool) (ModuleResult, error) {
+	var vars []string
+	if coverage {
+		vars = []string{"GCOV_PROFILE=y", "KCFLAGS=-fprofile-prefix-map=" + out + "=" + src}
+	}
 	if err := CheckModuleDir(src); err != nil {
 		return ModuleResult{}, err
 	}

@@ -118,3 +118,31 @@ MODULE_LICENSE("GPL");
 		t.Errorf("the excerpt lacks the source line, or names the cache's copy:\n%s", rep.Excerpt)
 	}
 }
+
+// -coverage on module/: lcov.info names mymap.c, the terminal prints the
+// percentage, and the contract covers at least 90% of the driver's lines.
+func TestCoverage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds the coverage kernel and boots VMs")
+	}
+	r := runRig(t, "-coverage")
+	rep := wantVerdict(t, r, verdict.Pass, "")
+	if rep.Coverage == nil || len(rep.Coverage.Files) != 1 {
+		t.Fatalf("-json coverage = %+v; want one file", rep.Coverage)
+	}
+	f := rep.Coverage.Files[0]
+	if filepath.Base(f.File) != "mymap.c" || f.LinePercent < 90 || f.FunctionsHit != f.FunctionsFound {
+		t.Errorf("coverage of %s: %.1f%% lines, %d/%d functions; want mymap.c, at least 90%%, every function", f.File, f.LinePercent, f.FunctionsHit, f.FunctionsFound)
+	}
+	lcov, err := os.ReadFile(rep.Coverage.LCOV)
+	if err != nil || !strings.Contains(string(lcov), "SF:") || !strings.Contains(string(lcov), "/module/mymap.c") {
+		t.Errorf("lcov.info lacks SF: for mymap.c: %v", err)
+	}
+	if _, err := os.Stat(rep.Coverage.HTML); err != nil {
+		t.Errorf("the HTML report: %v", err)
+	}
+	if !strings.Contains(r.out, "coverage: mymap.c ") || !strings.Contains(r.out, "% lines (") {
+		t.Error("the terminal has no coverage line")
+	}
+	t.Logf("%s; never ran: lines %v", f.Summary, f.Uncovered)
+}

@@ -73,6 +73,7 @@ type flags struct {
 	boot, htmlOut, tools         string
 	guestTests                   []string
 	moduleParams                 string
+	coverage                     bool
 	timeout                      time.Duration
 	t                            runner.Timeouts
 	// set holds the names of the flags given on the command line.
@@ -98,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 		f.guestTests = append(f.guestTests, v)
 		return nil
 	})
+	fs.BoolVar(&f.coverage, "coverage", false, "report the module's line coverage from the checks that ran: adds the coverage fragment (gcov), builds the module for gcov, and writes lcov.info and an HTML report")
 	fs.StringVar(&f.moduleParams, "module-params", "", "the module's `parameters`, as for insmod: \"a=1 b=2\"")
 	fs.StringVar(&f.channel, "channel", wire.ChannelSerial, "who runs the steps in the guest: serial (the guest init, reporting on the results port) or ssh (the rig, over SSH)")
 	fs.StringVar(&f.arch, "arch", arch.Host().Name, "guest `architecture`: "+strings.Join(arch.Names(), ", ")+" (another than the host's is cross-built, and runs under TCG)")
@@ -433,6 +435,9 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 			frags = append(frags, c)
 		}
 	}
+	if f.coverage && !slices.Contains(frags, "coverage") {
+		frags = append(frags, "coverage")
+	}
 	qemu := f.qemu
 	if qemu == "" {
 		qemu = a.QEMU
@@ -490,6 +495,7 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 		Checks:       f.checks,
 		GuestTests:   f.guestTests,
 		ModuleParams: f.moduleParams,
+		Coverage:     f.coverage,
 		KernelArgs:   strings.Fields(f.kernelArgs),
 		Inject:       f.inject,
 		Timeouts:     f.t,
@@ -535,10 +541,12 @@ func printResult(w io.Writer, res runner.Result, opts runner.Options) {
 	}
 	if res.Err == nil {
 		what := passSummary(res, opts)
+		printCoverage(w, res)
 		fmt.Fprintf(w, "PASS: %s (boot to verdict %.2fs, accel %s)\n", what, res.BootToVerdict.Seconds(), res.Accel.Name)
 		fmt.Fprintf(w, "artifacts: %s\n", res.ArtifactDir)
 		return
 	}
+	printCoverage(w, res)
 	fmt.Fprintf(w, "FAIL [%s]: %s\n", res.Class, res.Err.Msg)
 	if res.Err.Err != nil {
 		fmt.Fprintf(w, "  cause: %v\n", res.Err.Err)
@@ -552,6 +560,17 @@ func printResult(w io.Writer, res runner.Result, opts runner.Options) {
 		fmt.Fprintln(w, "serial log: none; the VM did not start")
 	}
 	fmt.Fprintf(w, "artifacts: %s\n", res.ArtifactDir)
+}
+
+// printCoverage prints a line per source file of the module's coverage.
+func printCoverage(w io.Writer, res runner.Result) {
+	if res.Coverage == nil {
+		return
+	}
+	for _, f := range res.Coverage.Files {
+		fmt.Fprintf(w, "coverage: %s\n", f)
+	}
+	fmt.Fprintf(w, "coverage report: %s\n", res.Coverage.HTML)
 }
 
 // passSummary says what a passing run proved.

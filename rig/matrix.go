@@ -129,6 +129,9 @@ func cellOptions(base runner.Options, c kernel.Cell) runner.Options {
 	opts := base
 	opts.Kernel = c.KernelSource()
 	opts.Fragments = c.Fragments()
+	if base.Coverage {
+		opts.Fragments = append(opts.Fragments, "coverage")
+	}
 	if a, err := c.Architecture(); err == nil && a.Name != base.Arch.Name {
 		opts.Arch, opts.QEMU = a, a.QEMU
 	}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -250,11 +251,11 @@ func userKernelAgree(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 
 	copy(p[a:], "from-user")
 	got := make([]byte, 9)
-	if _, err := f.ReadAt(got, a); err != nil {
+	if err := readAt(f, got, a); err != nil {
 		if notImplemented(err) {
 			return wire.Skip, "the driver has no read() (" + err.Error() + ")"
 		}
-		return fail("pread at %d: %v", a, err)
+		return fail("read at %d: %v", a, err)
 	}
 	if string(got) != "from-user" {
 		return fail("wrote %q through the mapping; read() returned %q", "from-user", got)
@@ -269,6 +270,20 @@ func userKernelAgree(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 		return fail("write() stored %q; the mapping shows %q", "from-kern", p[b:b+9])
 	}
 	return wire.Pass, ""
+}
+
+// readAt reads at off as a program that seeks does, through the driver's
+// llseek, or with pread where the driver cannot seek.
+func readAt(f *os.File, b []byte, off int64) error {
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		if !errors.Is(err, unix.ESPIPE) && !notImplemented(err) {
+			return fmt.Errorf("lseek to %d: %w", off, err)
+		}
+		_, err = f.ReadAt(b, off)
+		return err
+	}
+	_, err := io.ReadFull(f, b)
+	return err
 }
 
 func notImplemented(err error) bool {

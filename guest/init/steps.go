@@ -41,6 +41,15 @@ func runAll(p *port, cfg wire.Config) {
 			return kmod.UnloadFile(wire.ModulePath, ms(cfg.UnloadTimeoutMS))
 		}))
 	}
+	if cfg.Coverage {
+		var files []wire.File
+		ev := step(wire.EvCoverage, wire.GcovDir, func() (err error) {
+			files, err = kmod.Coverage(wire.GcovDir)
+			return err
+		})
+		ev.Files = files
+		p.emit(ev)
+	}
 }
 
 // step times fn and reports it as event name.

@@ -6,6 +6,7 @@
 //	modctl unload PATH TIMEOUT         delete_module by the module's own name
 //	modctl wait NODE TIMEOUT           wait for a device node
 //	modctl run TIMEOUT CMD [ARGS...]   run CMD, killing its process group after TIMEOUT
+//	modctl gcov DIR                    print the .gcda files under DIR as JSON
 //
 // It exits 0 on success, 1 on failure, 2 on bad usage, 124 on a timeout;
 // run exits with CMD's status, or dies by the signal that killed CMD.
@@ -13,6 +14,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -24,15 +26,26 @@ import (
 	"github.com/mmaprig/mmaprig/internal/proc"
 )
 
-const usage = "usage: modctl load PATH TIMEOUT [PARAMS] | unload PATH TIMEOUT | wait NODE TIMEOUT | run TIMEOUT CMD [ARGS...]"
+const usage = "usage: modctl load PATH TIMEOUT [PARAMS] | unload PATH TIMEOUT | wait NODE TIMEOUT | run TIMEOUT CMD [ARGS...] | gcov DIR"
 
 func main() {
-	if len(os.Args) < 4 {
+	if len(os.Args) < 3 || len(os.Args) < 4 && os.Args[1] != "gcov" {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
 	if os.Args[1] == "run" {
 		os.Exit(run(os.Args[2], os.Args[3:]))
+	}
+	if os.Args[1] == "gcov" {
+		files, err := kmod.Coverage(os.Args[2])
+		if err == nil {
+			err = json.NewEncoder(os.Stdout).Encode(files)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "modctl: %v\n", err)
+			os.Exit(1)
+		}
+		return
 	}
 	arg := os.Args[2]
 	timeout, err := time.ParseDuration(os.Args[3])

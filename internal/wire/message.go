@@ -11,15 +11,16 @@ import (
 
 // Event names, in the order a healthy run reports them.
 const (
-	EvHello  = "hello"  // the init is up and waits for its Work; no nonce yet
-	EvBoot   = "boot"   // the init took the Work; the first event with the nonce
-	EvReady  = "ready"  // sshd listens; the rig takes over (SSH channel)
-	EvInsmod = "insmod" // init_module returned, or timed out
-	EvDevice = "device" // the device node appeared, or did not
-	EvRun    = "run"    // a guest program finished
-	EvUnload = "unload" // rmmod, after the programs
-	EvShell  = "shell"  // the interactive shell ended (rig shell)
-	EvEnd    = "end"    // nothing follows; the guest powers off
+	EvHello    = "hello"    // the init is up and waits for its Work; no nonce yet
+	EvBoot     = "boot"     // the init took the Work; the first event with the nonce
+	EvReady    = "ready"    // sshd listens; the rig takes over (SSH channel)
+	EvInsmod   = "insmod"   // init_module returned, or timed out
+	EvDevice   = "device"   // the device node appeared, or did not
+	EvRun      = "run"      // a guest program finished
+	EvUnload   = "unload"   // rmmod, after the programs
+	EvCoverage = "coverage" // the module's gcov data, after the unload
+	EvShell    = "shell"    // the interactive shell ended (rig shell)
+	EvEnd      = "end"      // nothing follows; the guest powers off
 )
 
 // Event is one message from the guest init on the results port, or one
@@ -48,6 +49,8 @@ type Event struct {
 	Truncated bool `json:"truncated,omitempty"`
 	// MS is how long the step took, in the guest.
 	MS int64 `json:"ms"`
+	// Files are the files the step brings back, for EvCoverage.
+	Files []File `json:"files,omitempty"`
 }
 
 func (e Event) String() string {
@@ -108,6 +111,8 @@ type Config struct {
 	Unload bool `json:"unload"`
 	// UnloadTimeoutMS bounds rmmod.
 	UnloadTimeoutMS int64 `json:"unload_timeout_ms"`
+	// Coverage collects the module's gcov data after the unload.
+	Coverage bool `json:"coverage,omitempty"`
 }
 
 // Program is one guest program of a run.

@@ -55,6 +55,9 @@ const (
 	CmdSSHD     = "sshd"
 )
 
+// GcovDir is where the kernel shows gcov data (CONFIG_GCOV_KERNEL).
+const GcovDir = "/sys/kernel/debug/gcov"
+
 // Guest-side bounds the rig does not take from flags.
 const (
 	// DeviceTimeout bounds the wait for the device node after insmod;

@@ -49,8 +49,16 @@ var stages = []string{"kernel", "module", "initramfs", "boot"}
 
 // Table writes one row per cell: kernel, accelerator, stage times, verdict.
 func Table(w io.Writer, cells []Cell) {
+	cov := false
+	for _, c := range cells {
+		cov = cov || c.Result.Coverage != nil
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CELL\tKERNEL\tACCEL\tKERNEL\tMODULE\tINITRAMFS\tBOOT\tVERDICT\t")
+	head := "CELL\tKERNEL\tACCEL\tKERNEL\tMODULE\tINITRAMFS\tBOOT\tVERDICT\t"
+	if cov {
+		head += "COVERAGE\t"
+	}
+	fmt.Fprintln(tw, head)
 	for _, c := range cells {
 		if c.Skipped != "" {
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\tskipped: %s\t\n", c.Name, c.Skipped)
@@ -64,9 +72,25 @@ func Table(w io.Writer, cells []Cell) {
 		if !c.OK {
 			verdict += fmt.Sprintf(" (want %s) FAIL", c.Expect)
 		}
-		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t"+verdict+"\t")
+		row = append(row, verdict)
+		if cov {
+			row = append(row, coverage(c.Result))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
 	tw.Flush()
+}
+
+// coverage is a cell's line coverage, file by file.
+func coverage(r runner.Report) string {
+	if r.Coverage == nil {
+		return "-"
+	}
+	var s []string
+	for _, f := range r.Coverage.Files {
+		s = append(s, fmt.Sprintf("%s %.1f%%", filepath.Base(f.File), f.LinePercent))
+	}
+	return strings.Join(s, ", ")
 }
 
 func short(kernel string) string {

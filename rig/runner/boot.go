@@ -176,6 +176,13 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 	}
 	boot := r.res.BootToInit
 	r.takeResult(res)
+	if spec.Coverage && len(res.Coverage) > 0 {
+		c, err := r.coverage(ctx, res.Coverage)
+		if err != nil {
+			return "", fail(verdict.Infra, err, "report the module's coverage")
+		}
+		r.res.Coverage = c
+	}
 	if restore {
 		// No hello from a restored guest: its init was up at once.
 		r.res.BootToInit = boot

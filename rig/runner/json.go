@@ -11,27 +11,47 @@ import (
 
 // Report is the machine-readable form of a Result, as -json writes it.
 type Report struct {
-	Class         verdict.Class `json:"class"`
-	ExitCode      int           `json:"exit_code"`
-	Title         string        `json:"title,omitempty"`
-	Step          string        `json:"step,omitempty"`
-	Message       string        `json:"message,omitempty"`
-	Excerpt       string        `json:"excerpt,omitempty"`
-	Nonce         string        `json:"nonce,omitempty"`
-	Kernel        string        `json:"kernel"`
-	Arch          string        `json:"arch"`
-	Accel         string        `json:"accel"`
-	AccelReason   string        `json:"accel_reason"`
-	Stages        []StageReport `json:"stages"`
-	BootToInit    float64       `json:"boot_to_init_seconds"`
-	BootToReady   float64       `json:"boot_to_ssh_ready_seconds,omitempty"`
-	BootToVerdict float64       `json:"boot_to_verdict_seconds"`
-	Cases         []CaseReport  `json:"cases,omitempty"`
-	ContractTime  float64       `json:"contract_seconds,omitempty"`
-	Output        []string      `json:"output"`
-	Exec          *ExecReport   `json:"exec,omitempty"`
-	ArtifactDir   string        `json:"artifact_dir"`
-	ConsoleLog    string        `json:"console_log"`
+	Class         verdict.Class   `json:"class"`
+	ExitCode      int             `json:"exit_code"`
+	Title         string          `json:"title,omitempty"`
+	Step          string          `json:"step,omitempty"`
+	Message       string          `json:"message,omitempty"`
+	Excerpt       string          `json:"excerpt,omitempty"`
+	Nonce         string          `json:"nonce,omitempty"`
+	Kernel        string          `json:"kernel"`
+	Arch          string          `json:"arch"`
+	Accel         string          `json:"accel"`
+	AccelReason   string          `json:"accel_reason"`
+	Stages        []StageReport   `json:"stages"`
+	BootToInit    float64         `json:"boot_to_init_seconds"`
+	BootToReady   float64         `json:"boot_to_ssh_ready_seconds,omitempty"`
+	BootToVerdict float64         `json:"boot_to_verdict_seconds"`
+	Cases         []CaseReport    `json:"cases,omitempty"`
+	ContractTime  float64         `json:"contract_seconds,omitempty"`
+	Output        []string        `json:"output"`
+	Exec          *ExecReport     `json:"exec,omitempty"`
+	Coverage      *CoverageReport `json:"coverage,omitempty"`
+	ArtifactDir   string          `json:"artifact_dir"`
+	ConsoleLog    string          `json:"console_log"`
+}
+
+// CoverageReport is the module's line coverage.
+type CoverageReport struct {
+	Files []FileCoverageReport `json:"files"`
+	LCOV  string               `json:"lcov"`
+	HTML  string               `json:"html"`
+}
+
+// FileCoverageReport is one source file's coverage.
+type FileCoverageReport struct {
+	File           string  `json:"file"`
+	Summary        string  `json:"summary"`
+	LinePercent    float64 `json:"line_percent"`
+	LinesHit       int     `json:"lines_hit"`
+	LinesFound     int     `json:"lines_found"`
+	FunctionsHit   int     `json:"functions_hit"`
+	FunctionsFound int     `json:"functions_found"`
+	Uncovered      []int   `json:"uncovered_lines,omitempty"`
 }
 
 // ExecReport is how the Exec command ended.
@@ -85,6 +105,17 @@ func (r Result) Report() Report {
 		rep.Message, rep.Excerpt = r.Err.Msg, r.Err.Excerpt
 		if r.Err.Err != nil {
 			rep.Message += ": " + r.Err.Err.Error()
+		}
+	}
+	if c := r.Coverage; c != nil {
+		rep.Coverage = &CoverageReport{LCOV: c.LCOV, HTML: c.HTML}
+		for _, f := range c.Files {
+			pct := 0.0
+			if f.LinesFound > 0 {
+				pct = 100 * float64(f.LinesHit) / float64(f.LinesFound)
+			}
+			rep.Coverage.Files = append(rep.Coverage.Files, FileCoverageReport{File: f.File, Summary: f.String(), LinePercent: pct,
+				LinesHit: f.LinesHit, LinesFound: f.LinesFound, FunctionsHit: f.FunctionsHit, FunctionsFound: f.FunctionsFound, Uncovered: f.Uncovered})
 		}
 	}
 	if r.Exec != nil {

@@ -101,6 +101,10 @@ type Options struct {
 	GuestTests []string
 	// ModuleParams are the module's parameters, as for insmod.
 	ModuleParams string
+	// Coverage builds the module for gcov, collects its data after the
+	// unload, and reports the line coverage (the kernel must have the
+	// coverage fragment).
+	Coverage bool
 	// KernelArgs are appended to the guest kernel command line.
 	KernelArgs []string
 	// Inject is a host-side fault, one of Faults, for testing the rig.
@@ -143,6 +147,8 @@ type Result struct {
 	BootToReady time.Duration
 	// BootToVerdict is from QEMU start to the verdict.
 	BootToVerdict time.Duration
+	// Coverage is the module's line coverage (-coverage).
+	Coverage *Coverage
 }
 
 // machine is what the runs of one kernel, config and guest share.
@@ -162,6 +168,8 @@ type run struct {
 	keys *channel.Keys
 	// tests are the author's guest tests, built.
 	tests []builtTest
+	// moduleBuild is the module's build directory (objects, gcov notes).
+	moduleBuild string
 	// early is a guest being restored while the module builds.
 	early *earlyVM
 }
@@ -347,6 +355,11 @@ func (r *run) setup(ctx context.Context, _ *Stage) (string, bool, error) {
 		return "", false, fail(verdict.Setup, err, "bad -config")
 	}
 	r.frags = frags
+	if r.opts.Coverage {
+		if err := checkGcov(ctx, r.opts.Arch.CC()); err != nil {
+			return "", false, fail(verdict.Setup, err, "-coverage")
+		}
+	}
 	acc, err := vm.RealHost.DetectAccel(r.opts.Accel, r.opts.Arch)
 	if err != nil {
 		return "", false, fail(verdict.Setup, err, "bad -accel")
@@ -407,7 +420,7 @@ func (r *run) module(ctx context.Context, _ *Stage) (string, bool, error) {
 	if err != nil {
 		return "", false, fail(verdict.Infra, err, "the kernel tree is incomplete")
 	}
-	key, err := kernel.ModuleKey(r.kernel.Key+";"+tree, r.opts.ModuleDir)
+	key, err := kernel.ModuleKey(r.kernel.Key+";"+tree, r.opts.ModuleDir, r.opts.Coverage)
 	if err != nil {
 		return "", false, fail(verdict.Setup, err, "read -module %s", r.opts.ModuleDir)
 	}
@@ -419,7 +432,7 @@ func (r *run) module(ctx context.Context, _ *Stage) (string, bool, error) {
 			return err
 		}
 		defer logf.Close()
-		res, err := kernel.BuildModule(ctx, r.opts.Arch, r.kernel.BuildDir, r.opts.ModuleDir, out, logf, r.moduleVars()...)
+		res, err := kernel.BuildModule(ctx, r.opts.Arch, r.kernel.BuildDir, r.opts.ModuleDir, out, logf, r.opts.Coverage)
 		var be *kernel.ModuleBuildError
 		switch {
 		case ctx.Err() != nil:
@@ -445,7 +458,7 @@ func (r *run) module(ctx context.Context, _ *Stage) (string, bool, error) {
 	if len(kos) != 1 {
 		return "", false, fail(verdict.Infra, nil, "module cache entry %s holds %d .ko files", dir, len(kos))
 	}
-	r.ko = kos[0]
+	r.ko, r.moduleBuild = kos[0], dir
 	copyFile(r.ko, filepath.Join(r.opts.ArtifactDir, filepath.Base(r.ko)))
 	if err := kernel.CheckParams(r.ko, r.opts.ModuleParams); err != nil {
 		return "", hit, fail(verdict.Setup, err, "-module-params %q", r.opts.ModuleParams)

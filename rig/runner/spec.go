@@ -64,6 +64,7 @@ func (r *run) spec(nonce string) verdict.Spec {
 		Programs:      progs,
 		Unload:        r.opts.Exec == nil && !r.opts.Shell,
 		Shell:         r.opts.Shell,
+		Coverage:      r.opts.Coverage && r.opts.Exec == nil && !r.opts.Shell,
 		BootTimeout:   t.Boot,
 		LoadTimeout:   t.Load,
 		UnloadTimeout: wire.UnloadTimeout,
@@ -132,6 +133,3 @@ func (r *run) writeRunJSON(spec verdict.Spec) error {
 	}
 	return os.WriteFile(filepath.Join(r.opts.ArtifactDir, "run.json"), append(b, '\n'), 0o644)
 }
-
-// moduleVars are extra make variables for the module's build.
-func (r *run) moduleVars() []string { return nil }

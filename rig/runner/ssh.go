@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -84,6 +85,9 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 		argv = append([]string{wire.CmdModctl, "run", ms(p.TimeoutMS).String()}, p.Argv...)
 		env = append([]string{wire.EnvDevice + "=" + cfg.Device, wire.EnvModule + "=" + wire.ModulePath, wire.EnvParams + "=" + cfg.Params}, p.Env...)
 		ev.Cmd = p.Cmd()
+	case wire.EvCoverage:
+		argv = []string{wire.CmdModctl, "gcov", wire.GcovDir}
+		ev.Cmd = wire.GcovDir
 	case wire.EvShell:
 		if err := shell(c); err != nil {
 			ev.Err = err.Error()
@@ -111,6 +115,12 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 	ev.Exit, ev.Signal = res.Exit, res.Signal
 	ev.Stdout, ev.Stderr = wire.Lines(string(res.Stdout)), string(res.Stderr)
 	ev.OK = res.Exit == 0 && res.Signal == ""
+	if ev.OK && st.Event == wire.EvCoverage {
+		if err := json.Unmarshal(res.Stdout, &ev.Files); err != nil {
+			ev.OK, ev.Err = false, fmt.Sprintf("modctl gcov printed no file list: %v", err)
+		}
+		ev.Stdout = nil
+	}
 	switch {
 	case res.Signal != "":
 		ev.Err = "killed by SIG" + res.Signal

@@ -88,6 +88,8 @@ type Result struct {
 	BootToReady time.Duration
 	// Completed are the plan steps that arrived.
 	Completed []string
+	// Coverage are the module's gcov data files (-coverage).
+	Coverage []wire.File
 }
 
 // Status is what the drivers need after each input.
@@ -327,6 +329,11 @@ func (e *Engine) judge(st Step, ev wire.Event) {
 		if !ev.OK {
 			stepFail(Channel, "the shell broke", "the shell broke: %s", ev.Err)
 		}
+	case wire.EvCoverage:
+		e.res.Coverage = ev.Files
+		if !ev.OK {
+			stepFail(Infra, "no coverage data", "the module's coverage data could not be read: %s", ev.Err)
+		}
 	case wire.EvRun:
 		if r := judgeRun(&e.res, *st.Program, ev, e.spec.Expect); r != nil {
 			r.Step = st.Short()
@@ -396,6 +403,7 @@ func (e *Engine) deadline() time.Duration {
 func (e *Engine) finish(r Result) {
 	r.Output, r.Exec, r.Cases, r.KTAP, r.ContractTime = e.res.Output, e.res.Exec, e.res.Cases, e.res.KTAP, e.res.ContractTime
 	r.BootToInit, r.BootToReady, r.Completed = e.res.BootToInit, e.res.BootToReady, e.res.Completed
+	r.Coverage = e.res.Coverage
 	e.res, e.done = r, true
 }
 

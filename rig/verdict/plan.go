@@ -69,6 +69,8 @@ type Spec struct {
 	Unload bool `json:"unload"`
 	// Shell runs an interactive shell instead of programs (rig shell).
 	Shell bool `json:"shell,omitempty"`
+	// Coverage collects the module's gcov data after the unload.
+	Coverage bool `json:"coverage,omitempty"`
 	// BootTimeout bounds the time from QEMU's start to the boot event;
 	// LoadTimeout and UnloadTimeout bound insmod and rmmod in the guest.
 	BootTimeout   time.Duration `json:"boot_timeout"`
@@ -95,6 +97,7 @@ func (s Spec) Config() wire.Config {
 		Programs:        progs,
 		Unload:          s.Unload,
 		UnloadTimeoutMS: s.UnloadTimeout.Milliseconds(),
+		Coverage:        s.Coverage,
 	}
 }
 
@@ -158,6 +161,9 @@ func (s Spec) Plan() []Step {
 	}
 	if s.Unload {
 		steps = append(steps, Step{Event: wire.EvUnload, Source: src, Timeout: s.UnloadTimeout + s.Slack})
+	}
+	if s.Coverage {
+		steps = append(steps, Step{Event: wire.EvCoverage, Source: src, Timeout: endStep + s.Slack})
 	}
 	return append(steps, Step{Event: wire.EvEnd, Source: src, Timeout: endStep + s.Slack})
 }

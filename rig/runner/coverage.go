@@ -1,0 +1,200 @@
+package runner
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/kernel"
+)
+
+// Coverage is a module's line coverage, from whatever checks ran.
+type Coverage struct {
+	Files []FileCoverage
+	// LCOV and HTML are the reports in the artifact directory.
+	LCOV string
+	HTML string
+}
+
+// FileCoverage is one source file's coverage, as lcov counts it.
+type FileCoverage struct {
+	File           string
+	LinesHit       int
+	LinesFound     int
+	FunctionsHit   int
+	FunctionsFound int
+	// Uncovered are the line numbers that never ran.
+	Uncovered []int
+}
+
+// String is the one-line summary: "mymap.c 94.1% lines (113/120), 100%
+// functions".
+func (f FileCoverage) String() string {
+	return fmt.Sprintf("%s %s lines (%d/%d), %s functions", filepath.Base(f.File),
+		percent(f.LinesHit, f.LinesFound), f.LinesHit, f.LinesFound, percent(f.FunctionsHit, f.FunctionsFound))
+}
+
+func percent(hit, found int) string {
+	if found == 0 {
+		return "-"
+	}
+	p := 100 * float64(hit) / float64(found)
+	if p == float64(int(p)) {
+		return fmt.Sprintf("%d%%", int(p))
+	}
+	return fmt.Sprintf("%.1f%%", p)
+}
+
+// coverage turns the gcov data the guest sent back into lcov.info and an
+// HTML report in the artifacts (lcov and genhtml, from apt), and the
+// summary per source file. The .gcda files go next to the module build's
+// .gcno notes, in a copy, and the host's gcov must be the compiler's.
+func (r *run) coverage(ctx context.Context, files []wire.File) (*Coverage, error) {
+	if len(files) == 0 {
+		return nil, fmt.Errorf("the guest found no gcov data under %s: was the module built for coverage, and the kernel with the coverage fragment?", wire.GcovDir)
+	}
+	if err := checkGcov(ctx, r.opts.Arch.CC()); err != nil {
+		return nil, err
+	}
+	for _, tool := range []string{"lcov", "genhtml"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, fmt.Errorf("%s is not installed; run `make deps` (apt's lcov)", tool)
+		}
+	}
+	dir := filepath.Join(r.opts.ArtifactDir, "coverage")
+	build := filepath.Join(dir, "build")
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if err := os.CopyFS(build, os.DirFS(r.moduleBuild)); err != nil {
+		return nil, fmt.Errorf("copy the module's build: %w", err)
+	}
+	placed := 0
+	for _, f := range files {
+		name := filepath.Base(f.Path)
+		if _, err := os.Stat(filepath.Join(build, strings.TrimSuffix(name, ".gcda")+".gcno")); err != nil {
+			continue // not one of this module's objects
+		}
+		if err := os.WriteFile(filepath.Join(build, name), f.Data, 0o644); err != nil {
+			return nil, err
+		}
+		placed++
+	}
+	if placed == 0 {
+		return nil, fmt.Errorf("none of the %d gcov data files the guest sent belongs to the module's objects", len(files))
+	}
+	c := &Coverage{LCOV: filepath.Join(r.opts.ArtifactDir, "lcov.info"), HTML: filepath.Join(dir, "html", "index.html")}
+	log, err := os.Create(filepath.Join(dir, "lcov.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	for _, cmd := range [][]string{
+		{"lcov", "--quiet", "--capture", "--directory", build, "--gcov-tool", gcovFor(r.opts.Arch.CC()), "--output-file", c.LCOV},
+		{"genhtml", "--quiet", "--output-directory", filepath.Dir(c.HTML), c.LCOV},
+	} {
+		x := exec.CommandContext(ctx, cmd[0], cmd[1:]...)
+		x.Stdout, x.Stderr = log, log
+		if err := x.Run(); err != nil {
+			return nil, fmt.Errorf("%s: %w; see %s", cmd[0], err, log.Name())
+		}
+	}
+	if c.Files, err = parseLCOV(c.LCOV, r.opts.ModuleDir); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// gcovFor is the gcov of the compiler cc: gcc's gcov, or the cross
+// compiler's (aarch64-linux-gnu-gcov).
+func gcovFor(cc string) string { return strings.TrimSuffix(cc, "gcc") + "gcov" }
+
+var versionRE = regexp.MustCompile(`\d+\.\d+\.\d+`)
+
+// checkGcov makes sure the host's gcov reads the data the compiler that
+// built the kernel and the module wrote: their versions must match.
+func checkGcov(ctx context.Context, cc string) error {
+	gcov := gcovFor(cc)
+	ver := func(name string) (string, error) {
+		out, err := exec.CommandContext(ctx, name, "--version").Output()
+		if err != nil {
+			return "", fmt.Errorf("%s --version: %w", name, err)
+		}
+		first, _, _ := bytes.Cut(out, []byte("\n"))
+		return versionRE.FindString(string(first)), nil
+	}
+	ccv, err := ver(cc)
+	if err != nil {
+		return err
+	}
+	gv, err := ver(gcov)
+	if err != nil {
+		return fmt.Errorf("%w; -coverage needs the gcov of the compiler that built the kernel (%s %s)", err, cc, ccv)
+	}
+	if ccv != gv {
+		return fmt.Errorf("the host's %s is version %s, but the kernel and the module were built by %s %s: gcov cannot read their data; install the gcov of that compiler", gcov, gv, cc, ccv)
+	}
+	return nil
+}
+
+// parseLCOV reads lcov's tracefile: per source file, the lines found and
+// hit, the functions found and hit, and the lines that never ran. Files
+// outside the module directory (kernel headers' inline functions) are
+// left out.
+func parseLCOV(path, moduleDir string) ([]FileCoverage, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []FileCoverage
+	var cur *FileCoverage
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		switch {
+		case k == "SF":
+			out = append(out, FileCoverage{File: v})
+			cur = &out[len(out)-1]
+		case cur == nil:
+		case k == "FN":
+			// FN:line,name; lcov 1.16 writes no FNF/FNH or LF/LH
+			// totals, so they are counted here.
+			cur.FunctionsFound++
+		case k == "FNDA":
+			if count, _, _ := strings.Cut(v, ","); count != "0" {
+				cur.FunctionsHit++
+			}
+		case k == "DA":
+			line, count, _ := strings.Cut(v, ",")
+			cur.LinesFound++
+			if c, _ := strconv.Atoi(count); c > 0 {
+				cur.LinesHit++
+			} else {
+				l, _ := strconv.Atoi(line)
+				cur.Uncovered = append(cur.Uncovered, l)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	var mine []FileCoverage
+	for _, fc := range out {
+		if strings.HasPrefix(fc.File, moduleDir+"/") && kernel.IsModuleSource(fc.File) {
+			mine = append(mine, fc)
+		}
+	}
+	if len(mine) == 0 {
+		return nil, fmt.Errorf("lcov found no source file of %s in %s", moduleDir, path)
+	}
+	return mine, nil
+}
