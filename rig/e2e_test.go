@@ -275,7 +275,6 @@ func TestBadUsage(t *testing.T) {
 		{"-cell", "6.1", "-kernel", "6.12"},
 		{"-cell", "6.1", "-kernel-src", empty},
 		{"exec", "-junit", filepath.Join(empty, "j.xml"), "--", "true"},
-		{"-module-params", "nosuchparam=1", "-build-only"},
 		{"-guest-test", "no/such/dir", "-build-only"},
 		{"-checks", "none", "-guest-test", "../testdata/modules/wrongbytes/wrongbytes.c", "-build-only"},
 		{"-network"},
@@ -308,6 +307,13 @@ func TestBadUsage(t *testing.T) {
 		}
 		if !strings.Contains(string(out), "rig:") && !strings.Contains(string(out), "FAIL [setup]") {
 			t.Errorf("rig %v: no clear error:\n%s", args, out)
+		}
+	}
+	if !testing.Short() {
+		// Checked against the built module's .modinfo: this one builds.
+		r := runRig(t, "-module-params", "nosuchparam=1", "-build-only")
+		if r.code != 2 || !strings.Contains(r.out, `the module has no parameter "nosuchparam"`) {
+			t.Errorf("an unknown module parameter: exit %d; want 2, naming it", r.code)
 		}
 	}
 	if b, err := os.ReadFile(filepath.Join(notOurs, "thesis.tex")); err != nil || string(b) != "precious" {

@@ -77,7 +77,11 @@ func Resolve(ctx context.Context, spec, moduleDir, rigRoot string) (Test, error)
 	if !hasGoMod(ctx, dir) {
 		dir = rigRoot
 	}
-	return resolvePackage(ctx, t, dir, spec)
+	t, err = resolvePackage(ctx, t, dir, spec)
+	if err != nil {
+		return t, fmt.Errorf("%w (%s is no file or directory under %s either)", err, spec, moduleDir)
+	}
+	return t, nil
 }
 
 func hasGoMod(ctx context.Context, dir string) bool {

@@ -360,6 +360,9 @@ func (r *run) setup(ctx context.Context, _ *Stage) (string, bool, error) {
 			return "", false, fail(verdict.Setup, err, "-coverage")
 		}
 	}
+	if _, err := ResolveTests(ctx, r.opts); err != nil {
+		return "", false, fail(verdict.Setup, err, "-guest-test")
+	}
 	acc, err := vm.RealHost.DetectAccel(r.opts.Accel, r.opts.Arch)
 	if err != nil {
 		return "", false, fail(verdict.Setup, err, "bad -accel")

@@ -19,8 +19,22 @@ type builtTest struct {
 	bin string
 }
 
-// buildTests resolves and builds the -guest-test programs for the guest's
-// architecture, or finds them in the cache.
+// ResolveTests finds what each -guest-test names, before anything is
+// built: a bad one is bad input, found at once.
+func ResolveTests(ctx context.Context, opts Options) ([]guesttest.Test, error) {
+	var tests []guesttest.Test
+	for _, spec := range opts.GuestTests {
+		t, err := guesttest.Resolve(ctx, spec, opts.ModuleDir, opts.Root)
+		if err != nil {
+			return nil, err
+		}
+		tests = append(tests, t)
+	}
+	return tests, nil
+}
+
+// buildTests builds the -guest-test programs for the guest's architecture,
+// or finds them in the cache.
 func (r *run) buildTests(ctx context.Context, _ *Stage) (string, bool, error) {
 	logPath := filepath.Join(r.opts.ArtifactDir, "guest-tests-build.log")
 	logf, err := os.Create(logPath)
@@ -28,12 +42,13 @@ func (r *run) buildTests(ctx context.Context, _ *Stage) (string, bool, error) {
 		return "", false, err
 	}
 	defer logf.Close()
+	tests, err := ResolveTests(ctx, r.opts)
+	if err != nil {
+		return "", false, fail(verdict.Setup, err, "-guest-test")
+	}
 	var names []string
-	for _, spec := range r.opts.GuestTests {
-		t, err := guesttest.Resolve(ctx, spec, r.opts.ModuleDir, r.opts.Root)
-		if err != nil {
-			return "", false, fail(verdict.Setup, err, "-guest-test %s", spec)
-		}
+	for _, t := range tests {
+		spec := t.Spec
 		bin, err := guesttest.Build(ctx, r.opts.Cache, t, r.opts.Arch.GOARCH, logf)
 		switch {
 		case errors.Is(err, guesttest.ErrBuild):
