@@ -58,36 +58,33 @@ type driver struct {
 const restoreBootTimeout = 10 * time.Second
 
 func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
-	if e := r.early.take(); e != nil {
-		if e.err == nil {
-			summary, err := r.bootVM(ctx, e.cfg, e.snap, e)
-			if !errors.Is(err, errRestore) {
+	// A restore the module stage started, or one that starts now.
+	e := r.early.take()
+	var snap *snapshot
+	if e == nil && r.opts.Boot == BootAuto {
+		cfg := r.vmConfig()
+		var err error
+		switch snap, err = r.snapshotFor(ctx, cfg); {
+		case err != nil:
+			r.opts.Log.Warn("no snapshot for this machine", "err", err)
+			snap = nil
+		case snap.path != "":
+			e = r.restore(ctx, cfg, snap).take()
+		}
+	}
+	if e != nil {
+		snap = e.snap
+		err := e.err
+		if err == nil {
+			var summary string
+			if summary, err = r.bootVM(ctx, e.cfg, e.snap, e); !errors.Is(err, errRestore) {
 				return summary, true, err
 			}
-			e.err = err
-		}
-		r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one", e.err)
-		r.dropSnapshot(e.snap)
-		summary, err := r.bootVM(ctx, r.vmConfig(), e.snap, nil)
-		return summary, false, err
-	}
-	cfg := r.vmConfig()
-	var snap *snapshot
-	if r.opts.Boot == BootAuto {
-		var err error
-		if snap, err = r.snapshotFor(ctx, cfg); err != nil {
-			r.opts.Log.Warn("no snapshot for this machine", "err", err)
-		}
-	}
-	if snap != nil && snap.path != "" {
-		summary, err := r.bootVM(ctx, cfg, snap, r.restore(ctx, cfg, snap))
-		if !errors.Is(err, errRestore) {
-			return summary, true, err
 		}
 		r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one", err)
 		r.dropSnapshot(snap)
 	}
-	summary, err := r.bootVM(ctx, cfg, snap, nil)
+	summary, err := r.bootVM(ctx, r.vmConfig(), snap, nil)
 	return summary, false, err
 }
 
