@@ -58,7 +58,7 @@ func TestBuiltinFragments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := frags[0]
+	base := frags[slices.Index(names, "base")]
 	for _, need := range []string{"CONFIG_SERIAL_8250_CONSOLE", "CONFIG_BLK_DEV_INITRD", "CONFIG_MODULE_UNLOAD",
 		"CONFIG_DEVTMPFS", "CONFIG_FUTEX", "CONFIG_VIRTIO_NET", "CONFIG_PVPANIC"} {
 		if !hasSymbol(base, need) {

@@ -47,24 +47,25 @@ func SkippedCell(name, expect, why string) Cell {
 
 var stages = []string{"kernel", "module", "initramfs", "boot"}
 
-// Table writes one row per cell: kernel, accelerator, stage times, verdict.
+// Table writes one row per cell: kernel, architecture, accelerator, stage
+// times, verdict.
 func Table(w io.Writer, cells []Cell) {
 	cov := false
 	for _, c := range cells {
 		cov = cov || c.Result.Coverage != nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	head := "CELL\tKERNEL\tACCEL\tKERNEL\tMODULE\tINITRAMFS\tBOOT\tVERDICT\t"
+	head := "CELL\tKERNEL\tARCH\tACCEL\tKERNEL\tMODULE\tINITRAMFS\tBOOT\tVERDICT\t"
 	if cov {
 		head += "COVERAGE\t"
 	}
 	fmt.Fprintln(tw, head)
 	for _, c := range cells {
 		if c.Skipped != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\tskipped: %s\t\n", c.Name, c.Skipped)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\tskipped: %s\t\n", c.Name, c.Skipped)
 			continue
 		}
-		row := []string{c.Name, short(c.Result.Kernel), c.Result.Accel}
+		row := []string{c.Name, short(c.Result.Kernel), c.Result.Arch, c.Result.Accel}
 		for _, s := range stages {
 			row = append(row, stageTime(c.Result, s))
 		}

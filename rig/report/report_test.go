@@ -18,10 +18,10 @@ import (
 )
 
 func cells() []Cell {
-	pass := runner.Result{Class: verdict.Pass, Kernel: "Debian package linux-source-6.1", Accel: vm.Accel{Name: "tcg"},
+	pass := runner.Result{Class: verdict.Pass, Kernel: "Debian package linux-source-6.1", Arch: "x86_64", Accel: vm.Accel{Name: "tcg"},
 		Stages: []runner.StageTime{{Stage: "kernel", Duration: 3 * time.Millisecond, Cached: true}, {Stage: "boot", Duration: 1700 * time.Millisecond}},
 		Cases:  []wire.Case{{Name: "reader_output", Result: wire.Pass}, {Name: "user_kernel_agree", Result: wire.Skip, Reason: "no read()"}}}
-	failed := runner.Result{Class: verdict.Contract, Kernel: "Debian package linux-source-6.12", Accel: vm.Accel{Name: "kvm"},
+	failed := runner.Result{Class: verdict.Contract, Kernel: "Debian package linux-source-6.12", Arch: "aarch64", Accel: vm.Accel{Name: "kvm"},
 		Err:         &runner.Error{Class: verdict.Contract, Msg: "contract case(s) failed: refuses_bad_maps", Excerpt: "2 pages was mapped"},
 		ArtifactDir: "/tmp/art/6.12",
 		Cases:       []wire.Case{{Name: "refuses_bad_maps", Result: wire.Fail, Diagnostics: []string{"2 pages was mapped"}}}}
@@ -33,7 +33,7 @@ func cells() []Cell {
 }
 
 // Each cell has its own row, and each row's columns hold that cell's
-// kernel, stage times and verdict.
+// kernel, architecture, stage times and verdict.
 func TestTable(t *testing.T) {
 	var b bytes.Buffer
 	Table(&b, cells())
@@ -49,10 +49,10 @@ func TestTable(t *testing.T) {
 		rows[fields[0]] = fields
 	}
 	for cell, want := range map[string][]string{
-		"CELL": {"CELL", "KERNEL", "ACCEL", "KERNEL", "MODULE", "INITRAMFS", "BOOT", "VERDICT"},
-		"6.1":  {"6.1", "linux-source-6.1", "tcg", "3ms*", "-", "-", "1.70s", "pass"},
-		"6.12": {"6.12", "linux-source-6.12", "kvm", "-", "-", "-", "-", "contract (want pass) FAIL"},
-		"6.6":  {"6.6", "-", "-", "-", "-", "-", "-", "skipped: needs the internet"},
+		"CELL": {"CELL", "KERNEL", "ARCH", "ACCEL", "KERNEL", "MODULE", "INITRAMFS", "BOOT", "VERDICT"},
+		"6.1":  {"6.1", "linux-source-6.1", "x86_64", "tcg", "3ms*", "-", "-", "1.70s", "pass"},
+		"6.12": {"6.12", "linux-source-6.12", "aarch64", "kvm", "-", "-", "-", "-", "contract (want pass) FAIL"},
+		"6.6":  {"6.6", "-", "-", "-", "-", "-", "-", "-", "skipped: needs the internet"},
 	} {
 		if got := rows[cell]; strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Errorf("row %s = %q\nwant       %q\n%s", cell, got, want, b.String())

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/mmaprig/mmaprig/internal/arch"
 )
 
 // Accel is the accelerator a VM runs under, and why it was chosen.
@@ -23,30 +25,48 @@ type Host struct {
 	SysModule string
 	// DevKVM is /dev/kvm.
 	DevKVM string
+	// Arch is the host's architecture.
+	Arch arch.Arch
 }
 
 // RealHost is this machine.
-var RealHost = Host{SysModule: "/sys/module", DevKVM: "/dev/kvm"}
+var RealHost = Host{SysModule: "/sys/module", DevKVM: "/dev/kvm", Arch: arch.Host()}
 
-// DetectAccel picks the accelerator for mode "auto", "kvm" or "tcg".
+// DetectAccel picks the accelerator for mode "auto", "kvm" or "tcg", for
+// a guest of architecture guest.
 //
-// KVM is used only where it really works: /dev/kvm must open read-write
-// and a hardware KVM module (kvm_intel or kvm_amd) must be loaded. A
-// paravirtual /dev/kvm (kvm_pvm) crashes stock kernels, so it means TCG.
-func (h Host) DetectAccel(mode string) (Accel, error) {
+// KVM runs only guests of the host's own architecture: a foreign guest
+// (arm64 on x86_64) always runs under TCG, and -accel kvm for one is an
+// error. Otherwise KVM is used only where it really works: /dev/kvm must
+// open read-write and, on x86, a hardware KVM module (kvm_intel or
+// kvm_amd) must be loaded. A paravirtual /dev/kvm (kvm_pvm) crashes stock
+// kernels, so it means TCG. On an arm64 host, KVM is the CPU's own
+// virtualization, built into the kernel: a /dev/kvm that opens is enough.
+func (h Host) DetectAccel(mode string, guest arch.Arch) (Accel, error) {
+	foreign := guest.Name != "" && guest.Name != h.Arch.Name
 	switch mode {
 	case "tcg":
 		return Accel{"tcg", "chosen with -accel tcg"}, nil
 	case "kvm":
+		if foreign {
+			return Accel{}, fmt.Errorf("-accel kvm: KVM runs only guests of the host's architecture (%s), not %s; an %s guest runs under TCG (-accel tcg or auto)",
+				h.Arch.Name, guest.Name, guest.Name)
+		}
 		return Accel{"kvm", "chosen with -accel kvm"}, nil
 	case "auto", "":
 	default:
 		return Accel{}, fmt.Errorf("-accel %q: want auto, kvm or tcg", mode)
 	}
+	if foreign {
+		return Accel{"tcg", fmt.Sprintf("an %s guest on an %s host: KVM runs only the host's architecture", guest.Name, h.Arch.Name)}, nil
+	}
 	if f, err := os.OpenFile(h.DevKVM, os.O_RDWR, 0); err != nil {
 		return Accel{"tcg", fmt.Sprintf("%s is not usable: %v", h.DevKVM, err)}, nil
 	} else {
 		f.Close()
+	}
+	if h.Arch.Name == "arm64" {
+		return Accel{"kvm", h.DevKVM + " opens on an arm64 host"}, nil
 	}
 	for _, m := range []string{"kvm_intel", "kvm_amd"} {
 		if h.loaded(m) {
