@@ -2,11 +2,12 @@
 GO      ?= go
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := qemu-system-x86 build-essential flex bison bc libelf-dev libssl-dev \
-            cpio xz-utils kmod perl ca-certificates procps git sparse coccinelle
+            cpio xz-utils kmod perl ca-certificates procps git sparse coccinelle lcov \
+            gcc-aarch64-linux-gnu qemu-system-arm
 # The test suite builds kernels and boots VMs; this bounds it.
 TEST_TIMEOUT ?= 85m
 
-.PHONY: all run test test-short bench lint deps go-deps
+.PHONY: all run test test-short test-arm64 bench lint deps go-deps
 
 all: test
 
@@ -26,8 +27,15 @@ test: deps
 test-short: go-deps
 	$(GO) test -short -race -count=1 ./...
 
-## bench: time each stage, cold and warm, against a bare QEMU boot
+## test-arm64: the arm64 guests: cross-built 6.1 and 6.12 kernels, booted on
+## QEMU's virt machine (under TCG on x86). Two more kernel builds, so not in
+## `make test`; the nightly workflow runs it.
+test-arm64: deps
+	MMAPRIG_ARM64=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'Arm64' ./rig/
+
+## bench: the verdict corpus's speed, then each stage, cold and warm, against the boot floor
 bench: deps
+	$(GO) test -run '^$$' -bench Corpus ./rig/verdict/
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(TEST_TIMEOUT) ./rig/
 
 ## lint: gofmt and go vet on the rig; checkpatch --strict, sparse and Coccinelle on the driver (rig lint)

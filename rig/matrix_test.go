@@ -26,7 +26,7 @@ func TestMatrixRun(t *testing.T) {
 	}
 	dir := t.TempDir()
 	js, xmlPath := filepath.Join(dir, "matrix.json"), filepath.Join(dir, "junit.xml")
-	r := runRig(t, "-matrix", "-jobs", "2", "-json", js, "-junit", xmlPath)
+	r := runRig(t, append(matrixSelection(t), "-jobs", "2", "-json", js, "-junit", xmlPath)...)
 	if r.code != 0 {
 		t.Fatalf("-matrix: exit %d; want 0", r.code)
 	}
