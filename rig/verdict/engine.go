@@ -3,6 +3,7 @@ package verdict
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,7 +112,7 @@ type crash struct {
 	at    time.Duration
 	title string // for a crash the console did not show
 	step  string // the step that was running
-	early bool   // before the guest init took its work
+	early bool   // before the module was given to the kernel
 }
 
 // Engine follows one run. It is not safe for concurrent use; one driver
@@ -119,6 +120,7 @@ type crash struct {
 type Engine struct {
 	spec     Spec
 	plan     []Step
+	insmod   int // the plan's insmod step: from it on, the module's code can run
 	next     int
 	seq      int
 	hello    bool
@@ -131,14 +133,23 @@ type Engine struct {
 	settleAt time.Duration
 	exited   bool
 	exitErr  string
-	vmState  string
-	res      Result
-	done     bool
+	// poweredOff: the guest asked QEMU to power off.
+	poweredOff bool
+	vmState    string
+	res        Result
+	done       bool
 }
 
 // New returns an engine for the spec's plan.
 func New(spec Spec) *Engine {
-	return &Engine{spec: spec, plan: spec.Plan(), vmState: "running"}
+	plan := spec.Plan()
+	insmod := slices.IndexFunc(plan, func(s Step) bool { return s.Event == wire.EvInsmod })
+	return &Engine{spec: spec, plan: plan, insmod: insmod, vmState: "running"}
+}
+
+// newCrash records a crash in the step the guest is in now.
+func (e *Engine) newCrash(start int, title string) {
+	e.crash = &crash{start: start, at: e.now, title: title, step: e.stepShort(), early: e.next < e.insmod}
 }
 
 // Feed takes one input and returns what the drivers need to know.
@@ -183,7 +194,7 @@ func (e *Engine) consoleLine(line string) {
 		return
 	}
 	if _, ok := kreport.Match(line); ok {
-		e.crash = &crash{start: len(e.console) - 1, at: e.now, step: e.stepShort(), early: e.next == 0}
+		e.newCrash(len(e.console)-1, "")
 	}
 }
 
@@ -198,15 +209,23 @@ func (e *Engine) qmp(text string) {
 		e.vmState = arg
 	case "GUEST_PANICKED":
 		if e.crash == nil {
-			e.crash = &crash{start: -1, at: e.now, title: "kernel panic (reported by pvpanic)", step: e.stepShort(), early: e.next == 0}
+			e.newCrash(-1, "kernel panic (reported by pvpanic)")
 		}
 	case "SHUTDOWN":
 		// panic=-1 and a triple fault both reset the guest, and QEMU
 		// turns the reset into a shutdown: a guest that resets itself
 		// has crashed, report or not. The init's power off is
 		// "guest-shutdown"; the rig's own quit "host-qmp-quit".
-		if arg == "guest-reset" && e.crash == nil {
-			e.crash = &crash{start: -1, at: e.now, title: "the guest reset itself (a triple fault, or a reboot)", step: e.stepShort(), early: e.next == 0}
+		if e.crash != nil {
+			break
+		}
+		switch arg {
+		case "guest-reset":
+			e.newCrash(-1, "the guest reset itself (a triple fault, or a reboot)")
+		case "guest-shutdown":
+			// Judged at QEMU's exit, once every port line is in: the
+			// event can overtake the init's last ones.
+			e.poweredOff = true
 		}
 	}
 }
@@ -417,10 +436,13 @@ func (e *Engine) crashResult() Result {
 	}
 	if c.early {
 		return Result{Class: Boot, Title: title, Step: c.step, Excerpt: excerpt,
-			Msg: "the kernel crashed before the guest init ran: " + title}
+			Msg: "the kernel crashed before the module was loaded: " + title}
 	}
-	return Result{Class: GuestCrash, Title: title, Step: c.step, Excerpt: excerpt,
-		Msg: fmt.Sprintf("the kernel reported %s (during %s)", title, c.step)}
+	msg := fmt.Sprintf("the kernel reported %s (during %s)", title, c.step)
+	if c.start < 0 && title == c.title {
+		msg = fmt.Sprintf("%s (during %s), with no kernel report on the console", title, c.step)
+	}
+	return Result{Class: GuestCrash, Title: title, Step: c.step, Excerpt: excerpt, Msg: msg}
 }
 
 // exitResult judges a QEMU that exited before the plan ended.
@@ -434,6 +456,12 @@ func (e *Engine) exitResult() Result {
 	case e.next == 0:
 		r.Class, r.Title = Boot, "the guest stopped before its init reported"
 		r.Msg = "the guest stopped before its init reported; see the console"
+	case e.poweredOff && e.next >= e.insmod:
+		// The init powers off only after its last event, or before the
+		// module loads when it cannot go on: this power off came from
+		// the module's code.
+		r.Class, r.Title = GuestCrash, "the guest powered off"
+		r.Msg = fmt.Sprintf("the guest powered itself off during %s, with the module loaded and the plan not done", step)
 	default:
 		r.Class, r.Title = Channel, e.missing()
 		r.Msg = fmt.Sprintf("the guest stopped, but step %s never arrived on the results port", step)
