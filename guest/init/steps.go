@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 
@@ -81,11 +82,16 @@ func run(prog wire.Program, env []string) wire.Event {
 	cmd := proc.Command(ctx, 0, prog.Argv[0], prog.Argv[1:]...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	err := cmd.Run()
+	err := proc.Run(ctx, cmd, unkillable)
 	ev.MS = since(start)
 	ev.Stdout = wire.Lines(stdout.String())
 	ev.Stderr = stderr.String()
-	ev.Truncated = stdout.cut || stderr.cut
+	ev.Truncated = stdout.truncated() || stderr.truncated()
+	if errors.Is(err, proc.ErrUnkillable) {
+		ev.Err = fmt.Sprintf("%s did not finish within %v, and SIGKILL did not end it within %v: it is stuck in the kernel, in an uninterruptible sleep",
+			prog.Argv[0], timeout, unkillable)
+		return ev
+	}
 	if ps := cmd.ProcessState; ps != nil {
 		ev.Exit = ps.ExitCode()
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -106,18 +112,39 @@ func run(prog wire.Program, env []string) wire.Event {
 	return ev
 }
 
-// capped keeps the first max bytes written to it.
+// unkillable is how long a program may outlive its SIGKILL (proc.Run).
+// It is well inside the host's slack on each step, so a program stuck in
+// the module's code is reported as the program's failure, by the guest.
+const unkillable = 2 * time.Second
+
+// capped keeps the first max bytes written to it. It is safe to read while
+// a program that outlived its deadline may still write.
 type capped struct {
-	bytes.Buffer
+	mu  sync.Mutex
+	buf bytes.Buffer
 	max int
 	cut bool
 }
 
 func (c *capped) Write(p []byte) (int, error) {
-	if room := c.max - c.Len(); room < len(p) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if room := c.max - c.buf.Len(); room < len(p) {
 		c.cut = true
-		c.Buffer.Write(p[:max(room, 0)])
+		c.buf.Write(p[:max(room, 0)])
 		return len(p), nil
 	}
-	return c.Buffer.Write(p)
+	return c.buf.Write(p)
+}
+
+func (c *capped) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+func (c *capped) truncated() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cut
 }

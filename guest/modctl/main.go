@@ -77,6 +77,9 @@ func main() {
 	}
 }
 
+// unkillable is how long a program may outlive its SIGKILL (proc.Run).
+const unkillable = 2 * time.Second
+
 // run runs argv with a deadline, passing its stdio through.
 func run(timeout string, argv []string) int {
 	d, err := time.ParseDuration(timeout)
@@ -88,8 +91,12 @@ func run(timeout string, argv []string) int {
 	defer cancel()
 	cmd := proc.Command(ctx, 0, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	err = cmd.Run()
+	err = proc.Run(ctx, cmd, unkillable)
 	switch {
+	case errors.Is(err, proc.ErrUnkillable):
+		fmt.Fprintf(os.Stderr, "modctl: %s did not finish within %v, and SIGKILL did not end it within %v: it is stuck in the kernel, in an uninterruptible sleep\n",
+			argv[0], d, unkillable)
+		return 124
 	case ctx.Err() != nil:
 		fmt.Fprintf(os.Stderr, "modctl: %s did not finish within %v\n", argv[0], d)
 		return 124

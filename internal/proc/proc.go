@@ -5,6 +5,7 @@ package proc
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"syscall"
 	"time"
@@ -34,5 +35,35 @@ func Command(ctx context.Context, grace time.Duration, name string, args ...stri
 func KillGroup(cmd *exec.Cmd) {
 	if cmd.Process != nil {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// ErrUnkillable is Run's error for a program that outlived its SIGKILL.
+var ErrUnkillable = errors.New("the program outlived its SIGKILL")
+
+// Run starts cmd, from Command, and waits for it, but no longer than
+// unkillable past the end of ctx, which kills it. A task in an
+// uninterruptible sleep (state D) in a kernel module's code is never
+// reaped: waiting for it would leave its caller silent until someone
+// else's deadline. The goroutine that waits for such a program is left
+// behind, so Run suits programs whose caller ends soon after.
+func Run(ctx context.Context, cmd *exec.Cmd, unkillable time.Duration) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(unkillable)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return ErrUnkillable
 	}
 }
