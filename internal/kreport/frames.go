@@ -83,6 +83,11 @@ var skipRE = regexp.MustCompile(`^(?:` + strings.Join([]string{
 	// their caller chose to spin.
 	`(?:__)?udelay`, `(?:__)?ndelay`, `(?:__)?mdelay`, `__const_udelay`, `__delay`, `delay_tsc`, `delay_loop`,
 	`delay_halt\w*`, `cpu_relax`,
+	// Clock reads: a loop that spins to a deadline is caught reading the
+	// clock (ktime_get() and friends, the clocksources under them).
+	`ktime_get\w*`, `ktime_read_raw_clock`, `__ktime_get\w*`, `jiffies_read`, `read_tsc`,
+	`(?:native_)?sched_clock\w*`, `local_clock\w*`, `get_jiffies_64`, `rdtsc\w*`, `native_read_tsc`,
+	`arch_counter_\w+`, `arch_timer_read_\w+`, `clocksource_\w+`, `timekeeping_\w+`,
 	// Locking primitives: the caller took the lock.
 	`(?:__)?mutex_(?:lock|unlock|trylock)\w*`, `mutex_remove_waiter`, `__ww_mutex_\w+`, `ww_mutex_\w+`,
 	`_raw_(?:spin|read|write)_\w+`, `__raw_(?:spin|read|write)_\w+`, `do_raw_(?:spin|read|write)_\w+`,
