@@ -89,12 +89,19 @@ func (h Host) loaded(module string) bool {
 // emulated PIT, and on a loaded host that fails ("Marking TSC unstable due
 // to could not calculate TSC khz"); microvm has no HPET or PM timer to fall
 // back on, and the boot stalls. Telling the kernel the rate skips that.
+//
+// The clocksource watchdog then checks that TSC against jiffies, the only
+// other clock microvm has, and under TCG jiffies are what lag: a busy
+// vCPU takes its timer interrupts late. The watchdog calls the TSC
+// unstable ("timekeeping watchdog ... skew is too large") a second or a
+// few into a run, cold or restored, and switches to jiffies. The TSC is
+// the host's constant TSC, so tsc=reliable keeps it and skips the check.
 func TCGKernelArgs(cpuinfo string) []string {
 	khz := hostTSCkHz(cpuinfo)
 	if khz <= 0 {
 		return nil
 	}
-	return []string{"tsc_early_khz=" + strconv.Itoa(khz)}
+	return []string{"tsc_early_khz=" + strconv.Itoa(khz), "tsc=reliable"}
 }
 
 var cpuMHzRE = regexp.MustCompile(`(?m)^cpu MHz\s*:\s*([0-9.]+)$`)

@@ -108,7 +108,7 @@ func TestParseHostForward(t *testing.T) {
 
 func TestTCGKernelArgs(t *testing.T) {
 	info := "processor\t: 0\ncpu MHz\t\t: 2596.142\nflags\t\t: fpu tsc constant_tsc nonstop_tsc\n"
-	if got := strings.Join(TCGKernelArgs(info), " "); got != "tsc_early_khz=2596142" {
+	if got := strings.Join(TCGKernelArgs(info), " "); got != "tsc_early_khz=2596142 tsc=reliable" {
 		t.Errorf("TCGKernelArgs = %q", got)
 	}
 	if got := TCGKernelArgs("cpu MHz\t\t: 800.000\nflags\t\t: fpu tsc\n"); got != nil {
