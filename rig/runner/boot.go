@@ -81,6 +81,10 @@ func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 				return summary, true, err
 			}
 		}
+		if ctx.Err() != nil {
+			// Interrupted, not a bad snapshot: keep it.
+			return "", true, fail(verdict.Infra, ctx.Err(), "interrupted while the saved guest was restored")
+		}
 		r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one", err)
 		r.dropSnapshot(snap)
 	}
@@ -96,6 +100,16 @@ var errRestore = errors.New("the saved guest did not restore")
 // (when snap has no saved state yet) once its init waits for work.
 func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earlyVM) (string, error) {
 	restore := e != nil
+	// A restored VM is running (paused) already: every return before the
+	// driver owns it must kill it.
+	var owned bool
+	if restore {
+		defer func() {
+			if v, err := e.wait(); err == nil && !owned {
+				v.Kill()
+			}
+		}()
+	}
 	nonce, err := newNonce()
 	if err != nil {
 		return "", fail(verdict.Infra, err, "make the run's nonce")
@@ -146,9 +160,13 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 	} else {
 		d.start = time.Now()
 		if v, err = vm.Start(ctx, cfg); err != nil {
+			if ctx.Err() != nil {
+				return "", fail(verdict.Infra, ctx.Err(), "interrupted while QEMU started")
+			}
 			return "", fail(verdict.Setup, err, "start QEMU")
 		}
 	}
+	owned = true
 	defer v.Stop(2 * time.Second)
 	d.vm = v
 	d.port = channel.OpenPort(v.Port())
@@ -167,8 +185,11 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 	if err != nil {
 		return "", err
 	}
-	if restore && res.Class == verdict.Boot {
-		// A restored guest runs no code under test before its boot event.
+	if restore && res.Class != verdict.Pass && len(res.Completed) == 0 {
+		// A restored guest runs no code under test before its boot
+		// event: whatever went wrong before it (a QEMU that exits, a port
+		// that breaks, a guest that never takes its work) is the
+		// snapshot's.
 		return "", fmt.Errorf("%w: %s", errRestore, res.Msg)
 	}
 	boot := r.res.BootToInit
