@@ -130,9 +130,8 @@ func TestSIGHUP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: boots VMs")
 	}
-	l := startRig(t, "-checks", "reader")
-	l.waitFor(t, "  initramfs ", 2*time.Minute)
-	time.Sleep(500 * time.Millisecond)
+	l := startRig(t, stuckRun()...)
+	l.qemuOf(t, 3*time.Minute)
 	kids := descendants(l.cmd.Process.Pid)
 	l.cmd.Process.Signal(syscall.SIGHUP)
 	if code := l.wait(t, 30*time.Second); code != verdict.ExitNoResult || !strings.Contains(l.output(), "FAIL [infra]: interrupted") {
