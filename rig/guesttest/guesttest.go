@@ -143,8 +143,13 @@ func Build(ctx context.Context, c *cache.Cache, t Test, goarch string, log io.Wr
 	if err != nil {
 		return "", err
 	}
+	// The entry is the package's, whatever the run calls the test.
+	name := filepath.Base(t.Package)
+	if t.Kind == GoTest {
+		name += ".test"
+	}
 	dir, _, err := c.Get(ctx, "guest-test", key, func(ctx context.Context, out string) error {
-		bin := filepath.Join(out, t.Name)
+		bin := filepath.Join(out, name)
 		args := []string{"build", "-trimpath", "-o", bin, "."}
 		if t.Kind == GoTest {
 			args = []string{"test", "-c", "-trimpath", "-o", bin, "."}
@@ -165,7 +170,7 @@ func Build(ctx context.Context, c *cache.Cache, t Test, goarch string, log io.Wr
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, t.Name), nil
+	return filepath.Join(dir, name), nil
 }
 
 // ErrBuild means a guest test did not build.

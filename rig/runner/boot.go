@@ -123,7 +123,10 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 		return "", fail(verdict.Setup, err, "write run.json")
 	}
 	work, err := r.guestWork(spec)
-	if err != nil {
+	switch {
+	case errors.Is(err, errWorkTooBig):
+		return "", fail(verdict.Setup, err, "the guest's work is too big")
+	case err != nil:
 		return "", fail(verdict.Infra, err, "prepare the guest's work")
 	}
 	logf, err := os.Create(filepath.Join(r.opts.ArtifactDir, "engine.log"))

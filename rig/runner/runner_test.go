@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"github.com/mmaprig/mmaprig/internal/wire"
 	"os"
 	"path/filepath"
 	"slices"
@@ -92,5 +93,32 @@ end_of_record
 	}
 	if _, err := parseLCOV(path, "/elsewhere"); err == nil {
 		t.Error("a tracefile without the module's files parsed")
+	}
+}
+
+// Tests named alike get names of their own, so that neither overwrites the
+// other's binary in the guest and their cases stay apart.
+func TestUniqueName(t *testing.T) {
+	taken := map[string]bool{}
+	var got []string
+	for _, n := range []string{"guesttest.test", "guesttest.test", "probe", "probe", "guesttest.test", "guesttest-2.test"} {
+		got = append(got, uniqueName(n, taken))
+	}
+	want := []string{"guesttest.test", "guesttest-2.test", "probe", "probe-2", "guesttest-3.test", "guesttest-2-2.test"}
+	if !slices.Equal(got, want) {
+		t.Errorf("names %q, want %q", got, want)
+	}
+}
+
+// The work's size estimate covers its message: a module and tests that
+// would pass the port's limit are caught before the guest refuses them.
+func TestWorkSize(t *testing.T) {
+	w := &wire.Work{Nonce: "n", Module: make([]byte, 3<<20), Files: []wire.File{{Path: "/mmaprig/tests/a", Data: make([]byte, 1<<20), Mode: 0o755}}}
+	b, err := wire.Marshal(wire.Request{Work: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := workSize(w); n < len(b) {
+		t.Errorf("workSize = %d, but the message is %d bytes", n, len(b))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -102,6 +103,10 @@ func (r *run) guestWork(spec verdict.Spec) (*wire.Work, error) {
 		}
 		w.Files = append(w.Files, wire.File{Path: t.guestPath(), Data: b, Mode: 0o755})
 	}
+	if n := workSize(w); n > wire.MaxLine {
+		return nil, fmt.Errorf("%w: the module and the guest tests come to about %d MiB on the results port, over its limit of %d MiB; use fewer or smaller -guest-test binaries (go build -ldflags='-s -w' strips them)",
+			errWorkTooBig, n>>20, wire.MaxLine>>20)
+	}
 	if spec.Channel == wire.ChannelSSH {
 		// Fresh keys for every run; they travel only over the results port.
 		if r.keys, err = channel.NewKeys(); err != nil {
@@ -110,6 +115,19 @@ func (r *run) guestWork(spec verdict.Spec) (*wire.Work, error) {
 		w.HostKey, w.AuthorizedKey = r.keys.HostPrivate, r.keys.ClientAuthorized
 	}
 	return w, nil
+}
+
+// errWorkTooBig: the work would not fit in one message on the port.
+var errWorkTooBig = errors.New("the guest's work is too big")
+
+// workSize is about how long the work's message is: its binaries in
+// base64, and room for the rest.
+func workSize(w *wire.Work) int {
+	n := len(w.Module)
+	for _, f := range w.Files {
+		n += len(f.Data)
+	}
+	return (n+2)/3*4 + 64<<10
 }
 
 // runRecord is run.json: the run's nonce, the guest's configuration and

@@ -23,14 +23,32 @@ type builtTest struct {
 // built: a bad one is bad input, found at once.
 func ResolveTests(ctx context.Context, opts Options) ([]guesttest.Test, error) {
 	var tests []guesttest.Test
+	taken := map[string]bool{}
 	for _, spec := range opts.GuestTests {
 		t, err := guesttest.Resolve(ctx, spec, opts.ModuleDir, opts.Root)
 		if err != nil {
 			return nil, err
 		}
+		t.Name = uniqueName(t.Name, taken)
 		tests = append(tests, t)
 	}
 	return tests, nil
+}
+
+// uniqueName gives a test a name no earlier test has, so that two tests
+// named alike (./a/guesttest and ./b/guesttest) neither overwrite each
+// other's binary in the guest nor mix their cases: the second is
+// guesttest-2.
+func uniqueName(name string, taken map[string]bool) string {
+	base, ext := strings.CutSuffix(name, ".test")
+	for i := 2; taken[name]; i++ {
+		name = fmt.Sprintf("%s-%d", base, i)
+		if ext {
+			name += ".test"
+		}
+	}
+	taken[name] = true
+	return name
 }
 
 // buildTests builds the -guest-test programs for the guest's architecture,
