@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"time"
 
@@ -78,15 +76,15 @@ func run(prog wire.Program, env []string) wire.Event {
 	timeout := ms(prog.TimeoutMS)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	stdout, stderr := &capped{max: wire.MaxOutput}, &capped{max: wire.MaxOutput}
+	var stdout, stderr wire.Capped
 	cmd := proc.Command(ctx, 0, prog.Argv[0], prog.Argv[1:]...)
 	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := proc.Run(ctx, cmd, unkillable)
 	ev.MS = since(start)
 	ev.Stdout = wire.Lines(stdout.String())
 	ev.Stderr = stderr.String()
-	ev.Truncated = stdout.truncated() || stderr.truncated()
+	ev.Truncated = stdout.Truncated() || stderr.Truncated()
 	if errors.Is(err, proc.ErrUnkillable) {
 		ev.Err = fmt.Sprintf("%s did not finish within %v, and SIGKILL did not end it within %v: it is stuck in the kernel, in an uninterruptible sleep",
 			prog.Argv[0], timeout, unkillable)
@@ -116,35 +114,3 @@ func run(prog wire.Program, env []string) wire.Event {
 // It is well inside the host's slack on each step, so a program stuck in
 // the module's code is reported as the program's failure, by the guest.
 const unkillable = 2 * time.Second
-
-// capped keeps the first max bytes written to it. It is safe to read while
-// a program that outlived its deadline may still write.
-type capped struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	max int
-	cut bool
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if room := c.max - c.buf.Len(); room < len(p) {
-		c.cut = true
-		c.buf.Write(p[:max(room, 0)])
-		return len(p), nil
-	}
-	return c.buf.Write(p)
-}
-
-func (c *capped) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
-}
-
-func (c *capped) truncated() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cut
-}

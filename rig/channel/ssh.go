@@ -4,7 +4,6 @@
 package channel
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/mmaprig/mmaprig/internal/wire"
 )
 
 // Keys are one run's SSH keys.
@@ -112,9 +113,16 @@ type Result struct {
 	Exit int
 	// Signal names the signal that killed the command, such as "SEGV".
 	Signal string
+	// Stdout and Stderr are the command's output, each cut at
+	// wire.MaxOutput as the guest init cuts a program's.
 	Stdout []byte
 	Stderr []byte
+	// Truncated: some output was dropped.
+	Truncated bool
 }
+
+// closeWait bounds the wait for a killed session to end.
+const closeWait = 2 * time.Second
 
 // Run runs cmd in the guest, with env (KEY=value) added to its
 // environment. The error is nil whenever the command ran to an exit status
@@ -132,7 +140,7 @@ func (c *Client) Run(ctx context.Context, cmd string, env ...string) (Result, er
 			return Result{}, fmt.Errorf("ssh setenv %s: %w", k, err)
 		}
 	}
-	var out, errb bytes.Buffer
+	var out, errb wire.Capped
 	s.Stdout, s.Stderr = &out, &errb
 	done := make(chan error, 1)
 	go func() { done <- s.Run(cmd) }()
@@ -141,9 +149,18 @@ func (c *Client) Run(ctx context.Context, cmd string, env ...string) (Result, er
 	case <-ctx.Done():
 		s.Signal(ssh.SIGKILL)
 		s.Close()
-		return Result{Exit: -1, Stdout: out.Bytes(), Stderr: errb.Bytes()}, fmt.Errorf("%q: %w", cmd, ctx.Err())
+		// A guest that still answers ends the session at once; a frozen
+		// one may never, and its output is what arrived so far.
+		t := time.NewTimer(closeWait)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		return Result{Exit: -1, Stdout: out.Bytes(), Stderr: errb.Bytes(), Truncated: out.Truncated() || errb.Truncated()},
+			fmt.Errorf("%q: %w", cmd, ctx.Err())
 	}
-	res := Result{Stdout: out.Bytes(), Stderr: errb.Bytes()}
+	res := Result{Stdout: out.Bytes(), Stderr: errb.Bytes(), Truncated: out.Truncated() || errb.Truncated()}
 	var ee *ssh.ExitError
 	switch {
 	case err == nil:

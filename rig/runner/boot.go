@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/kreport"
@@ -41,7 +42,9 @@ type driver struct {
 	start time.Time
 	// host carries the SSH driver's inputs and the port writers' errors.
 	host chan verdict.Input
-	ctx  context.Context
+	// ctx ends when the loop does; wg counts the goroutines that use it.
+	ctx context.Context
+	wg  sync.WaitGroup
 	// sentWork: the guest said hello and got its work.
 	sentWork bool
 	// snap, if set, is where to save the guest once it waits for work;
@@ -140,8 +143,10 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 	}
 	defer rec.Flush()
 
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	d := &driver{r: r, spec: spec, eng: verdict.New(spec), rec: rec, work: work,
-		host: make(chan verdict.Input, 16), ctx: ctx, faults: newFaults(r.opts.Inject)}
+		host: make(chan verdict.Input, 16), ctx: lctx, faults: newFaults(r.opts.Inject)}
 	if !restore && snap != nil && snap.path == "" {
 		d.snap = snap
 	}
@@ -170,6 +175,9 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 		}
 	}
 	owned = true
+	// Deferred calls run last first: QEMU stops, which closes the port
+	// and ends SSH, and then the driver's goroutines are waited for.
+	defer d.wg.Wait()
 	defer v.Stop(2 * time.Second)
 	d.vm = v
 	d.port = channel.OpenPort(v.Port())
@@ -179,8 +187,6 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 		d.send(wire.Request{Work: work})
 	}
 
-	lctx, cancel := context.WithCancel(ctx)
-	d.ctx = lctx
 	res, err := d.loop(lctx)
 	cancel()
 	r.res.BootToVerdict = time.Since(d.start)
@@ -297,19 +303,19 @@ func (d *driver) feed(kind verdict.Kind, text string) verdict.Status {
 // send writes a request to the guest init without blocking the loop; a
 // failure reaches the engine as a broken port.
 func (d *driver) send(req wire.Request) {
-	go func() {
+	d.wg.Go(func() {
 		if err := d.port.Send(req, sendTimeout); err != nil {
 			select {
 			case d.host <- verdict.Input{Kind: verdict.PortError, Text: err.Error()}:
 			case <-d.ctx.Done():
 			}
 		}
-	}()
+	})
 }
 
 func (d *driver) accepted(st verdict.Step) {
 	if st.Event == wire.EvReady {
-		go d.driveSSH(d.ctx)
+		d.wg.Go(func() { d.driveSSH(d.ctx) })
 	}
 	d.faults.after(d, st.Event)
 }

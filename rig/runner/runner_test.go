@@ -1,13 +1,13 @@
 package runner
 
 import (
-	"github.com/mmaprig/mmaprig/internal/wire"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/mmaprig/mmaprig/images"
+	"github.com/mmaprig/mmaprig/internal/wire"
 )
 
 // The u-root base must be rebuilt when any Go file that goes into it

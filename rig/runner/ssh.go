@@ -114,6 +114,7 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 	}
 	ev.Exit, ev.Signal = res.Exit, res.Signal
 	ev.Stdout, ev.Stderr = wire.Lines(string(res.Stdout)), string(res.Stderr)
+	ev.Truncated = res.Truncated
 	ev.OK = res.Exit == 0 && res.Signal == ""
 	if ev.OK && st.Event == wire.EvCoverage {
 		if err := json.Unmarshal(res.Stdout, &ev.Files); err != nil {
