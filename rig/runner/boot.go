@@ -217,10 +217,12 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 	if d.saved != "" {
 		how += ", " + d.saved
 	}
+	summary := fmt.Sprintf("%s; verdict in %s, accel %s", how, FormatDuration(r.res.BootToVerdict), r.res.Accel.Name)
 	if res.Class != verdict.Pass {
-		return "", &Error{Class: res.Class, Title: res.Title, Msg: res.Msg, Excerpt: res.Excerpt}
+		// The summary still says how the guest came up.
+		return summary, &Error{Class: res.Class, Title: res.Title, Msg: res.Msg, Excerpt: res.Excerpt}
 	}
-	return fmt.Sprintf("%s; verdict in %s, accel %s", how, FormatDuration(r.res.BootToVerdict), r.res.Accel.Name), nil
+	return summary, nil
 }
 
 func (r *run) vmConfig() vm.Config {

@@ -314,7 +314,11 @@ func (r *run) stages(ctx context.Context, stages []stage) error {
 		timedOut := sctx.Err() == context.DeadlineExceeded && ctx.Err() == nil
 		cancel()
 		if err != nil {
-			d := st.Done("FAILED")
+			label := "FAILED"
+			if summary != "" {
+				label += " (" + summary + ")"
+			}
+			d := st.Done(label)
 			r.res.Stages = append(r.res.Stages, StageTime{Stage: step.name, Duration: d, Failed: true})
 			if timedOut {
 				return fail(stageClass(step.name), err, "the %s stage passed its deadline of %v (change it with -%s-timeout)", step.name, step.dl, step.name)
