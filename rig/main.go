@@ -292,8 +292,18 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		opts.Channel = wire.ChannelSSH
 		opts.Exec, opts.Shell = execArgv, cmd == "shell"
 	}
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
+	switch cmd {
+	case "watch":
+		// -timeout bounds each verdict, not the session.
+		return watchCommand(ctx, opts, f.timeout, stdout, stderr)
+	case "shell":
+		// An interactive session ends when its user says so; the
+		// stages before it keep their own deadlines.
+	default:
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+		defer cancel()
+	}
 	if f.matrix || f.cell != "" || cmd == "key" {
 		return matrixCommand(ctx, cmd, f, opts, stdout, stderr)
 	}
@@ -317,9 +327,6 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "lint":
 		return lintCommand(ctx, f, opts, stdout, stderr)
-	}
-	if cmd == "watch" {
-		return watchCommand(ctx, opts, stdout, stderr)
 	}
 	if !prepareArtifacts(opts, stderr) {
 		return verdict.ExitSetup

@@ -26,11 +26,14 @@ const settle = 150 * time.Millisecond
 
 // watchCommand prepares the machine once, then tests the module at start
 // and on every save, printing one compact block per verdict. It returns
-// when ctx ends (Ctrl-C), with nothing left running.
-func watchCommand(ctx context.Context, opts runner.Options, stdout, stderr io.Writer) int {
+// when ctx ends (Ctrl-C), with nothing left running. The preparation and
+// each verdict have timeout (-timeout) each.
+func watchCommand(ctx context.Context, opts runner.Options, timeout time.Duration, stdout, stderr io.Writer) int {
 	p := opts.Printer
 	p.Printf("mmaprig watch: %s, config %s, module %s", opts.Kernel, strings.Join(opts.Fragments, "+"), opts.ModuleDir)
-	prep, res := runner.Prepare(ctx, opts)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	prep, res := runner.Prepare(pctx, opts)
+	cancel()
 	if prep == nil {
 		printResult(stdout, res, opts)
 		return res.Class.ExitCode()
@@ -51,7 +54,9 @@ func watchCommand(ctx context.Context, opts runner.Options, stdout, stderr io.Wr
 		o.ArtifactDir = filepath.Join(runs, time.Now().Format("20060102-150405.000")+"-"+strconv.Itoa(os.Getpid()))
 		o.Printer = runner.NewPrinter(io.Discard)
 		start := time.Now()
-		res := prep.Run(ctx, o)
+		vctx, cancel := context.WithTimeout(ctx, timeout)
+		res := prep.Run(vctx, o)
+		cancel()
 		if ctx.Err() != nil {
 			return
 		}
