@@ -105,6 +105,10 @@ func TestCorruptSnapshotFallsBack(t *testing.T) {
 	if fi, err := os.Stat(states[0]); err != nil || fi.Size() < 1<<20 {
 		t.Errorf("the snapshot was not saved again: %v", err)
 	}
+	// The failed restore's logs are kept beside the cold boot's.
+	if b, err := os.ReadFile(filepath.Join(r.artifacts, "restore-qemu.log")); err != nil || len(b) == 0 {
+		t.Errorf("the failed restore's qemu.log was not kept: %v", err)
+	}
 	r = runRig(t, "-cache", cache, "-checks", "reader")
 	if r.report(t).Class != verdict.Pass || !strings.Contains(bootOf(r.out), "restored from a snapshot") {
 		t.Errorf("the new snapshot did not restore: %s %q", r.rep.Class, bootOf(r.out))

@@ -88,11 +88,29 @@ func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 			// Interrupted, not a bad snapshot: keep it.
 			return "", true, fail(verdict.Infra, ctx.Err(), "interrupted while the saved guest was restored")
 		}
-		r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one", err)
+		r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one (the restore's logs: %s*)", err, restorePrefix)
+		r.keepRestoreLogs()
 		r.dropSnapshot(snap)
 	}
 	summary, err := r.bootVM(ctx, r.vmConfig(), snap, nil)
 	return summary, false, err
+}
+
+// restorePrefix names the logs of a restore that failed, kept beside the
+// cold boot's.
+const restorePrefix = "restore-"
+
+// keepRestoreLogs renames what a failed restore wrote, so that the cold
+// boot after it does not overwrite the evidence.
+func (r *run) keepRestoreLogs() {
+	for _, f := range []string{"console.log", "qemu.log", "qemu.cmdline", "qemu.cmdline.json", "engine.log", "dmesg.txt", "run.json"} {
+		p := filepath.Join(r.opts.ArtifactDir, f)
+		if _, err := os.Stat(p); err == nil {
+			if err := os.Rename(p, filepath.Join(r.opts.ArtifactDir, restorePrefix+f)); err != nil {
+				r.opts.Log.Warn("keep a failed restore's log", "file", f, "err", err)
+			}
+		}
+	}
 }
 
 // errRestore: a saved guest was found but did not come back.
