@@ -59,8 +59,8 @@ func startSSH() error {
 	select {
 	case err := <-ready:
 		return err
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("sshd did not listen within 10s")
+	case <-time.After(wire.SSHDStartTimeout):
+		return fmt.Errorf("sshd did not listen within %v", wire.SSHDStartTimeout)
 	}
 }
 

@@ -65,6 +65,10 @@ const (
 	DeviceTimeout = 2 * time.Second
 	// UnloadTimeout bounds rmmod after the checks.
 	UnloadTimeout = 10 * time.Second
+	// SSHDStartTimeout bounds the guest's start of its network and sshd
+	// (SSH channel); SSHDialTimeout the host's dial after that.
+	SSHDStartTimeout = 10 * time.Second
+	SSHDialTimeout   = 15 * time.Second
 )
 
 // MaxLine bounds one message on the results port.

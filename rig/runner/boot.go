@@ -181,7 +181,7 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 		d.start = time.Now()
 		if err := v.Resume(); err != nil {
 			v.Kill()
-			return "", fmt.Errorf("%w: %v", errRestore, err)
+			return "", fmt.Errorf("%w: %w", errRestore, err)
 		}
 	} else {
 		d.start = time.Now()

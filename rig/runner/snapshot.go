@@ -146,6 +146,10 @@ func hostCPU(cpuinfo string) string {
 
 // save writes the parked guest into the cache, under the snapshot's key.
 func (r *run) save(ctx context.Context, v *vm.VM, s *snapshot) error {
+	// The guest waits, paused, while this runs: bound the wait for the
+	// entry's lock too, which another rig saving the same machine holds.
+	ctx, cancel := context.WithTimeout(ctx, vm.SaveTimeout)
+	defer cancel()
 	_, _, err := r.opts.Cache.Get(ctx, "snapshot", s.key, func(_ context.Context, dir string) error {
 		return v.Save(filepath.Join(dir, snapshotFile))
 	})
@@ -184,7 +188,7 @@ func (r *run) restore(ctx context.Context, cfg vm.Config, snap *snapshot) *early
 		e.v, e.err = vm.Start(ctx, cfg)
 		e.took = time.Since(start)
 		if e.err != nil {
-			e.err = fmt.Errorf("%w: %v", errRestore, e.err)
+			e.err = fmt.Errorf("%w: %w", errRestore, e.err)
 		}
 	}()
 	return e

@@ -15,9 +15,6 @@ import (
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
-// sshDial bounds the dial after the guest said ready.
-const sshDial = 15 * time.Second
-
 // driveSSH runs the plan's host steps over SSH, once the guest is ready,
 // and reports each to the engine as a Host input: what SSH returned is the
 // result, and the console is never consulted. It stops at the first step
@@ -39,7 +36,7 @@ func (d *driver) driveSSH(ctx context.Context) {
 		broken("the dial", err)
 		return
 	}
-	dctx, cancel := context.WithTimeout(ctx, sshDial)
+	dctx, cancel := context.WithTimeout(ctx, wire.SSHDialTimeout)
 	c, err := channel.Dial(dctx, addr, d.r.keys)
 	cancel()
 	if err != nil {

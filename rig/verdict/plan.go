@@ -128,13 +128,8 @@ func (s Step) Short() string {
 	return s.Event
 }
 
-// sshDial bounds the SSH dial after ready, and sshdStart the guest's start
-// of its network and sshd.
-const (
-	sshDial   = 15 * time.Second
-	sshdStart = 10 * time.Second
-	endStep   = 5 * time.Second
-)
+// endStep bounds the last steps, which do little.
+const endStep = 5 * time.Second
 
 // Plan lists the steps a run must report, in order.
 func (s Spec) Plan() []Step {
@@ -142,11 +137,11 @@ func (s Spec) Plan() []Step {
 	steps := []Step{{Event: wire.EvBoot, Source: Guest, Timeout: s.BootTimeout}}
 	if s.Channel == wire.ChannelSSH {
 		src = Host
-		steps = append(steps, Step{Event: wire.EvReady, Source: Guest, Timeout: sshdStart + s.Slack})
+		steps = append(steps, Step{Event: wire.EvReady, Source: Guest, Timeout: wire.SSHDStartTimeout + s.Slack})
 	}
 	load := s.LoadTimeout + s.Slack
 	if src == Host {
-		load += sshDial
+		load += wire.SSHDialTimeout
 	}
 	steps = append(steps,
 		Step{Event: wire.EvInsmod, Source: src, Timeout: load},
