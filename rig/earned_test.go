@@ -97,7 +97,7 @@ func TestLostEventIsChannel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: boots VMs")
 	}
-	rep := verdictWithin(t, 30*time.Second, verdict.Channel, "step device (seq 2) never arrived",
+	rep := verdictWithin(t, 5*time.Minute, verdict.Channel, "step device (seq 2) never arrived",
 		"-inject", "drop-event", "-checks", "reader")
 	if rep.Step != "device" {
 		t.Errorf("step %q, want device", rep.Step)
