@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
@@ -57,7 +58,13 @@ func percent(hit, found int) string {
 // HTML report in the artifacts (lcov and genhtml, from apt), and the
 // summary per source file. The .gcda files go next to the module build's
 // .gcno notes, in a copy, and the host's gcov must be the compiler's.
+// coverageTimeout bounds the host's part of -coverage: gcov, lcov and
+// genhtml over one module take seconds.
+const coverageTimeout = 2 * time.Minute
+
 func (r *run) coverage(ctx context.Context, files []wire.File) (*Coverage, error) {
+	ctx, cancel := context.WithTimeout(ctx, coverageTimeout)
+	defer cancel()
 	if len(files) == 0 {
 		return nil, fmt.Errorf("the guest found no gcov data under %s: was the module built for coverage, and the kernel with the coverage fragment?", wire.GcovDir)
 	}
