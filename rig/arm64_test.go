@@ -3,7 +3,7 @@ package main
 // arm64 guests: kernels cross-built with aarch64-linux-gnu-, booted on
 // QEMU's virt machine, under TCG on an x86 host. They cost two more kernel
 // builds, which would push `make test` past its hour on 2 cores, so they
-// run only with MMAPRIG_ARM64=1: `make test-arm64`, which the nightly
+// run only with MMAPRIG_ARM64=1: `make test-nightly`, which the nightly
 // workflow runs.
 
 import (
@@ -16,7 +16,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/report"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -30,7 +29,7 @@ func needArm64(t *testing.T) {
 		t.Skip("-short: builds an arm64 kernel and boots it")
 	}
 	if os.Getenv(arm64Env) == "" {
-		t.Skip(arm64Env + " is not set: `make test-arm64` builds the arm64 kernels and boots them")
+		t.Skip(arm64Env + " is not set: `make test-nightly` builds the arm64 kernels and boots them")
 	}
 }
 
@@ -148,27 +147,4 @@ func TestArm64KVMRefused(t *testing.T) {
 			t.Errorf("stage %s ran after a setup error", s.Stage)
 		}
 	}
-}
-
-// matrixSelection is how TestMatrixRun picks its cells: -matrix, every
-// cell, with MMAPRIG_ARM64=1; otherwise every cell but the arm64 ones, by
-// name, so that `make test` does not build their kernels.
-func matrixSelection(t *testing.T) []string {
-	t.Helper()
-	if os.Getenv(arm64Env) != "" {
-		return []string{"-matrix"}
-	}
-	m, err := kernel.LoadMatrix()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, c := range m.Cells {
-		if a, err := c.Architecture(); err == nil && a.Name == "arm64" {
-			continue
-		}
-		names = append(names, c.Name)
-	}
-	t.Logf("%s is not set: the matrix run leaves out the arm64 cells (make test-arm64 runs them)", arm64Env)
-	return []string{"-cell", strings.Join(names, ",")}
 }
