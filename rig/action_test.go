@@ -496,7 +496,8 @@ func TestActionRunsOneKernel(t *testing.T) {
 	if b, err := os.ReadFile(out["json"]); err != nil || !bytes.Contains(b, []byte(`"class": "pass"`)) {
 		t.Errorf("the -json report (%v): %s", err, b)
 	}
-	checkReports(t, r, r.inputs["kernel"])
+	// A single run's row is named by its kernel and fragments.
+	checkReports(t, r, "Debian package linux-source-"+r.inputs["kernel"]+", base")
 }
 
 // rigMentions reports whether the rig's own sources (not its tests)

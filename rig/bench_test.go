@@ -141,101 +141,133 @@ func floorInitramfs(b *testing.B) string {
 	return out
 }
 
+// BenchmarkStages measures the rig against the floor, in parts that
+// -bench can pick (BenchmarkStages/warm, /watch, ...); make bench runs them
+// all. Each part runs once: use -benchtime 1x.
 func BenchmarkStages(b *testing.B) {
-	if b.N > 1 {
-		b.Skip("run with -benchtime 1x: each iteration builds kernels")
-	}
 	w := os.Stdout
-	row := func(what string, d time.Duration, target string) {
+	row := func(b *testing.B, what string, d time.Duration, target string) {
 		fmt.Fprintf(w, "  %-62s %9.2fs  %s\n", what, d.Seconds(), target)
 		b.ReportMetric(d.Seconds(), strings.ReplaceAll(what, " ", "_")+"_s")
 	}
-	ratio := func(what string, r float64, target string) {
+	ratio := func(b *testing.B, what string, r float64, target string) {
 		fmt.Fprintf(w, "  %-62s %9.2fx  %s\n", what, r, target)
 		b.ReportMetric(r, strings.ReplaceAll(what, " ", "_"))
+	}
+	once := func(b *testing.B) {
+		if b.N > 1 {
+			b.Skip("run with -benchtime 1x: each part boots VMs, and may build kernels")
+		}
 	}
 	fmt.Fprintln(w, "mmaprig bench (TCG, 2 cores; medians of 5 unless said)")
 
 	// The floor: the same kernel and QEMU machine, a static init that
 	// powers off at once. A cold run saves the snapshot; time that
 	// against a cold boot that saves nothing.
-	coldSave := benchRig(b, rigBin, "-checks", "reader", "-cache", freshBenchCache(b))
-	coldNoSave := benchRig(b, rigBin, "-checks", "reader", "-boot", "cold")
-	var floors []time.Duration
-	for range 5 {
-		floors = append(floors, floor(b, coldNoSave.rep.ArtifactDir))
-	}
-	fl := median(floors)
-	row("floor: same kernel and machine, static init that powers off", fl, "")
-	row("snapshot creation: cold run that saves it, -checks reader", coldSave.wall, "")
-	row("  the same, -boot cold (saves nothing)", coldNoSave.wall, "")
-	row("  cost of saving the snapshot", coldSave.wall-coldNoSave.wall, "target <= 1s")
+	var fl time.Duration
+	b.Run("snapshot", func(b *testing.B) {
+		once(b)
+		coldSave := benchRig(b, rigBin, "-checks", "reader", "-cache", freshBenchCache(b))
+		coldNoSave := benchRig(b, rigBin, "-checks", "reader", "-boot", "cold")
+		var floors []time.Duration
+		for range 5 {
+			floors = append(floors, floor(b, coldNoSave.rep.ArtifactDir))
+		}
+		fl = median(floors)
+		row(b, "floor: same kernel and machine, static init that powers off", fl, "")
+		row(b, "snapshot creation: cold run that saves it, -checks reader", coldSave.wall, "")
+		row(b, "  the same, -boot cold (saves nothing)", coldNoSave.wall, "")
+		row(b, "  cost of saving the snapshot", coldSave.wall-coldNoSave.wall, "target <= 1s")
+	})
 
-	// Warm the caches, untimed, so the warm numbers are warm.
-	benchRig(b, rigBin)
-	benchRig(b, rigBin, "-channel", "ssh", "-checks", "reader")
+	b.Run("warm", func(b *testing.B) {
+		once(b)
+		if fl == 0 {
+			b.Skip("needs the floor: run BenchmarkStages/snapshot too")
+		}
+		// Warm the caches, untimed, so the warm numbers are warm.
+		benchRig(b, rigBin)
+		benchRig(b, rigBin, "-channel", "ssh", "-checks", "reader")
+		warmDefault := medianRuns(b, 5, rigBin)
+		row(b, "warm default verdict (whole contract), from the snapshot", warmDefault.wall, "")
+		ratio(b, "  to the floor", warmDefault.wall.Seconds()/fl.Seconds(), "target <= 1.0x")
+		row(b, "  contract in the guest", secs(warmDefault.rep.ContractTime), "")
+		for _, c := range warmDefault.rep.Cases {
+			row(b, "    "+c.Name, secs(c.Seconds), "")
+		}
+		warmReader := medianRuns(b, 5, rigBin, "-checks", "reader")
+		row(b, "warm -checks reader, from the snapshot", warmReader.wall, "")
+		ratio(b, "  to the floor", warmReader.wall.Seconds()/fl.Seconds(), "target <= 0.6x")
+		coldDefault := medianRuns(b, 3, rigBin, "-boot", "cold")
+		row(b, "warm default verdict, -boot cold (median of 3)", coldDefault.wall, "")
+		ratio(b, "  to the floor", coldDefault.wall.Seconds()/fl.Seconds(), "")
+		var ready []time.Duration
+		for range 3 {
+			s := benchRig(b, rigBin, "-channel", "ssh", "-checks", "reader", "-boot", "cold")
+			ready = append(ready, secs(s.rep.BootToReady))
+		}
+		row(b, "boot to SSH ready, -boot cold (median of 3)", median(ready), "")
+	})
 
-	warmDefault := medianRuns(b, 5, rigBin)
-	row("warm default verdict (whole contract), from the snapshot", warmDefault.wall, "")
-	ratio("  to the floor", warmDefault.wall.Seconds()/fl.Seconds(), "target <= 1.0x")
-	row("  contract in the guest", secs(warmDefault.rep.ContractTime), "")
-	for _, c := range warmDefault.rep.Cases {
-		row("    "+c.Name, secs(c.Seconds), "")
-	}
-	warmReader := medianRuns(b, 5, rigBin, "-checks", "reader")
-	row("warm -checks reader, from the snapshot", warmReader.wall, "")
-	ratio("  to the floor", warmReader.wall.Seconds()/fl.Seconds(), "target <= 0.6x")
-	coldDefault := medianRuns(b, 3, rigBin, "-boot", "cold")
-	row("warm default verdict, -boot cold (median of 3)", coldDefault.wall, "")
-	ratio("  to the floor", coldDefault.wall.Seconds()/fl.Seconds(), "")
+	b.Run("watch", func(b *testing.B) {
+		once(b)
+		// rig watch: from saving mymap.c to the verdict on the screen,
+		// module build included.
+		saves := watchSaves(b, 5)
+		row(b, "rig watch: save mymap.c to verdict, module build included", median(saves), "target <= 2.5s")
 
-	// rig watch: from saving mymap.c to the verdict on the screen,
-	// module build included.
-	saves := watchSaves(b, 3)
-	row("rig watch: save mymap.c to verdict, module build included", median(saves), "target <= 2.5s")
+		// Edit the module: a copy with a changed comment is a new module key.
+		mod := filepath.Join(b.TempDir(), "module")
+		copyDir(b, "../module", mod)
+		f, _ := os.OpenFile(filepath.Join(mod, "mymap.c"), os.O_APPEND|os.O_WRONLY, 0)
+		fmt.Fprintf(f, "/* bench edit %d */\n", time.Now().UnixNano())
+		f.Close()
+		edit := benchRig(b, rigBin, "-module", mod)
+		row(b, "module build", stage(edit.rep, "module"), "")
+		row(b, "edit module/mymap.c to verdict, whole contract (wall)", edit.wall, "")
+		gr := benchRig(b, "go", "run", ".", "-checks", "reader")
+		row(b, "warm `go run ./rig`, -checks reader (compiles the rig)", gr.wall, "")
+	})
 
-	// Edit the module: a copy with a changed comment is a new module key.
-	mod := filepath.Join(b.TempDir(), "module")
-	copyDir(b, "../module", mod)
-	f, _ := os.OpenFile(filepath.Join(mod, "mymap.c"), os.O_APPEND|os.O_WRONLY, 0)
-	fmt.Fprintf(f, "/* bench edit %d */\n", time.Now().UnixNano())
-	f.Close()
-	edit := benchRig(b, rigBin, "-module", mod)
-	row("module build", stage(edit.rep, "module"), "")
-	row("edit module/mymap.c to verdict, whole contract (wall)", edit.wall, "")
+	b.Run("coverage", func(b *testing.B) {
+		once(b)
+		benchRig(b, rigBin, "-coverage") // builds the coverage kernel, if it must
+		with := medianRuns(b, 3, rigBin, "-coverage")
+		without := medianRuns(b, 3, rigBin)
+		row(b, "warm default verdict with -coverage (median of 3)", with.wall, "")
+		row(b, "  its cost over the same run without", with.wall-without.wall, "target <= 3s")
+	})
 
-	gr := benchRig(b, "go", "run", ".", "-checks", "reader")
-	row("warm `go run ./rig`, -checks reader (compiles the rig)", gr.wall, "")
+	b.Run("debug", func(b *testing.B) {
+		once(b)
+		dbg := benchRig(b, rigBin, "-config", "debug")
+		row(b, "contract in the guest, debug kernel", secs(dbg.rep.ContractTime), "")
+		row(b, "boot to verdict, debug kernel, whole contract", secs(dbg.rep.BootToVerdict), "")
+	})
 
-	var ready []time.Duration
-	for range 3 {
-		s := benchRig(b, rigBin, "-channel", "ssh", "-checks", "reader", "-boot", "cold")
-		ready = append(ready, secs(s.rep.BootToReady))
-	}
-	row("boot to SSH ready, -boot cold (median of 3)", median(ready), "")
+	b.Run("matrix", func(b *testing.B) {
+		once(b)
+		// Two warm cells at once against each alone.
+		one := max(wallOf(b, "-cell", "6.1"), wallOf(b, "-cell", "6.12"))
+		two := wallOf(b, "-cell", "6.1,6.12", "-jobs", "2")
+		row(b, "one warm matrix cell (the slower of 6.1 and 6.12, wall)", one, "")
+		row(b, "two warm cells in parallel, -jobs 2 (wall)", two, "")
+		ratio(b, "  two to one", two.Seconds()/one.Seconds(), "target <= 1.3x")
+	})
 
-	dbg := benchRig(b, rigBin, "-config", "debug")
-	row("contract in the guest, debug kernel", secs(dbg.rep.ContractTime), "")
-	row("boot to verdict, debug kernel, whole contract", secs(dbg.rep.BootToVerdict), "")
-
-	// Matrix speedup: two warm cells at once against each alone.
-	one := max(wallOf(b, "-cell", "6.1"), wallOf(b, "-cell", "6.12"))
-	two := wallOf(b, "-cell", "6.1,6.12", "-jobs", "2")
-	row("one warm matrix cell (the slower of 6.1 and 6.12, wall)", one, "")
-	row("two warm cells in parallel, -jobs 2 (wall)", two, "")
-	ratio("  two to one", two.Seconds()/one.Seconds(), "target <= 1.3x")
-
-	if os.Getenv("MMAPRIG_BENCH_COLD") == "0" {
-		fmt.Fprintln(w, "  cold run skipped (MMAPRIG_BENCH_COLD=0)")
-		return
-	}
-	// Cold: an empty cache that holds only the downloaded source package.
-	cold := b.TempDir()
-	copyDir(b, filepath.Join(defaultCache(b), "downloads"), filepath.Join(cold, "downloads"))
-	c := benchRig(b, rigBin, "-cache", cold)
-	row("kernel build, cold (unpack, configure, compile)", stage(c.rep, "kernel"), "")
-	row("initramfs, cold (u-root base build)", stage(c.rep, "initramfs"), "")
-	row("cold run, empty cache, package downloaded (wall)", c.wall, "target <= 6 min")
+	b.Run("cold", func(b *testing.B) {
+		once(b)
+		if os.Getenv("MMAPRIG_BENCH_COLD") == "0" {
+			b.Skip("MMAPRIG_BENCH_COLD=0")
+		}
+		// Cold: an empty cache that holds only the downloaded source package.
+		cold := b.TempDir()
+		copyDir(b, filepath.Join(defaultCache(b), "downloads"), filepath.Join(cold, "downloads"))
+		c := benchRig(b, rigBin, "-cache", cold)
+		row(b, "kernel build, cold (unpack, configure, compile)", stage(c.rep, "kernel"), "")
+		row(b, "initramfs, cold (u-root base build)", stage(c.rep, "initramfs"), "")
+		row(b, "cold run, empty cache, package downloaded (wall)", c.wall, "target <= 6 min")
+	})
 }
 
 // medianRuns runs the rig n times and returns the run of median wall time.

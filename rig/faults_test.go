@@ -103,7 +103,9 @@ func (l *live) wait(t *testing.T, timeout time.Duration) int {
 // that signals the rig, or kills its QEMU, uses it so that the run is
 // still going when it acts, however fast a restore is.
 func stuckRun(args ...string) []string {
-	return append([]string{"-module", fixture("stallmmap"), "-module-params", "mode=sleep", "-check-timeout", "60s"}, args...)
+	// -boot cold: the QEMU the test finds is the one that runs the guest,
+	// never a restore started early while the module builds.
+	return append([]string{"-boot", "cold", "-module", fixture("stallmmap"), "-module-params", "mode=sleep", "-check-timeout", "60s"}, args...)
 }
 
 // qemuOf waits for the QEMU of a running rig and returns its pid.
@@ -332,7 +334,7 @@ func TestKill9MidBuild(t *testing.T) {
 	}
 	cache := freshCache(t, true)
 	l := startRig(t, "-cache", cache, "-checks", "reader")
-	l.waitFor(t, "  module ", 2*time.Minute) // now the base builds
+	l.waitFor(t, "  kernel ", 2*time.Minute) // now the base builds
 	time.Sleep(2 * time.Second)
 	l.cmd.Process.Signal(syscall.SIGKILL)
 	l.wait(t, 10*time.Second)

@@ -86,7 +86,7 @@ func run(prog wire.Program, env []string) wire.Event {
 	ev.Stderr = stderr.String()
 	ev.Truncated = stdout.Truncated() || stderr.Truncated()
 	if errors.Is(err, proc.ErrUnkillable) {
-		ev.Err = fmt.Sprintf("%s did not finish within %v, and SIGKILL did not end it within %v: it is stuck in the kernel, in an uninterruptible sleep",
+		ev.Err = fmt.Sprintf("%s did not finish within %v, and SIGKILL did not end it within %v: it is stuck in the kernel (an uninterruptible sleep, or a loop that never yields)",
 			prog.Argv[0], timeout, unkillable)
 		return ev
 	}

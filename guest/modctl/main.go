@@ -94,7 +94,7 @@ func run(timeout string, argv []string) int {
 	err = proc.Run(ctx, cmd, unkillable)
 	switch {
 	case errors.Is(err, proc.ErrUnkillable):
-		fmt.Fprintf(os.Stderr, "modctl: %s did not finish within %v, and SIGKILL did not end it within %v: it is stuck in the kernel, in an uninterruptible sleep\n",
+		fmt.Fprintf(os.Stderr, "modctl: %s did not finish within %v, and SIGKILL did not end it within %v: it is stuck in the kernel (an uninterruptible sleep, or a loop that never yields)\n",
 			argv[0], d, unkillable)
 		return 124
 	case ctx.Err() != nil:
