@@ -287,6 +287,9 @@ func freshBenchCache(b *testing.B) string {
 	b.Helper()
 	src := defaultCache(b)
 	dst := filepath.Join(b.TempDir(), "cache")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		b.Fatal(err)
+	}
 	for _, d := range []string{"downloads", "apt-versions", "kernel", "src", "initramfs", "module"} {
 		if _, err := os.Stat(filepath.Join(src, d)); err != nil {
 			continue
