@@ -396,7 +396,9 @@ func TestDebugKernel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds the debug kernel and boots VMs")
 	}
-	r := runRig(t, "-config", "debug")
+	// -boot cold: a restored guest's console starts after the boot, and
+	// the boot is what must show KASAN.
+	r := runRig(t, "-config", "debug", "-boot", "cold")
 	assertContract(t, wantVerdict(t, r, verdict.Pass, ""))
 	con, _ := os.ReadFile(filepath.Join(r.artifacts, "console.log"))
 	if !bytes.Contains(con, []byte("KernelAddressSanitizer initialized")) {
