@@ -121,16 +121,27 @@ func resolvePackage(ctx context.Context, t Test, dir, pattern string) (Test, err
 	if p.Error != nil {
 		return t, fmt.Errorf("%w: -guest-test %s: %s", ErrBadTest, t.Spec, p.Error.Err)
 	}
-	t.Dir, t.Package, t.Name = p.Dir, p.ImportPath, filepath.Base(p.ImportPath)
+	t.Dir, t.Package = p.Dir, p.ImportPath
 	switch {
 	case p.Name == "main":
 		t.Kind = GoMain
 	case len(p.TestGoFiles)+len(p.XTestGoFiles) > 0:
-		t.Kind, t.Name = GoTest, t.Name+".test"
+		t.Kind = GoTest
 	default:
 		return t, fmt.Errorf("%w: -guest-test %s: package %s is neither a main package nor has tests", ErrBadTest, t.Spec, p.ImportPath)
 	}
+	t.Name = binaryName(t)
 	return t, nil
+}
+
+// binaryName is the name go build (or go test -c) gives the package's
+// binary: the test's name, unless the run renames it, and always the name
+// in its cache entry.
+func binaryName(t Test) string {
+	if t.Kind == GoTest {
+		return filepath.Base(t.Package) + ".test"
+	}
+	return filepath.Base(t.Package)
 }
 
 // Build returns the test's binary for goarch, built into the cache (or
@@ -144,10 +155,7 @@ func Build(ctx context.Context, c *cache.Cache, t Test, goarch string, log io.Wr
 		return "", err
 	}
 	// The entry is the package's, whatever the run calls the test.
-	name := filepath.Base(t.Package)
-	if t.Kind == GoTest {
-		name += ".test"
-	}
+	name := binaryName(t)
 	dir, _, err := c.Get(ctx, "guest-test", key, func(ctx context.Context, out string) error {
 		bin := filepath.Join(out, name)
 		args := []string{"build", "-trimpath", "-o", bin, "."}
