@@ -4,10 +4,14 @@
 // follows the run's channel:
 //
 //   - serial: it loads the module, waits for its device node, runs the
-//     programs, unloads the module, reports each step on the results port,
-//     and powers the machine off;
+//     programs, unloads the module, reports each step on the results port;
 //   - ssh: it brings up the network, starts sshd, reports ready, and waits
-//     for the rig, which runs the steps over SSH, to ask for the power off.
+//     for the rig, which runs the steps over SSH, to ask for the settle.
+//
+// Then it keeps watching the kernel for the settle window, reports it, and
+// powers the machine off. From the Work on, it forwards the kernel's
+// warnings and reports from /dev/kmsg, and every event carries the
+// kernel's taint mask.
 //
 // Results go only to the results port, which the kernel never writes to.
 // The console gets a short human log and the kernel's own messages.
@@ -52,6 +56,7 @@ func main() {
 		halt(con, "results port: %v", err)
 	}
 	logf(con, "run %s: %s channel, %d program(s)", w.Nonce, w.Config.Channel, len(w.Config.Programs))
+	p.watchKernel()
 	start := time.Now()
 	ev := wire.Event{Name: wire.EvBoot}
 	if err := setUp(w); err != nil {
@@ -64,11 +69,15 @@ func main() {
 	switch {
 	case !ev.OK:
 	case w.Config.Channel == wire.ChannelSSH:
-		// The rig runs the steps, and reports their end itself.
-		serveSSH(con, p)
-		powerOff(con)
+		// The rig runs the steps. It asks for the settle once they are
+		// done, or for the power off when the run failed.
+		if !serveSSH(con, p) {
+			powerOff(con)
+		}
+		settle(p, w.Config)
 	default:
 		runAll(p, w.Config)
+		settle(p, w.Config)
 	}
 	p.emit(wire.Event{Name: wire.EvEnd, OK: true})
 	powerOff(con)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 )
@@ -17,6 +18,10 @@ type port struct {
 	mu    sync.Mutex
 	nonce string
 	seq   int
+	// kmsg, once the run started, forwards the kernel's records.
+	kmsg *kmsg
+	// kmsgErr is why kmsg could not be read, reported with the settle.
+	kmsgErr error
 }
 
 func newPort(f *os.File) *port {
@@ -55,16 +60,74 @@ func (p *port) request() (wire.Request, error) {
 }
 
 // emit sends the next event of the run, with its nonce and sequence
-// number. A failed write cannot be reported anywhere else; the rig sees the
-// event missing.
+// number, and the kernel's taint mask. The kernel's records up to now go
+// first, so that a report reaches the rig before the taint it set. A
+// failed write cannot be reported anywhere else; the rig sees the event
+// missing.
 func (p *port) emit(ev wire.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.forwardLocked()
+	t, err := wire.ReadTaint()
+	if err != nil && ev.Name == wire.EvSettle && ev.OK {
+		ev.OK, ev.Err = false, fmt.Sprintf("read the kernel's taint: %v", err)
+	}
+	ev.Taint = t
+	p.sendLocked(ev)
+}
+
+func (p *port) sendLocked(ev wire.Event) {
 	ev.Nonce, ev.Seq = p.nonce, p.seq
 	p.seq++
 	if err := p.writeLocked(ev); err != nil {
 		fmt.Fprintf(os.Stdout, "mmaprig-init: results port: %v\n", err)
 	}
+}
+
+// kmsgPoll is how often the kernel's log is read between steps.
+const kmsgPoll = 50 * time.Millisecond
+
+// watchKernel opens the kernel's log and forwards its records from now on,
+// between steps as well as before each one.
+func (p *port) watchKernel() {
+	k, err := openKmsg()
+	p.mu.Lock()
+	p.kmsg, p.kmsgErr = k, err
+	p.mu.Unlock()
+	if err != nil {
+		return
+	}
+	go func() {
+		for range time.Tick(kmsgPoll) {
+			p.mu.Lock()
+			p.forwardLocked()
+			p.mu.Unlock()
+		}
+	}()
+}
+
+// forwardLocked sends the kernel's new records, if there are any, as one
+// EvKernel event.
+func (p *port) forwardLocked() {
+	if p.kmsg == nil {
+		return
+	}
+	lines, lost, err := p.kmsg.poll()
+	if err != nil && p.kmsgErr == nil {
+		p.kmsgErr = err
+	}
+	if len(lines) == 0 && lost == 0 {
+		return
+	}
+	t, _ := wire.ReadTaint()
+	p.sendLocked(wire.Event{Name: wire.EvKernel, OK: true, Exit: -1, Records: lines, Lost: lost, Taint: t})
+}
+
+// kernelErr is why the kernel's log could not be read, if it could not.
+func (p *port) kernelErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.kmsgErr
 }
 
 func (p *port) write(ev wire.Event) error {

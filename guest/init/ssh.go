@@ -15,21 +15,25 @@ import (
 )
 
 // serveSSH brings up the network and sshd, reports ready, and waits until
-// the rig asks for the power off (or its end of the port goes away).
-func serveSSH(con *os.File, p *port) {
+// the rig asks for the settle (true), or for the power off (or its end of
+// the port goes away).
+func serveSSH(con *os.File, p *port) bool {
 	ev := step(wire.EvReady, wire.CmdSSHD, startSSH)
 	p.emit(ev)
 	if !ev.OK {
-		return
+		return false
 	}
 	for {
 		req, err := p.request()
 		if err != nil {
 			logf(con, "results port: %v", err)
-			return
+			return false
 		}
-		if req.PowerOff {
-			return
+		switch {
+		case req.Settle:
+			return true
+		case req.PowerOff:
+			return false
 		}
 	}
 }

@@ -51,6 +51,25 @@ func runAll(p *port, cfg wire.Config) {
 	}
 }
 
+// settle keeps watching the kernel for the run's settle window after its
+// last step, so that a timer or work that the module left armed at unload
+// fires, and fails the run, before the guest powers off. The event carries
+// the taint mask at its end.
+func settle(p *port, cfg wire.Config) {
+	if cfg.SettleMS == nil {
+		return
+	}
+	d := ms(*cfg.SettleMS)
+	ev := step(wire.EvSettle, d.String(), func() error {
+		time.Sleep(d)
+		if err := p.kernelErr(); err != nil {
+			return fmt.Errorf("the kernel's log could not be watched: %w", err)
+		}
+		return nil
+	})
+	p.emit(ev)
+}
+
 // step times fn and reports it as event name.
 func step(name, cmd string, fn func() error) wire.Event {
 	start := time.Now()

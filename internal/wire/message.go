@@ -19,8 +19,14 @@ const (
 	EvRun      = "run"      // a guest program finished
 	EvUnload   = "unload"   // rmmod, after the programs
 	EvCoverage = "coverage" // the module's gcov data, after the unload
+	EvSettle   = "settle"   // the settle window after the unload ended
 	EvShell    = "shell"    // the interactive shell ended (rig shell)
 	EvEnd      = "end"      // nothing follows; the guest powers off
+
+	// EvKernel carries kernel log records from /dev/kmsg. It is not a
+	// step of the plan: it may come between any two steps, and carries
+	// the run's nonce and the next sequence number like every event.
+	EvKernel = "kernel"
 )
 
 // Event is one message from the guest init on the results port, or one
@@ -51,6 +57,16 @@ type Event struct {
 	MS int64 `json:"ms"`
 	// Files are the files the step brings back, for EvCoverage.
 	Files []File `json:"files,omitempty"`
+	// Taint is the kernel's taint mask (/proc/sys/kernel/tainted), read
+	// just before the event was sent; every event of the init has it.
+	Taint uint64 `json:"taint,omitempty"`
+	// Records are kernel log records, for EvKernel, rendered as the
+	// console shows them ("[    1.234567] text").
+	Records []string `json:"records,omitempty"`
+	// Lost counts kernel records that the init could not forward, for
+	// EvKernel: the log buffer overwrote them, or the forwarding cap was
+	// reached.
+	Lost int `json:"lost,omitempty"`
 }
 
 func (e Event) String() string {
@@ -90,6 +106,9 @@ type Request struct {
 	Work *Work `json:"work,omitempty"`
 	// PowerOff asks the init to drain the console and power off.
 	PowerOff bool `json:"power_off,omitempty"`
+	// Settle tells the init that the rig's steps are done (SSH channel):
+	// it runs the settle window, reports it, ends the run and powers off.
+	Settle bool `json:"settle,omitempty"`
 }
 
 // Config is the run configuration: what the init does, and the bounds it
@@ -113,6 +132,10 @@ type Config struct {
 	UnloadTimeoutMS int64 `json:"unload_timeout_ms"`
 	// Coverage collects the module's gcov data after the unload.
 	Coverage bool `json:"coverage,omitempty"`
+	// Settle, when set, is the window after the last step during which
+	// the init keeps watching the kernel before it reports EvSettle, so
+	// that a timer or work the module left armed fails the run.
+	SettleMS *int64 `json:"settle_ms,omitempty"`
 }
 
 // Program is one guest program of a run.
