@@ -103,16 +103,25 @@ type Status struct {
 	Deadline time.Duration
 	// Settling: every step arrived (or the run failed); the engine reads
 	// the console until QEMU exits or the grace ends. A driver that keeps
-	// the guest alive (the SSH channel) should ask it to power off now.
+	// the guest alive (the SSH channel) should ask it to power off now,
+	// unless the guest has reported its end already.
 	Settling bool
+	// Ended: the guest reported the end of the run, and powers off by
+	// itself.
+	Ended bool
 }
 
 type crash struct {
-	start int // console index of the report's first line; -1 for pvpanic only
+	start int // index of the report's first line; -1 for pvpanic or taint only
+	// kmsg: the report came from the kernel's log on the results port,
+	// not from the console.
+	kmsg  bool
 	at    time.Duration
 	title string // for a crash the console did not show
 	step  string // the step that was running
 	early bool   // before the module was given to the kernel
+	// taint are the bad taint bits that a step's event showed first.
+	taint uint64
 }
 
 // Engine follows one run. It is not safe for concurrent use; one driver
@@ -127,12 +136,17 @@ type Engine struct {
 	now      time.Duration
 	lastStep time.Duration
 	console  []string
-	crash    *crash
-	fail     *Result
-	settle   bool
-	settleAt time.Duration
-	exited   bool
-	exitErr  string
+	// kmsg are the kernel's records that the guest forwarded.
+	kmsg  []string
+	crash *crash
+	// baseTaint are the bad taint bits the kernel had before insmod.
+	baseTaint uint64
+	ended     bool
+	fail      *Result
+	settle    bool
+	settleAt  time.Duration
+	exited    bool
+	exitErr   string
 	// poweredOff: the guest asked QEMU to power off.
 	poweredOff bool
 	vmState    string
@@ -179,7 +193,7 @@ func (e *Engine) Feed(in Input) Status {
 		e.channelFail("internal error", fmt.Sprintf("internal error: an input of unknown kind %q", in.Kind))
 	}
 	e.evaluate()
-	return Status{Done: e.done, Accepted: acc, Deadline: e.deadline(), Settling: e.settle}
+	return Status{Done: e.done, Accepted: acc, Deadline: e.deadline(), Settling: e.settle, Ended: e.ended}
 }
 
 // Result is the verdict, final once Feed reported Done.
@@ -187,6 +201,17 @@ func (e *Engine) Result() Result { return e.res }
 
 // Console returns the console lines fed so far.
 func (e *Engine) Console() []string { return e.console }
+
+// Next is the plan's next step, if the plan is not done.
+func (e *Engine) Next() (Step, bool) {
+	if e.next < len(e.plan) {
+		return e.plan[e.next], true
+	}
+	return Step{}, false
+}
+
+// Kmsg returns the kernel records the guest forwarded.
+func (e *Engine) Kmsg() []string { return e.kmsg }
 
 func (e *Engine) consoleLine(line string) {
 	e.console = append(e.console, line)
@@ -275,7 +300,50 @@ func (e *Engine) portLine(text string) *Step {
 		return nil
 	}
 	e.seq++
+	e.checkTaint(ev)
+	if ev.Name == wire.EvKernel {
+		e.kernelRecords(ev)
+		return nil
+	}
 	return e.accept(Guest, ev)
+}
+
+// kernelRecords takes the kernel's records from the guest: a report there
+// counts as one on the console does, whatever the console's loglevel.
+func (e *Engine) kernelRecords(ev wire.Event) {
+	if ev.Lost > 0 {
+		e.kmsg = append(e.kmsg, fmt.Sprintf("mmaprig: %d kernel record(s) lost before they could be forwarded", ev.Lost))
+	}
+	for _, line := range ev.Records {
+		e.kmsg = append(e.kmsg, line)
+		if _, ok := kreport.Match(line); !ok {
+			continue
+		}
+		switch {
+		case e.crash == nil:
+			e.newCrash(len(e.kmsg)-1, "")
+			e.crash.kmsg = true
+		case e.crash.start < 0 && e.crash.taint != 0:
+			// The report behind a taint that a step showed first.
+			e.crash.start, e.crash.kmsg = len(e.kmsg)-1, true
+		}
+	}
+}
+
+// checkTaint fails the run when a guest event shows a bad taint bit that
+// the kernel did not have before insmod. The boot event's taint is the
+// baseline.
+func (e *Engine) checkTaint(ev wire.Event) {
+	if ev.Name == wire.EvBoot {
+		e.baseTaint = ev.Taint & wire.BadTaint
+		return
+	}
+	bad := ev.Taint & wire.BadTaint &^ e.baseTaint
+	if bad == 0 || e.crash != nil {
+		return
+	}
+	e.newCrash(-1, "kernel tainted "+wire.TaintLetters(bad))
+	e.crash.taint = bad
 }
 
 func (e *Engine) sshEvent(text string) *Step {
@@ -353,6 +421,12 @@ func (e *Engine) judge(st Step, ev wire.Event) {
 		if !ev.OK {
 			stepFail(Infra, "no coverage data", "the module's coverage data could not be read: %s", ev.Err)
 		}
+	case wire.EvSettle:
+		if !ev.OK {
+			stepFail(Infra, "the settle window failed", "the guest could not watch the kernel after the last step: %s", ev.Err)
+		}
+	case wire.EvEnd:
+		e.ended = st.Source == Guest
 	case wire.EvRun:
 		if r := judgeRun(&e.res, *st.Program, ev, e.spec.Expect); r != nil {
 			r.Step = st.Short()
@@ -428,18 +502,26 @@ func (e *Engine) finish(r Result) {
 
 func (e *Engine) crashResult() Result {
 	c := e.crash
+	lines := e.console
+	if c.kmsg {
+		lines = e.kmsg
+	}
 	title, excerpt := c.title, e.tail(40)
-	if rep, ok := kreport.Parse(e.console[max(c.start, 0):]); ok {
+	if rep, ok := kreport.Parse(lines[max(c.start, 0):]); ok {
 		start := max(c.start, 0) + rep.Start
 		title = rep.Title
-		excerpt = strings.Join(e.console[max(0, start-3):min(len(e.console), start+40)], "\n")
+		excerpt = strings.Join(lines[max(0, start-3):min(len(lines), start+40)], "\n")
 	}
 	if c.early {
 		return Result{Class: Boot, Title: title, Step: c.step, Excerpt: excerpt,
 			Msg: "the kernel crashed before the module was loaded: " + title}
 	}
 	msg := fmt.Sprintf("the kernel reported %s (during %s)", title, c.step)
-	if c.start < 0 && title == c.title {
+	switch {
+	case c.start < 0 && title == c.title && c.taint != 0:
+		msg = fmt.Sprintf("the kernel tainted itself %s (during %s), with no report on the console or in its log: %s",
+			wire.TaintLetters(c.taint), c.step, wire.DescribeTaint(c.taint))
+	case c.start < 0 && title == c.title:
 		msg = fmt.Sprintf("%s (during %s), with no kernel report on the console", title, c.step)
 	}
 	return Result{Class: GuestCrash, Title: title, Step: c.step, Excerpt: excerpt, Msg: msg}

@@ -71,6 +71,11 @@ type Spec struct {
 	Shell bool `json:"shell,omitempty"`
 	// Coverage collects the module's gcov data after the unload.
 	Coverage bool `json:"coverage,omitempty"`
+	// Settle is the window after the last step during which the guest
+	// keeps watching the kernel, before it reports the settle step and
+	// its taint mask. Nil in recordings from before the settled end:
+	// their plans have no settle step.
+	Settle *time.Duration `json:"settle,omitempty"`
 	// BootTimeout bounds the time from QEMU's start to the boot event;
 	// LoadTimeout and UnloadTimeout bound insmod and rmmod in the guest.
 	BootTimeout   time.Duration `json:"boot_timeout"`
@@ -88,7 +93,13 @@ func (s Spec) Config() wire.Config {
 	for i, p := range s.Programs {
 		progs[i] = p.Program
 	}
+	var settle *int64
+	if s.Settle != nil {
+		n := s.Settle.Milliseconds()
+		settle = &n
+	}
 	return wire.Config{
+		SettleMS:        settle,
 		Channel:         s.Channel,
 		Device:          s.Device,
 		Params:          s.Params,
@@ -159,6 +170,12 @@ func (s Spec) Plan() []Step {
 	}
 	if s.Coverage {
 		steps = append(steps, Step{Event: wire.EvCoverage, Source: src, Timeout: endStep + s.Slack})
+	}
+	if s.Settle != nil {
+		// The guest settles and ends the run itself on either channel:
+		// only it can watch the kernel after the last step.
+		src = Guest
+		steps = append(steps, Step{Event: wire.EvSettle, Source: Guest, Timeout: *s.Settle + endStep + s.Slack})
 	}
 	return append(steps, Step{Event: wire.EvEnd, Source: src, Timeout: endStep + s.Slack})
 }
