@@ -191,6 +191,15 @@ var rules = []*rule{
 	{kind: "BUG", re: anchor(`kernel BUG at (?P<src>[^\s!]+)`),
 		title: "kernel BUG at ${src}!", named: "-", sources: oopsSources},
 
+	// debugobjects: a timer, work or other object still active when the
+	// memory holding it was freed (a module's memory at unload, a kfree),
+	// or used in the wrong state. The hint is the object's function (the
+	// timer's or work's callback), when it still has a symbol.
+	{kind: "ODEBUG", re: anchor(`ODEBUG: (?P<what>\w+ \w+) \(active state \d+\)(?: object: \S+)? object type: (?P<type>\S+) hint: (?:` + fn + `)?`),
+		title: "ODEBUG: ${what} ${type}", named: "ODEBUG: ${what} ${type} in {frame}", sources: []source{fromHeader}},
+	{kind: "ODEBUG", re: anchor(`ODEBUG: (?P<what>.+?)(?: \(|$)`),
+		title: "ODEBUG: ${what}"},
+
 	// Sleeping and scheduling in the wrong context.
 	{kind: "BUG", re: anchor(`BUG: sleeping function called from invalid context`),
 		title: "BUG: sleeping function called from invalid context", sources: traceSources},
@@ -279,7 +288,7 @@ type match struct {
 var starts = []string{
 	"[ ", "BUG", "WARNING", "INFO", "UBSAN", "Unable", "Oops", "general", "divide", "stack",
 	"PANIC", "double", "invalid", "kernel", "Kernel", "Internal", "list_", "unreferenced",
-	"kmemleak", "watchdog", "NMI", "rcu",
+	"kmemleak", "watchdog", "NMI", "rcu", "ODEBUG",
 }
 
 // mayStart reports whether text starts like a header in rules.
