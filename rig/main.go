@@ -74,7 +74,7 @@ type flags struct {
 	guestTests                   []string
 	moduleParams                 string
 	coverage                     bool
-	timeout                      time.Duration
+	timeout, settle              time.Duration
 	t                            runner.Timeouts
 	// set holds the names of the flags given on the command line.
 	set map[string]bool
@@ -123,6 +123,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.BoolVar(&f.buildOnly, "build-only", false, "build the kernel, module and initramfs, then stop before booting")
 	fs.StringVar(&f.boot, "boot", runner.BootAuto, "how the guest starts: auto (restore the machine's saved guest, or save one on this boot) or cold (boot, save nothing)")
 	fs.DurationVar(&f.timeout, "timeout", time.Hour, "deadline for the whole run")
+	fs.DurationVar(&f.settle, "settle", runner.DefaultSettle, "how long the guest keeps watching the kernel after the final unload, so that a timer or work the module left armed fails the run")
 	fs.DurationVar(&f.t.Kernel, "kernel-timeout", f.t.Kernel, "deadline to fetch and build the kernel")
 	fs.DurationVar(&f.t.Module, "module-timeout", f.t.Module, "deadline to build the module")
 	fs.DurationVar(&f.t.Image, "initramfs-timeout", f.t.Image, "deadline to build the initramfs")
@@ -152,6 +153,9 @@ func (f *flags) check() error {
 		if v <= 0 {
 			return usagef("-%s %v: must be positive", name, v)
 		}
+	}
+	if f.settle < 0 || f.settle > runner.MaxSettle {
+		return usagef("-settle %v: must be from 0 to %v", f.settle, runner.MaxSettle)
 	}
 	if err := runner.ParseFault(f.inject); err != nil {
 		return usageError{err.Error()}
@@ -504,6 +508,7 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 		ModuleParams: f.moduleParams,
 		Coverage:     f.coverage,
 		KernelArgs:   strings.Fields(f.kernelArgs),
+		Settle:       f.settle,
 		Inject:       f.inject,
 		Timeouts:     f.t,
 		Printer:      runner.NewPrinter(out),
@@ -586,19 +591,19 @@ func passSummary(res runner.Result, opts runner.Options) string {
 	if opts.Checks != runner.ChecksNone {
 		what = append(what, fmt.Sprintf("%s maps the expected %d bytes", opts.Device, len(opts.Expect)))
 	}
-	n := map[string]int{}
+	n := map[string][]wire.Case{}
 	var suites []string
 	for _, c := range res.Cases {
-		if n[c.Suite] == 0 {
+		if n[c.Suite] == nil {
 			suites = append(suites, c.Suite)
 		}
-		n[c.Suite]++
+		n[c.Suite] = append(n[c.Suite], c)
 	}
 	for _, s := range suites {
 		if s == wire.CmdContract {
-			what = append(what, fmt.Sprintf("meets the contract (%d cases)", n[s]))
+			what = append(what, fmt.Sprintf("meets the contract (%s)", runner.CaseCount(n[s])))
 		} else {
-			what = append(what, fmt.Sprintf("passes %s (%d cases)", s, n[s]))
+			what = append(what, fmt.Sprintf("passes %s (%s)", s, runner.CaseCount(n[s])))
 		}
 	}
 	if len(what) == 0 {

@@ -19,8 +19,11 @@ import (
 )
 
 // kernelArgs is the guest kernel command line. panic=-1 reboots at once
-// on a panic, and QEMU turns the reboot into an exit.
-var kernelArgs = []string{"panic=-1"}
+// on a panic, and QEMU turns the reboot into an exit. ignore_loglevel
+// keeps every record on the console, the human log, whatever "quiet" or a
+// module sets; the verdict reads reports from /dev/kmsg as well, which no
+// loglevel filters.
+var kernelArgs = []string{"panic=-1", "ignore_loglevel"}
 
 // sendTimeout bounds a write to the results port.
 const sendTimeout = 10 * time.Second
@@ -209,6 +212,7 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 	cancel()
 	r.res.BootToVerdict = time.Since(d.start)
 	r.writeDmesg(d.eng.Console())
+	r.writeKmsg(d.eng.Kmsg())
 	if err != nil {
 		return "", err
 	}
@@ -304,6 +308,15 @@ func (r *run) writeDmesg(console []string) {
 	os.WriteFile(filepath.Join(r.opts.ArtifactDir, "dmesg.txt"), []byte(b.String()), 0o644)
 }
 
+// writeKmsg saves the kernel records the guest forwarded from /dev/kmsg,
+// which the console's loglevel cannot hide, when there were any.
+func (r *run) writeKmsg(records []string) {
+	if len(records) == 0 {
+		return
+	}
+	os.WriteFile(filepath.Join(r.opts.ArtifactDir, "kmsg.txt"), []byte(strings.Join(records, "\n")+"\n"), 0o644)
+}
+
 // feed gives the engine one input, recording it, and acts on what it
 // accepted.
 func (d *driver) feed(kind verdict.Kind, text string) verdict.Status {
@@ -313,7 +326,7 @@ func (d *driver) feed(kind verdict.Kind, text string) verdict.Status {
 	if st.Accepted != nil {
 		d.accepted(*st.Accepted)
 	}
-	if st.Settling && !st.Done && d.spec.Channel == wire.ChannelSSH && !d.askedOff {
+	if st.Settling && !st.Done && !st.Ended && d.spec.Channel == wire.ChannelSSH && !d.askedOff {
 		d.askedOff = true
 		d.send(wire.Request{PowerOff: true})
 	}
@@ -337,7 +350,18 @@ func (d *driver) accepted(st verdict.Step) {
 	if st.Event == wire.EvReady {
 		d.wg.Go(func() { d.driveSSH(d.ctx) })
 	}
+	if st.Source == verdict.Host && d.nextIs(wire.EvSettle) {
+		// The rig's last step over SSH is done: the guest settles and
+		// ends the run itself.
+		d.send(wire.Request{Settle: true})
+	}
 	d.faults.after(d, st.Event)
+}
+
+// nextIs reports whether the plan's next step is event.
+func (d *driver) nextIs(event string) bool {
+	next, ok := d.eng.Next()
+	return ok && next.Event == event
 }
 
 // loop reads the console, the results port, QMP and the SSH driver until

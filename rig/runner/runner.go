@@ -53,6 +53,16 @@ var DefaultTimeouts = Timeouts{
 	Check:  60 * time.Second,
 }
 
+// DefaultSettle is the settle window after the final unload. A timer or
+// delayed work that the module leaves armed at unload, due within about a
+// second, fires inside it and fails the run; one that lies in the module's
+// own memory is reported at the unload itself (ODEBUG, in the base
+// kernel).
+const DefaultSettle = 1200 * time.Millisecond
+
+// MaxSettle bounds -settle.
+const MaxSettle = time.Minute
+
 // Options configure a run.
 type Options struct {
 	// Root is the rig's source tree: guest programs and the default module.
@@ -107,6 +117,9 @@ type Options struct {
 	Coverage bool
 	// KernelArgs are appended to the guest kernel command line.
 	KernelArgs []string
+	// Settle is how long the guest keeps watching the kernel after the
+	// final unload, before it ends the run (DefaultSettle).
+	Settle time.Duration
 	// Inject is a host-side fault, one of Faults, for testing the rig.
 	Inject   string
 	Timeouts Timeouts
@@ -266,7 +279,11 @@ func newRun(opts Options) *run {
 func (r *run) finish(ctx context.Context, err error) {
 	if err != nil {
 		var e *Error
-		if !errors.As(err, &e) {
+		if he := cache.AsHostError(err); he != nil {
+			// A full disk or a read-only cache is the host's, whichever
+			// stage met it.
+			e = &Error{Class: verdict.Setup, Title: he.Title(), Msg: he.Title() + ": " + he.Error(), Err: he.Err}
+		} else if !errors.As(err, &e) {
 			e = classifyCtx(ctx, err)
 		}
 		r.res.Class, r.res.Err = e.Class, e

@@ -56,7 +56,12 @@ func (r *run) spec(nonce string) verdict.Spec {
 			progs = append(progs, p)
 		}
 	}
+	settle := time.Duration(0)
+	if !r.opts.Shell && r.opts.Exec == nil {
+		settle = r.opts.Settle
+	}
 	return verdict.Spec{
+		Settle:        &settle,
 		Channel:       r.opts.Channel,
 		Nonce:         nonce,
 		Device:        r.opts.Device,
