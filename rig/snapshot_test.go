@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mmaprig/mmaprig/rig/verdict"
+	"github.com/mmaprig/mmaprig/rig/vm"
 )
 
 // bootOf returns the boot stage's summary line of a run's output.
@@ -94,6 +96,11 @@ func TestCorruptSnapshotFallsBack(t *testing.T) {
 		t.Fatalf("the first run saved %d snapshots, want 1", len(states))
 	}
 	if err := os.WriteFile(states[0], []byte("QEVM but not a saved machine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A checksum that matches, so that this is QEMU's load failing (a
+	// mismatch is TestSnapshotChecksumCatchesFlippedByte's).
+	if err := vm.WriteSnapshotSum(context.Background(), states[0]); err != nil {
 		t.Fatal(err)
 	}
 	r := runRig(t, "-cache", cache, "-checks", "reader")

@@ -151,7 +151,9 @@ func (r *run) save(ctx context.Context, v *vm.VM, s *snapshot) error {
 	ctx, cancel := context.WithTimeout(ctx, vm.SaveTimeout)
 	defer cancel()
 	_, _, err := r.opts.Cache.Get(ctx, "snapshot", s.key, func(_ context.Context, dir string) error {
-		return v.Save(filepath.Join(dir, snapshotFile))
+		// The state and its checksum record are committed together, when
+		// the cache renames the entry into place.
+		return v.Save(ctx, filepath.Join(dir, snapshotFile))
 	})
 	return err
 }
@@ -178,13 +180,21 @@ type earlyVM struct {
 	taken bool
 }
 
-// restore starts restoring snap in the background.
+// restore starts restoring snap in the background. The snapshot's
+// checksum is checked first, before QEMU reads the file: QEMU would load a
+// flipped byte of guest RAM without a word. A mismatch is a restore that
+// failed, and the run boots cold.
 func (r *run) restore(ctx context.Context, cfg vm.Config, snap *snapshot) *earlyVM {
 	cfg.Incoming, cfg.Paused = snap.path, true
 	e := &earlyVM{cfg: cfg, snap: snap, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
 		start := time.Now()
+		if err := vm.CheckSnapshot(ctx, snap.path); err != nil {
+			e.err = fmt.Errorf("%w: %w", errRestore, err)
+			return
+		}
+		r.opts.Log.Debug("snapshot checksum matches", "path", snap.path, "took", time.Since(start))
 		e.v, e.err = vm.Start(ctx, cfg)
 		e.took = time.Since(start)
 		if e.err != nil {
