@@ -32,6 +32,31 @@ const (
 	Skip CaseResult = "skip"
 )
 
+// SkipHeadline is a SKIP reason's headline, what a one-line report such
+// as the PASS line shows: the text before the reason's first ": ", or the
+// whole reason, at most 60 characters. The contract's reasons start with
+// one: "no write(): the driver has no write() (...)". A Go test's reason
+// starts with where it skipped ("x_test.go:12: "), which is left out.
+func SkipHeadline(reason string) string {
+	reason = strings.TrimSpace(reason)
+	if m := goSkipRE.FindStringSubmatch(reason); m != nil {
+		reason = m[1]
+	}
+	if head, _, ok := strings.Cut(reason, ": "); ok && head != "" {
+		reason = head
+	}
+	if reason == "" {
+		return "no reason given"
+	}
+	if r := []rune(reason); len(r) > 60 {
+		return string(r[:59]) + "…"
+	}
+	return reason
+}
+
+// goSkipRE matches a Go test's skip message, after its file and line.
+var goSkipRE = regexp.MustCompile(`^[\w./-]+\.go:\d+: (.*)$`)
+
 // Case is one test case.
 type Case struct {
 	Number int

@@ -60,3 +60,36 @@ func TestParseKernelStyle(t *testing.T) {
 		t.Errorf("cases = %+v", doc.Cases)
 	}
 }
+
+func TestSkipHeadline(t *testing.T) {
+	for reason, want := range map[string]string{
+		"no write(): the driver has no write() (write() of 1 byte at offset 0 returned EINVAL (invalid argument))": "no write()",
+		"no read() or write(): the driver has no read() and no write() (...)":                                      "no read() or write()",
+		"no read()":                         "no read()",
+		"  needs a second CPU  ":            "needs a second CPU",
+		"main_test.go:12: needs /dev/foo":   "needs /dev/foo",
+		"dir/x_test.go:7: wants: a network": "wants",
+		"":                                  "no reason given",
+		": odd":                             ": odd",
+		strings.Repeat("a", 70):             strings.Repeat("a", 59) + "…",
+	} {
+		if got := SkipHeadline(reason); got != want {
+			t.Errorf("SkipHeadline(%q) = %q, want %q", reason, got, want)
+		}
+	}
+}
+
+// A skip's reason, with its headline, survives the KTAP round trip.
+func TestSkipReasonRoundTrip(t *testing.T) {
+	var b bytes.Buffer
+	w := NewKTAPWriter(&b, 1)
+	const reason = "no write(): the driver has no write() (write() of 1 byte at offset 0 returned EINVAL (invalid argument)); read() agrees with the mapping"
+	w.Result("user_kernel_agree", Skip, reason)
+	doc, err := ParseKTAP(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := doc.Cases[0]; c.Result != Skip || c.Reason != reason || SkipHeadline(c.Reason) != "no write()" {
+		t.Errorf("case %+v", c)
+	}
+}
