@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
@@ -33,6 +35,10 @@ type Report struct {
 	Coverage      *CoverageReport `json:"coverage,omitempty"`
 	ArtifactDir   string          `json:"artifact_dir"`
 	ConsoleLog    string          `json:"console_log"`
+	// SkippedCount counts the cases that were skipped, which a passing
+	// run's PASS line counts too; SkippedCases names each with its reason.
+	SkippedCount int          `json:"skipped_count"`
+	SkippedCases []SkipReport `json:"skipped_cases,omitempty"`
 }
 
 // CoverageReport is the module's line coverage.
@@ -70,6 +76,36 @@ type CaseReport struct {
 	Reason      string   `json:"reason,omitempty"`
 	Diagnostics []string `json:"diagnostics,omitempty"`
 	Seconds     float64  `json:"seconds"`
+}
+
+// SkipReport is a skipped case and why: Why is the reason's headline, as
+// the PASS line shows it ("no write()"), Reason the whole reason.
+type SkipReport struct {
+	Suite  string `json:"suite,omitempty"`
+	Name   string `json:"name"`
+	Why    string `json:"why"`
+	Reason string `json:"reason"`
+}
+
+// CaseCount says how many cases ran and which were skipped, as a PASS line
+// shows it: "7 cases", or "7 cases, 1 skipped: user_kernel_agree (no
+// write())".
+func CaseCount(cases []wire.Case) string {
+	var skipped []string
+	for _, c := range cases {
+		if c.Result == wire.Skip {
+			skipped = append(skipped, fmt.Sprintf("%s (%s)", c.Name, wire.SkipHeadline(c.Reason)))
+		}
+	}
+	word := "cases"
+	if len(cases) == 1 {
+		word = "case"
+	}
+	s := fmt.Sprintf("%d %s", len(cases), word)
+	if skipped != nil {
+		s += fmt.Sprintf(", %d skipped: %s", len(skipped), strings.Join(skipped, ", "))
+	}
+	return s
 }
 
 // StageReport is one stage's time.
@@ -123,6 +159,10 @@ func (r Result) Report() Report {
 	}
 	for _, c := range r.Cases {
 		rep.Cases = append(rep.Cases, CaseReport{Suite: c.Suite, Name: c.Name, Result: string(c.Result), Reason: c.Reason, Diagnostics: c.Diagnostics, Seconds: c.Time.Seconds()})
+		if c.Result == wire.Skip {
+			rep.SkippedCount++
+			rep.SkippedCases = append(rep.SkippedCases, SkipReport{Suite: c.Suite, Name: c.Name, Why: wire.SkipHeadline(c.Reason), Reason: c.Reason})
+		}
 	}
 	for _, s := range r.Stages {
 		rep.Stages = append(rep.Stages, StageReport{Stage: s.Stage, Seconds: s.Duration.Seconds(), Cached: s.Cached, Failed: s.Failed})
