@@ -40,15 +40,24 @@ func DefaultRoot() (string, error) {
 // ErrUnwritable means the cache root cannot be written.
 var ErrUnwritable = errors.New("cache directory is not writable")
 
+// unwritable is ErrUnwritable for dir, with the host's fault when the
+// error is one, so that it names dir and says what to do.
+func unwritable(dir string, err error) error {
+	if he := WriteFault(dir, err); he != nil {
+		return fmt.Errorf("%w: %w", ErrUnwritable, he)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrUnwritable, dir, err)
+}
+
 // Open makes sure root exists and is writable, and removes what builders
 // that died (even by kill -9) left behind.
 func Open(root string, log *slog.Logger) (*Cache, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnwritable, err)
+		return nil, unwritable(root, err)
 	}
 	f, err := os.CreateTemp(root, ".probe-*")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnwritable, err)
+		return nil, unwritable(root, err)
 	}
 	f.Close()
 	os.Remove(f.Name())
@@ -129,7 +138,7 @@ func (c *Cache) Get(ctx context.Context, kind, key string, build BuildFunc) (dir
 	}
 	final := c.Path(kind, key)
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-		return "", false, fmt.Errorf("%w: %v", ErrUnwritable, err)
+		return "", false, unwritable(filepath.Dir(final), err)
 	}
 	unlock, err := c.lock(ctx, final+".lock")
 	if err != nil {
@@ -143,7 +152,7 @@ func (c *Cache) Get(ctx context.Context, kind, key string, build BuildFunc) (dir
 
 	tmp := final + ".tmp-" + strconv.Itoa(os.Getpid())
 	if err := os.Mkdir(tmp, 0o755); err != nil {
-		return "", false, fmt.Errorf("%w: %v", ErrUnwritable, err)
+		return "", false, unwritable(filepath.Dir(final), err)
 	}
 	if err := build(ctx, tmp); err != nil {
 		os.RemoveAll(tmp)
@@ -151,7 +160,7 @@ func (c *Cache) Get(ctx context.Context, kind, key string, build BuildFunc) (dir
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		os.RemoveAll(tmp)
-		return "", false, fmt.Errorf("commit cache entry %s: %w", final, err)
+		return "", false, fmt.Errorf("commit cache entry %s: %w", final, unwritable(filepath.Dir(final), err))
 	}
 	return final, false, nil
 }
@@ -171,7 +180,7 @@ func (c *Cache) removeStale(final string) {
 func (c *Cache) lock(ctx context.Context, path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnwritable, err)
+		return nil, unwritable(filepath.Dir(path), err)
 	}
 	waiting := false
 	for {
