@@ -78,6 +78,9 @@ func Configure(ctx context.Context, src, out string, opts BuildOptions) error {
 		return run(ctx, opts.Log, "make", append(append([]string{"-C", src, "O=" + out}, opts.Arch.MakeArgs()...), args...)...)
 	}
 	if err := mk("tinyconfig"); err != nil {
+		if he := cache.BuildHostFault(out, "", err); he != nil {
+			return he
+		}
 		return fmt.Errorf("%w: make tinyconfig: %v", ErrBuild, err)
 	}
 	args := []string{filepath.Join(src, "scripts/kconfig/merge_config.sh"), "-m", "-O", out, filepath.Join(out, ".config")}
@@ -118,6 +121,7 @@ func Compile(ctx context.Context, src, out string, opts BuildOptions) (int, erro
 	}
 	pr, pw := io.Pipe()
 	steps := make(chan int, 1)
+	var noSpace string // the first line that says a write failed
 	go func() {
 		n := 0
 		sc := bufio.NewScanner(pr)
@@ -125,6 +129,9 @@ func Compile(ctx context.Context, src, out string, opts BuildOptions) (int, erro
 			line := sc.Text()
 			if opts.Log != nil {
 				fmt.Fprintln(opts.Log, line)
+			}
+			if noSpace == "" && cache.NoSpace(line) != "" {
+				noSpace = line
 			}
 			if stepRE.MatchString(line) {
 				n++
@@ -143,6 +150,9 @@ func Compile(ctx context.Context, src, out string, opts BuildOptions) (int, erro
 	if err != nil {
 		if ctx.Err() != nil {
 			return n, ctx.Err()
+		}
+		if he := cache.BuildHostFault(out, noSpace, err); he != nil {
+			return n, he
 		}
 		return n, fmt.Errorf("%w: %v", ErrBuild, err)
 	}

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -113,7 +112,7 @@ func ModuleKey(kernelKey, dir string, coverage bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read module sources: %w", err)
 	}
-	parts := []string{"module;W=1;v2", kernelKey}
+	parts := []string{"module;W=1;v3", kernelKey}
 	if coverage {
 		parts = append(parts, "gcov", dir)
 	}
@@ -127,53 +126,21 @@ func ModuleKey(kernelKey, dir string, coverage bool) (string, error) {
 	return cache.Key(parts...), nil
 }
 
-// diagRE matches the first line of a compiler diagnostic:
-// "file:line:col: error: message".
-var diagRE = regexp.MustCompile(`^(.+?):(\d+):(?:(\d+):)? (error|warning|fatal error): (.*)$`)
-
-// contextRE matches what gcc prints under a diagnostic: the source line and
-// the caret ("   68 |   x = y;" and "      |   ^~~").
-var contextRE = regexp.MustCompile(`^ +(\d+ )?\| `)
-
-// Diagnostics picks the compiler's diagnostics of a kind ("error" or
-// "warning") out of a build's output, each with the source line and caret
-// under it, in the order the compiler gave them, at most max. Paths in
-// the build directory dir are made relative to it, so that the caller
-// can put the author's own directory in front.
-func Diagnostics(output, dir, kind string, max int) []string {
-	var out []string
-	n := 0
-	in := false
-	prefix := filepath.Clean(dir) + "/"
-	for _, line := range strings.Split(output, "\n") {
-		if m := diagRE.FindStringSubmatch(line); m != nil {
-			in = (m[4] == kind || kind == "error" && m[4] == "fatal error") && n < max
-			if in {
-				n++
-				out = append(out, strings.TrimPrefix(line, prefix))
-			}
-			continue
-		}
-		if in && contextRE.MatchString(line) {
-			out = append(out, line)
-			continue
-		}
-		in = false
-	}
-	return out
-}
-
 // ModuleResult is a built module.
 type ModuleResult struct {
 	// Ko is the path of the one .ko the directory builds.
 	Ko string
 	// Warnings are the compiler's warnings (W=1), with the source line
-	// and caret, paths relative to the module directory.
+	// and caret, then modpost's, such as a section mismatch; the author's
+	// files are named relative to the module directory.
 	Warnings []string
 }
 
-// ModuleBuildError is a module that did not compile: the compiler's first
-// errors, paths relative to the module directory, and make's error.
+// ModuleBuildError is a module that did not compile or link: what the
+// build said went wrong, the most telling line first (the compiler's
+// errors, else modpost's ERROR lines, else make's), the author's files
+// named relative to the module directory and every other file by its
+// absolute path; and make's error.
 type ModuleBuildError struct {
 	Errors []string
 	Err    error
@@ -204,26 +171,29 @@ func BuildModule(ctx context.Context, a arch.Arch, kdir, src, out string, log io
 		return ModuleResult{}, err
 	}
 	if err := CopyModuleSources(src, out); err != nil {
+		if he := cache.AsHostError(err); he != nil {
+			return ModuleResult{}, he
+		}
 		return ModuleResult{}, err
 	}
 	var buf bytes.Buffer
 	w := io.MultiWriter(&buf, log)
 	args := append(append([]string{"-C", kdir, "M=" + out, "W=1"}, a.MakeArgs()...), vars...)
-	if err := run(ctx, w, "make", append(args, "modules")...); err != nil {
-		if ctx.Err() != nil {
-			return ModuleResult{}, ctx.Err()
+	err := run(ctx, w, "make", append(args, "modules")...)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return ModuleResult{}, ctx.Err()
+	case err != nil:
+		if he := cache.BuildHostFault(out, buf.String(), err); he != nil {
+			return ModuleResult{}, he
 		}
-		errs := Diagnostics(buf.String(), out, "error", maxErrors)
-		if len(errs) == 0 {
-			errs = strings.Split(tail(buf.String(), 15), "\n")
-		}
-		return ModuleResult{}, &ModuleBuildError{Errors: errs, Err: err}
+		return ModuleResult{}, &ModuleBuildError{Errors: readBuildLog(buf.String(), out, src).errors(maxErrors), Err: err}
 	}
 	kos, _ := filepath.Glob(filepath.Join(out, "*.ko"))
 	if len(kos) != 1 {
 		return ModuleResult{}, fmt.Errorf("%w: the directory built %d .ko files; the rig loads exactly one", ErrModuleBuild, len(kos))
 	}
-	return ModuleResult{Ko: kos[0], Warnings: Diagnostics(buf.String(), out, "warning", 1<<20)}, nil
+	return ModuleResult{Ko: kos[0], Warnings: readBuildLog(buf.String(), out, src).warnings()}, nil
 }
 
 func copyFile(src, dst string) error {
@@ -235,15 +205,6 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, b, 0o644)
-}
-
-// tail returns the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // CheckParams checks that every parameter in params ("a=1 b=2", as for

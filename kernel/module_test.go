@@ -1,8 +1,11 @@
 package kernel
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -36,5 +39,113 @@ func TestTreeHashFollowsTheBuild(t *testing.T) {
 	os.Remove(filepath.Join(dir, "Module.symvers"))
 	if _, err := TreeHash(dir); err == nil {
 		t.Error("a tree without Module.symvers hashed without an error")
+	}
+}
+
+// Paths as a module build prints them: make runs in the kernel tree, the
+// module builds in the cache's copy of the author's directory.
+const (
+	testKdir = "/cache/kernel/0123"
+	testOut  = "/cache/module/4567.tmp-99"
+	testSrc  = "/home/dev/mydriver"
+)
+
+func buildOutput(lines ...string) string {
+	return strings.Join(append(append([]string{"make: Entering directory '" + testKdir + "'"}, lines...),
+		"make: Leaving directory '"+testKdir+"'"), "\n") + "\n"
+}
+
+// modpost's errors are the headline, with the author's paths, not the
+// copy's: a missing license, an undefined symbol.
+func TestBuildErrorsHeadlineModpost(t *testing.T) {
+	for _, tc := range []struct {
+		name, line, want string
+	}{
+		{"license", "ERROR: modpost: missing MODULE_LICENSE() in " + testOut + "/nolicense.o",
+			"ERROR: modpost: missing MODULE_LICENSE() in " + testSrc + "/nolicense.o"},
+		{"undefined", `ERROR: modpost: "mmaprig_no_such_symbol" [` + testOut + `/undefsym.ko] undefined!`,
+			`ERROR: modpost: "mmaprig_no_such_symbol" [` + testSrc + `/undefsym.ko] undefined!`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := buildOutput(
+				"  CC [M]  "+testOut+"/x.o",
+				"  MODPOST "+testOut+"/Module.symvers",
+				tc.line,
+				"make[1]: *** [scripts/Makefile.modpost:126: "+testOut+"/Module.symvers] Error 1",
+				"make: *** [Makefile:1991: modpost] Error 2")
+			errs := readBuildLog(out, testOut, testSrc).errors(maxErrors)
+			if len(errs) == 0 || errs[0] != tc.want {
+				t.Fatalf("errors = %q; want the headline %q", errs, tc.want)
+			}
+			for _, e := range errs {
+				if strings.Contains(e, testOut) {
+					t.Errorf("%q names the cache's copy", e)
+				}
+			}
+		})
+	}
+}
+
+// A compiler error stays first, before anything modpost would say, and
+// the author's file is named relative to the module directory.
+func TestBuildErrorsCompilerFirst(t *testing.T) {
+	out := buildOutput(
+		testOut+"/nobuild.c:8:16: error: 'this_symbol_does_not_exist' undeclared (first use in this function)",
+		"    8 |         return this_symbol_does_not_exist;",
+		"      |                ^~~~~~~~~~~~~~~~~~~~~~~~~~",
+		"ERROR: modpost: something later")
+	errs := readBuildLog(out, testOut, testSrc).errors(maxErrors)
+	if len(errs) != 3 || !strings.HasPrefix(errs[0], "nobuild.c:8:16: error: ") {
+		t.Fatalf("errors = %q; want the compiler's error with its context, relative to the module", errs)
+	}
+}
+
+// A line that is not the author's is never named as if it were: make's
+// messages relative to the kernel tree, and the kernel's own headers, get
+// their absolute paths.
+func TestBuildErrorsNeverBlameTheAuthorForTheKernel(t *testing.T) {
+	stale := buildOutput(
+		"Makefile:2: /gone/cache/src/89ab/Makefile: No such file or directory",
+		"make: *** No rule to make target '/gone/cache/src/89ab/Makefile'.  Stop.")
+	errs := readBuildLog(stale, testOut, testSrc).errors(maxErrors)
+	want := testKdir + "/Makefile:2: /gone/cache/src/89ab/Makefile: No such file or directory"
+	if len(errs) != 2 || errs[0] != want {
+		t.Fatalf("errors = %q; want %q first", errs, want)
+	}
+	header := buildOutput("./include/linux/kernel.h:12:3: error: expected ';'")
+	if errs := readBuildLog(header, testOut, testSrc).errors(maxErrors); len(errs) != 1 || errs[0] != testKdir+"/include/linux/kernel.h:12:3: error: expected ';'" {
+		t.Errorf("errors = %q; want the kernel's header by its absolute path", errs)
+	}
+	own := buildOutput(testOut + "/Makefile:3: *** missing separator.  Stop.")
+	if errs := readBuildLog(own, testOut, testSrc).errors(maxErrors); len(errs) != 1 || errs[0] != "Makefile:3: *** missing separator.  Stop." {
+		t.Errorf("errors = %q; want the author's Makefile, relative to the module", errs)
+	}
+}
+
+// With nothing recognisable, the last lines of the output are shown.
+func TestBuildErrorsTail(t *testing.T) {
+	var lines []string
+	for i := range 20 {
+		lines = append(lines, fmt.Sprintf("line %d", i))
+	}
+	errs := readBuildLog(strings.Join(lines, "\n"), testOut, testSrc).errors(maxErrors)
+	if len(errs) != 15 || errs[14] != "line 19" {
+		t.Errorf("errors = %q; want the last 15 lines", errs)
+	}
+}
+
+// modpost's warnings, such as a section mismatch, count as the module's
+// warnings, after the compiler's.
+func TestBuildWarnings(t *testing.T) {
+	out := buildOutput(
+		testOut+"/a.c:3:5: warning: no previous prototype for 'f' [-Wmissing-prototypes]",
+		"    3 | int f(void)",
+		"      |     ^",
+		"WARNING: modpost: "+testOut+"/a.o: section mismatch in reference: f (section: .text) -> g (section: .init.text)")
+	w := readBuildLog(out, testOut, testSrc).warnings()
+	want := []string{"a.c:3:5: warning: no previous prototype for 'f' [-Wmissing-prototypes]", "    3 | int f(void)", "      |     ^",
+		"WARNING: modpost: " + testSrc + "/a.o: section mismatch in reference: f (section: .text) -> g (section: .init.text)"}
+	if !slices.Equal(w, want) {
+		t.Errorf("warnings = %q\nwant %q", w, want)
 	}
 }
