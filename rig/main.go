@@ -474,6 +474,9 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 		}
 	}
 	c, err := cache.Open(cacheDir, log)
+	if cache.AsHostError(err) != nil {
+		return runner.Options{}, err // it names the directory and what to do
+	}
 	if err != nil {
 		return runner.Options{}, fmt.Errorf("%w: %s; choose another with -cache or XDG_CACHE_HOME", err, cacheDir)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/mmaprig/mmaprig/internal/cache"
 )
 
 // artifactMarker marks a directory as the artifacts of a rig run.
@@ -42,10 +44,15 @@ func PrepareArtifacts(dir string) (string, error) {
 }
 
 func mark(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("-artifacts %s: %w", dir, err)
+	err := os.MkdirAll(dir, 0o755)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, artifactMarker), nil, 0o644)
 	}
-	if err := os.WriteFile(filepath.Join(dir, artifactMarker), nil, 0o644); err != nil {
+	if he := cache.WriteFault(dir, err); he != nil {
+		he.Move = "-artifacts"
+		return fmt.Errorf("-artifacts: %s: %w", he.Title(), he)
+	}
+	if err != nil {
 		return fmt.Errorf("-artifacts %s: %w", dir, err)
 	}
 	return nil
