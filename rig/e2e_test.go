@@ -268,6 +268,8 @@ func TestBadUsage(t *testing.T) {
 		{"-expect", strings.Repeat("1,", 4096) + "1"},
 		{"-config", "nonesuch"},
 		{"-boot-timeout", "-1s"},
+		{"-settle", "-1s"},
+		{"-settle", "2m"},
 		{"-accel", "hvf"},
 		{"-cell", "no-such-cell"},
 		{"-cell", "6.1,6.1"},

@@ -1,0 +1,99 @@
+package main
+
+// The end of a run is judged as its middle is. A module whose exit leaves
+// a timer or delayed work armed crashes the kernel after the unload: the
+// guest must still be watching then (the settle window), or the kernel must
+// report the leftover at the unload itself (debugobjects, in the base
+// kernel). And a report the console does not show, because of "quiet" or a
+// module that lowers the console's loglevel, still reaches the verdict from
+// /dev/kmsg and the taint flags.
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mmaprig/mmaprig/rig/verdict"
+)
+
+// afterLoad are the steps in which a leftover of the module's exit can
+// fail the run: the contract's own unload and reload cycles, the final
+// unload, and the settle window after it.
+var afterLoad = []string{"run contract", "unload", "settle"}
+
+func TestLeftoverAtUnload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	params := func(what, where, delay string) []string {
+		return []string{"-module-params", "what=" + what + " where=" + where + " delay_ms=" + delay}
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		steps []string // the steps the verdict may be about
+		title string   // what the title must say
+	}{
+		// In the module's own memory: debugobjects reports it when the
+		// unload frees that memory, whenever it would fire.
+		{"timer-static-1s-reader", append([]string{"-checks", "reader"}, params("timer", "static", "1000")...),
+			[]string{"unload"}, "ODEBUG: free active timer_list"},
+		{"timer-static-200ms", params("timer", "static", "200"), afterLoad, "ODEBUG: free active timer_list"},
+		{"work-static-200ms-ssh", append([]string{"-channel", "ssh"}, params("work", "static", "200")...),
+			afterLoad, "ODEBUG: free active"},
+		// In leaked memory: only its firing shows, inside the settle
+		// window.
+		{"timer-heap-200ms-reader", append([]string{"-checks", "reader"}, params("timer", "heap", "200")...),
+			[]string{"settle"}, ""},
+		{"timer-heap-1s-reader", append([]string{"-checks", "reader"}, params("timer", "heap", "1000")...),
+			[]string{"settle"}, ""},
+		{"work-heap-1s-ssh-reader", append([]string{"-channel", "ssh", "-checks", "reader"}, params("work", "heap", "1000")...),
+			[]string{"settle"}, ""},
+		{"timer-heap-1s-cold", append([]string{"-boot", "cold"}, params("timer", "heap", "1000")...), afterLoad, ""},
+		{"work-heap-200ms-cold-ssh-reader", append([]string{"-boot", "cold", "-channel", "ssh", "-checks", "reader"}, params("work", "heap", "200")...),
+			[]string{"settle"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runRig(t, append([]string{"-module", fixture("leftover")}, tc.args...)...)
+			rep := wantVerdict(t, r, verdict.GuestCrash, "")
+			if !slices.Contains(tc.steps, rep.Step) {
+				t.Errorf("the verdict is about step %q (%s); want one of %q", rep.Step, rep.Message, tc.steps)
+			}
+			if !strings.Contains(rep.Title, tc.title) {
+				t.Errorf("title %q does not say %q", rep.Title, tc.title)
+			}
+		})
+	}
+}
+
+// A WARN that the console was told not to show fails the run all the same:
+// the guest reads it from /dev/kmsg, and the taint flags say W.
+func TestQuietWarn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		step  string
+		title string
+	}{
+		{"mmap-quiet", []string{"-kernel-args", "quiet", "-module-params", "at=mmap"}, "run reader", "WARNING in quietwarn_mmap"},
+		{"exit-quiet", []string{"-kernel-args", "quiet", "-checks", "reader", "-module-params", "at=exit"}, "unload", "WARNING in quietwarn_exit"},
+		{"exit-lowered-loglevel", []string{"-checks", "reader", "-module-params", "at=exit lower=1"}, "unload", "WARNING in quietwarn_exit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runRig(t, append([]string{"-module", fixture("quietwarn")}, tc.args...)...)
+			rep := wantVerdict(t, r, verdict.GuestCrash, "")
+			if rep.Step != tc.step || rep.Title != tc.title {
+				t.Errorf("step %q, title %q; want %q, %q (%s)", rep.Step, rep.Title, tc.step, tc.title, rep.Message)
+			}
+			b, err := os.ReadFile(filepath.Join(r.artifacts, "kmsg.txt"))
+			if err != nil || !strings.Contains(string(b), "WARNING: CPU:") {
+				t.Errorf("kmsg.txt (%v) lacks the WARNING the guest forwarded from /dev/kmsg:\n%s", err, b)
+			}
+		})
+	}
+}
