@@ -2,7 +2,7 @@
 GO      ?= go
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := qemu-system-x86 build-essential flex bison bc libelf-dev libssl-dev \
-            cpio xz-utils kmod perl ca-certificates procps git sparse coccinelle lcov \
+            cpio xz-utils kmod perl ca-certificates procps git sparse coccinelle ocaml-nox lcov \
             gcc-aarch64-linux-gnu qemu-system-arm
 # The test suite builds kernels and boots VMs; this bounds it.
 TEST_TIMEOUT ?= 85m
@@ -17,11 +17,14 @@ run: deps
 
 ## test: set up, then run every test, booting real VMs. The packages whose
 ## tests boot nothing run under the race detector; rig/ holds the
-## end-to-end tests, which run the rig's own binary.
+## end-to-end tests, which run the rig's own binary. Both halves run even
+## when the first fails, and the target fails if either did.
 test: deps
+	@rc=0; \
 	MMAPRIG_KERNEL_SRC="$$($(GO) run ./rig srcdir)" MMAPRIG_KERNEL_BUILD="$$($(GO) run ./rig kdir)" \
-		$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/rig$$')
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./rig/
+		$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/rig$$') || rc=1; \
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./rig/ || rc=1; \
+	exit $$rc
 
 ## test-short: unit tests and the verdict corpus; no kernel build, no VM
 test-short: go-deps
