@@ -24,6 +24,19 @@ type HostError struct {
 	Move string
 	// Err is the error as it came.
 	Err error
+	// Free is the space left on Path's disk when the fault was found, or
+	// -1 if unknown; a failed build's files are gone by the time the
+	// error is shown.
+	Free int64
+}
+
+// newHostError notes the free space of path's disk as the fault is found.
+func newHostError(path string, errno syscall.Errno, err error) *HostError {
+	he := &HostError{Path: path, Errno: errno, Err: err, Free: -1}
+	if n, ferr := FreeBytes(path); ferr == nil {
+		he.Free = int64(n)
+	}
+	return he
 }
 
 func (e *HostError) Error() string {
@@ -56,8 +69,8 @@ func (e *HostError) Advice() string {
 	switch {
 	case e.Full():
 		free := "almost nothing"
-		if n, err := FreeBytes(e.Path); err == nil {
-			free = fmt.Sprintf("%d KiB", n>>10)
+		if e.Free >= 0 {
+			free = fmt.Sprintf("%d KiB", e.Free>>10)
 		}
 		return fmt.Sprintf("the disk that holds it has %s free: free space there, or point %s at a disk with room", free, move)
 	case e.Errno == unix.EROFS:
@@ -96,7 +109,7 @@ func WriteFault(path string, err error) *HostError {
 func asErrno(err error, path string, errnos []syscall.Errno) *HostError {
 	for _, errno := range errnos {
 		if errors.Is(err, errno) {
-			return &HostError{Path: path, Errno: errno, Err: err}
+			return newHostError(path, errno, err)
 		}
 	}
 	return nil
@@ -162,14 +175,15 @@ func NoSpace(output string) string {
 // failed for the host's reason: its disk is full now, or a tool said a
 // write failed for lack of space. It returns nil otherwise.
 func BuildHostFault(dir, output string, err error) *HostError {
-	if DiskFull(dir) {
-		return &HostError{Path: dir, Errno: unix.ENOSPC, Err: err}
+	said := NoSpace(output)
+	if said != "" {
+		err = fmt.Errorf("%w (the build said %q)", err, said)
 	}
-	if s := NoSpace(output); s != "" {
-		return &HostError{Path: dir, Errno: unix.ENOSPC, Err: fmt.Errorf("%w (the build said %q)", err, s)}
+	if said != "" || DiskFull(dir) {
+		return newHostError(dir, unix.ENOSPC, err)
 	}
 	if strings.Contains(output, "Read-only file system") {
-		return &HostError{Path: dir, Errno: unix.EROFS, Err: err}
+		return newHostError(dir, unix.EROFS, err)
 	}
 	return nil
 }
