@@ -126,12 +126,29 @@ func prepareUnpacked(ctx context.Context, u unpacker, env *Env) (*Kernel, error)
 		if err != nil {
 			return err
 		}
-		return build(ctx, env, src, out)
+		if err := build(ctx, env, src, out); err != nil {
+			return err
+		}
+		// Named relatively, the source stays found when the cache moves.
+		if err := relinkSource(out, src); err != nil {
+			env.Log.Warn("the kernel tree keeps its absolute source path; the cache cannot move", "err", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return builtKernel(env.Arch, dir, key, fresh, u.String())
+	note := ""
+	if !fresh {
+		if note, err = repairSource(ctx, u, env, dir); err != nil {
+			return nil, err
+		}
+	}
+	k, err := builtKernel(env.Arch, dir, key, fresh, u.String())
+	if k != nil && note != "" {
+		k.Summary += ", " + note
+	}
+	return k, err
 }
 
 // build configures and compiles the tree src into out, logging to
