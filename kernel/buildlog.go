@@ -151,12 +151,28 @@ func (l buildLog) errors(limit int) []string {
 		return errs
 	}
 	if errs := l.tool("ERROR", limit); len(errs) > 0 {
-		return errs
+		return l.withMismatch(errs)
 	}
 	if errs := l.makeErrors(limit); len(errs) > 0 {
 		return errs
 	}
 	return l.lines[max(0, len(l.lines)-15):]
+}
+
+// withMismatch puts the first section mismatch into modpost's bare
+// "Section mismatches detected." (a kernel without
+// SECTION_MISMATCH_WARN_ONLY), which names neither file nor function.
+func (l buildLog) withMismatch(errs []string) []string {
+	if !strings.HasPrefix(errs[0], "ERROR: modpost: Section mismatches detected") {
+		return errs
+	}
+	for _, w := range l.tool("WARNING", 1<<20) {
+		if what, ok := strings.CutPrefix(w, "WARNING: modpost: "); ok && strings.Contains(what, "ection mismatch") {
+			errs[0] = strings.TrimSuffix(errs[0], ".") + ": " + what
+			break
+		}
+	}
+	return errs
 }
 
 // warnings are the compiler's warnings, each with its source line and

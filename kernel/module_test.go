@@ -65,6 +65,11 @@ func TestBuildErrorsHeadlineModpost(t *testing.T) {
 			"ERROR: modpost: missing MODULE_LICENSE() in " + testSrc + "/nolicense.o"},
 		{"undefined", `ERROR: modpost: "mmaprig_no_such_symbol" [` + testOut + `/undefsym.ko] undefined!`,
 			`ERROR: modpost: "mmaprig_no_such_symbol" [` + testSrc + `/undefsym.ko] undefined!`},
+		// Without SECTION_MISMATCH_WARN_ONLY, modpost's error names
+		// nothing; the warning before it names the file and functions.
+		{"mismatch", "WARNING: modpost: " + testOut + "/sm.o: section mismatch in reference: f (section: .text) -> g (section: .init.text)\n" +
+			"ERROR: modpost: Section mismatches detected.\nSet CONFIG_SECTION_MISMATCH_WARN_ONLY=y to allow them.",
+			"ERROR: modpost: Section mismatches detected: " + testSrc + "/sm.o: section mismatch in reference: f (section: .text) -> g (section: .init.text)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := buildOutput(
