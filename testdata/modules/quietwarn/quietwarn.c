@@ -13,6 +13,7 @@
 #include <linux/module.h>
 #include <linux/printk.h>
 #include <linux/string.h>
+#include <linux/version.h>
 
 static char *at = "mmap";
 module_param(at, charp, 0444);
@@ -30,6 +31,11 @@ static int quietwarn_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (vma->vm_end - vma->vm_start != PAGE_SIZE || vma->vm_pgoff)
 		return -EINVAL;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_set(vma, VM_DONTEXPAND);
+#else
+	vma->vm_flags |= VM_DONTEXPAND;
+#endif
 	WARN_ON(!strcmp(at, "mmap"));
 	return vm_insert_page(vma, vma->vm_start, page);
 }
