@@ -185,6 +185,9 @@ func (t Tarball) Unpack(ctx context.Context, _ *cache.Cache, dir string) error {
 func untar(ctx context.Context, path, dir string) error {
 	var out bytes.Buffer
 	if err := run(ctx, &out, "tar", "-xf", path, "--strip-components=1", "-C", dir); err != nil {
+		if he := cache.BuildHostFault(filepath.Dir(dir), out.String(), err); he != nil {
+			return he // a full disk, not a bad tarball
+		}
 		return fmt.Errorf("%w: unpack %s: %v: %s", ErrBadSource, path, err, strings.TrimSpace(out.String()))
 	}
 	if _, err := os.Stat(filepath.Join(dir, "Makefile")); err != nil {
