@@ -113,12 +113,13 @@ func wantHostFault(t *testing.T, r result, path, advice string) {
 func TestHostFaultFullDisk(t *testing.T) {
 	needMountNamespace(t)
 	for _, tc := range []struct {
-		name, size, fill string
+		name, size, fill, cause string
 	}{
 		// Nothing fits: the copy of the sources fails.
-		{"copy", "64k", "dd if=/dev/zero of=$C/module/fill bs=4k 2>/dev/null || true"},
-		// The sources fit, the objects do not: make fails.
-		{"make", "96k", "true"},
+		{"copy", "64k", "dd if=/dev/zero of=$C/module/fill bs=4k 2>/dev/null || true", "cause: copy module sources: "},
+		// The sources fit, the objects do not: make fails, as fixdep
+		// says "not all data was written".
+		{"make", "96k", "true", "cause: make: exit status"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := warmCache(t)
@@ -127,6 +128,9 @@ func TestHostFaultFullDisk(t *testing.T) {
 			mounts := "C=" + c + "; mount -t tmpfs -o size=" + tc.size + " tmpfs $C/module; " + tc.fill
 			r := runRigMounted(t, mounts, "-cache", c, "-build-only")
 			wantHostFault(t, r, mod, "free space there, or point -cache or XDG_CACHE_HOME at a disk with room")
+			if !strings.Contains(r.out, tc.cause) {
+				t.Errorf("the failure's cause is not %q", tc.cause)
+			}
 		})
 	}
 }
