@@ -78,7 +78,7 @@ func Configure(ctx context.Context, src, out string, opts BuildOptions) error {
 		return run(ctx, opts.Log, "make", append(append([]string{"-C", src, "O=" + out}, opts.Arch.MakeArgs()...), args...)...)
 	}
 	if err := mk("tinyconfig"); err != nil {
-		if he := cache.BuildHostFault(out, "", err); he != nil {
+		if he := cache.BuildHostFault(filepath.Dir(out), "", err); he != nil {
 			return he
 		}
 		return fmt.Errorf("%w: make tinyconfig: %v", ErrBuild, err)
@@ -151,7 +151,7 @@ func Compile(ctx context.Context, src, out string, opts BuildOptions) (int, erro
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		if he := cache.BuildHostFault(out, noSpace, err); he != nil {
+		if he := cache.BuildHostFault(filepath.Dir(out), noSpace, err); he != nil {
 			return n, he
 		}
 		return n, fmt.Errorf("%w: %v", ErrBuild, err)

@@ -172,6 +172,7 @@ func BuildModule(ctx context.Context, a arch.Arch, kdir, src, out string, log io
 	}
 	if err := CopyModuleSources(src, out); err != nil {
 		if he := cache.AsHostError(err); he != nil {
+			he.Path = filepath.Dir(out) // out goes when the build fails
 			return ModuleResult{}, he
 		}
 		return ModuleResult{}, err
@@ -184,7 +185,7 @@ func BuildModule(ctx context.Context, a arch.Arch, kdir, src, out string, log io
 	case err != nil && ctx.Err() != nil:
 		return ModuleResult{}, ctx.Err()
 	case err != nil:
-		if he := cache.BuildHostFault(out, buf.String(), err); he != nil {
+		if he := cache.BuildHostFault(filepath.Dir(out), buf.String(), err); he != nil {
 			return ModuleResult{}, he
 		}
 		return ModuleResult{}, &ModuleBuildError{Errors: readBuildLog(buf.String(), out, src).errors(maxErrors), Err: err}
