@@ -10,7 +10,7 @@ package wire
 //	# reader_output: 0 1 2 3 4 5 6 7 8 9
 //	ok 1 reader_output
 //	not ok 2 refuses_bad_maps
-//	ok 3 user_kernel_agree # SKIP the driver has no read()
+//	ok 3 user_kernel_agree # SKIP no read(): the driver has no read() (...)
 
 import (
 	"bufio"
