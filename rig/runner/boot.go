@@ -91,7 +91,11 @@ func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 			// Interrupted, not a bad snapshot: keep it.
 			return "", true, fail(verdict.Infra, ctx.Err(), "interrupted while the saved guest was restored")
 		}
-		r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one (the restore's logs: %s*)", err, restorePrefix)
+		logs := fmt.Sprintf(" (the restore's logs: %s*)", restorePrefix)
+		if errors.Is(err, vm.ErrSnapshotSum) {
+			logs = "" // the file was refused before any QEMU read it
+		}
+		r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one%s", err, logs)
 		r.keepRestoreLogs()
 		r.dropSnapshot(snap)
 	}
