@@ -4,9 +4,13 @@
 /// user space with remap_pfn_range() or vm_insert_page().
 ///
 /// Slab memory (kmalloc, kzalloc, devm_kzalloc, kmem_cache_alloc, ...) must
-/// not be mapped to user space: vm_insert_page() refuses slab pages since
-/// 5.8, and remap_pfn_range() maps them without complaint, together with
-/// whatever else shares those pages.  vmalloc memory is not in the linear
+/// not be mapped to user space: on SLUB and SLAB kernels (every
+/// distribution's) vm_insert_page() refuses slab pages since 5.8, and
+/// remap_pfn_range() maps them without complaint, together with whatever
+/// else shares those pages.  (SLOB, gone since 6.4, hands out kmalloc() of
+/// a page or more as plain pages, which vm_insert_page() accepts.)  The pfn
+/// arithmetic after the sink (>> PAGE_SHIFT, / PAGE_SIZE, PHYS_PFN(),
+/// page_to_pfn(), + vma->vm_pgoff) does not matter.  vmalloc memory is not in the linear
 /// map, so virt_to_phys() and friends do not give its pages.  Map pages
 /// from alloc_pages() or __get_free_pages(), or vmalloc_user() memory with
 /// remap_vmalloc_range().  The rule also reports slab memory given to
@@ -361,7 +365,29 @@ pc << callarg.pc;
 pe << callarg.pe;
 @@
 args.append((pc[0].current_element, f, int(n), span(pe[0])))
-if f in sinkinfo and sinkinfo[f][0] == int(n):
+
+// The sinks, each with its whole argument, in a rule of their own: a
+// disjunction such as callarg's does not look inside an argument that its
+// E + X branch matched, and so would miss virt_to_phys(buf) in
+// remap_pfn_range(vma, a, (virt_to_phys(buf) >> PAGE_SHIFT) + off, ...).
+// Whatever arithmetic follows the sink (>> PAGE_SHIFT, / PAGE_SIZE,
+// PHYS_PFN(), page_to_pfn(), + vma->vm_pgoff) does not matter: the sink is
+// where virtual memory becomes a physical address, pfn or page.
+@sinkcall disable drop_cast@
+identifier f =~ "^(virt_to_phys|__pa|virt_to_pfn|virt_to_page|virt_to_head_page|vmalloc_to_page|vmalloc_to_pfn|remap_vmalloc_range|remap_vmalloc_range_partial)$";
+expression list[n] es;
+expression E;
+position pc, pe;
+@@
+f@pc(es, E@pe, ...)
+
+@script:python@
+f << sinkcall.f;
+n << sinkcall.n;
+pc << sinkcall.pc;
+pe << sinkcall.pe;
+@@
+if sinkinfo[f][0] == int(n):
     sinks.append((f, span(pe[0]), pc[0]))
 
 @call@
@@ -431,6 +457,21 @@ def key(k):
         return k
     return keys.get(k) or untyped.get(k)
 
+# The variables and fields an argument names at its outermost: the
+# argument itself, or in buf + off, (T *)buf or &priv->buf[i] the keyed
+# spans inside it that no other keyed span inside it contains (buf, off;
+# priv->buf and i, not priv).
+def inside(a, b):
+    return a[0] == b[0] and (a[1], a[2]) >= (b[1], b[2]) and (a[3], a[4]) <= (b[3], b[4])
+
+def argkeys(sp):
+    k = key(sp)
+    if k is not None:
+        return [k]
+    spans = [s for s in set(keys) | set(untyped) if inside(s, sp)]
+    outer = [s for s in spans if not any(o != s and inside(s, o) for o in spans)]
+    return [key(s) for s in outer]
+
 def fieldname(k):
     return k.split(":", 2)[2]
 
@@ -496,7 +537,10 @@ for sink, sp, p in sorted(sinks, key=lambda s: (s[2].file, int(s[2].line), int(s
         continue
     root, via = handler[fn]
     bad = sinkinfo[sink][1]
-    for alloc, file, line in sorted(lookup(key(sp))):
+    found = set()
+    for k in argkeys(sp):
+        found |= lookup(k)
+    for alloc, file, line in sorted(found):
         kind = kinds[alloc]
         if kind not in bad:
             continue
@@ -508,9 +552,11 @@ for sink, sp, p in sorted(sinks, key=lambda s: (s[2].file, int(s[2].line), int(s
         else:
             where = "%s() (called from %s(), %s)" % (fn, root, via)
         if kind == SLAB:
-            why = ("slab memory must not be mapped to user space, and "
-                   "vm_insert_page() refuses it since 5.8; allocate with "
-                   "alloc_pages() or __get_free_pages()")
+            why = ("slab memory must not be mapped to user space: its pages "
+                   "hold other objects, and go back to the allocator while "
+                   "still mapped; on SLUB and SLAB kernels (every "
+                   "distribution's) vm_insert_page() refuses it since 5.8. "
+                   "Allocate with alloc_pages() or __get_free_pages()")
         elif kind == KVMALLOC:
             why = ("kvmalloc memory may be slab memory, which must not be "
                    "mapped to user space; allocate with alloc_pages(), or map "
