@@ -147,16 +147,23 @@ func floorInitramfs(b *testing.B) string {
 // BenchmarkStages measures the rig against the floor, in parts that
 // -bench can pick (BenchmarkStages/warm, /watch, ...); make bench runs them
 // all. Each part runs once: use -benchtime 1x.
+// benchTable prints the bench's rows, and reports each as a metric.
+type benchTable struct{ w io.Writer }
+
+func (t benchTable) row(b *testing.B, what string, d time.Duration, target string) {
+	fmt.Fprintf(t.w, "  %-62s %9.2fs  %s\n", what, d.Seconds(), target)
+	b.ReportMetric(d.Seconds(), strings.ReplaceAll(what, " ", "_")+"_s")
+}
+
+func (t benchTable) ratio(b *testing.B, what string, r float64, target string) {
+	fmt.Fprintf(t.w, "  %-62s %9.2fx  %s\n", what, r, target)
+	b.ReportMetric(r, strings.ReplaceAll(what, " ", "_"))
+}
+
 func BenchmarkStages(b *testing.B) {
 	w := os.Stdout
-	row := func(b *testing.B, what string, d time.Duration, target string) {
-		fmt.Fprintf(w, "  %-62s %9.2fs  %s\n", what, d.Seconds(), target)
-		b.ReportMetric(d.Seconds(), strings.ReplaceAll(what, " ", "_")+"_s")
-	}
-	ratio := func(b *testing.B, what string, r float64, target string) {
-		fmt.Fprintf(w, "  %-62s %9.2fx  %s\n", what, r, target)
-		b.ReportMetric(r, strings.ReplaceAll(what, " ", "_"))
-	}
+	t := benchTable{w: w}
+	row, ratio := t.row, t.ratio
 	once := func(b *testing.B) {
 		if b.N > 1 {
 			b.Skip("run with -benchtime 1x: each part boots VMs, and may build kernels")
@@ -212,6 +219,11 @@ func BenchmarkStages(b *testing.B) {
 			ready = append(ready, secs(s.rep.BootToReady))
 		}
 		row(b, "boot to SSH ready, -boot cold (median of 3)", median(ready), "")
+	})
+
+	b.Run("settle", func(b *testing.B) {
+		once(b)
+		settleRows(b, t, fl)
 	})
 
 	b.Run("watch", func(b *testing.B) {
@@ -318,6 +330,38 @@ func snapshotSumRows(b *testing.B, w io.Writer, cache string) {
 	ms("  save: sum and record, while the guest waits", timeIt(func() {}, vm.WriteSnapshotSum))
 	ms("  verify before each restore, file in the page cache", timeIt(func() {}, vm.CheckSnapshot))
 	ms("  verify, file evicted from the page cache first", timeIt(evict, vm.CheckSnapshot))
+}
+
+// settleRows measures the settled end: the default warm runs with and
+// without the settle window, and the debugobjects of the base kernel,
+// switched off at boot (no_debug_objects) on the same kernel. "Before" is
+// -settle 0 with no_debug_objects: the run as it was before the settled
+// end.
+func settleRows(b *testing.B, t benchTable, fl time.Duration) {
+	b.Helper()
+	row, ratio := t.row, t.ratio
+	off := []string{"-settle", "0", "-kernel-args", "no_debug_objects"}
+	benchRig(b, rigBin, off...) // saves that machine's snapshot, untimed
+	for _, checks := range []string{"contract", "reader"} {
+		before := medianRuns(b, 5, rigBin, append([]string{"-checks", checks}, off...)...)
+		noSettle := medianRuns(b, 5, rigBin, "-checks", checks, "-settle", "0")
+		after := medianRuns(b, 5, rigBin, "-checks", checks)
+		row(b, "warm -checks "+checks+", before (-settle 0, no_debug_objects)", before.wall, "")
+		row(b, "warm -checks "+checks+", after (default: debugobjects, -settle 1.5s)", after.wall, "")
+		if fl > 0 {
+			ratio(b, "  to the floor, after", after.wall.Seconds()/fl.Seconds(), "")
+		}
+		row(b, "  the settle window's share", after.wall-noSettle.wall, "")
+		row(b, "  debugobjects' share (-settle 0 both)", noSettle.wall-before.wall, "")
+		if checks == "contract" {
+			row(b, "  contract in the guest, before", secs(before.rep.ContractTime), "")
+			row(b, "  contract in the guest, after", secs(after.rep.ContractTime), "")
+		}
+	}
+	coldOn := medianRuns(b, 3, rigBin, "-boot", "cold", "-checks", "reader", "-settle", "0")
+	coldOff := medianRuns(b, 3, rigBin, "-boot", "cold", "-checks", "reader", "-settle", "0", "-kernel-args", "no_debug_objects")
+	row(b, "boot to init, cold, debugobjects on (median of 3)", secs(coldOn.rep.BootToInit), "")
+	row(b, "boot to init, cold, no_debug_objects (median of 3)", secs(coldOff.rep.BootToInit), "")
 }
 
 // medianRuns runs the rig n times and returns the run of median wall time.
