@@ -71,6 +71,8 @@ type flags struct {
 	jsonOut, kernelArgs, inject  string
 	keep, verbose, buildOnly     bool
 	boot, htmlOut, tools         string
+	lintStyle, lintStrict        bool
+	lintInTree                   bool
 	guestTests                   []string
 	moduleParams                 string
 	coverage                     bool
@@ -118,6 +120,9 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.jsonOut, "json", "", "also write the result as JSON to `file`")
 	fs.StringVar(&f.htmlOut, "html", "", "also write a self-contained HTML report to `file`")
 	fs.StringVar(&f.tools, "tools", "", "rig lint: the checks to run, comma-separated: "+strings.Join(lint.AllTools(), ", ")+" (default: all)")
+	fs.BoolVar(&f.lintStyle, "style", false, "rig lint: also show style findings (checkpatch CHECKs, style-only Coccinelle scripts)")
+	fs.BoolVar(&f.lintStrict, "strict", false, "rig lint: run checkpatch --strict (its CHECKs are style findings)")
+	fs.BoolVar(&f.lintInTree, "in-tree", false, "rig lint: keep the checkpatch checks for code merged into the kernel (LINUX_VERSION_CODE, ...)")
 	fs.BoolVar(&f.keep, "keep", false, "keep the run's working files (QMP and port sockets) in the artifact dir")
 	fs.BoolVar(&f.verbose, "v", false, "verbose diagnostics")
 	fs.BoolVar(&f.buildOnly, "build-only", false, "build the kernel, module and initramfs, then stop before booting")
@@ -272,8 +277,8 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil && cmd != "run" && f.any("html", "junit") {
 		err = usagef("-%s applies to a run or a matrix, not to rig %s", f.first("html", "junit"), cmd)
 	}
-	if err == nil && cmd != "lint" && f.set["tools"] {
-		err = usageError{"-tools applies only to rig lint"}
+	if err == nil && cmd != "lint" && f.any("tools", "style", "strict", "in-tree") {
+		err = usagef("-%s applies only to rig lint", f.first("tools", "style", "strict", "in-tree"))
 	}
 	if err == nil && cmd == "lint" && f.any("matrix", "cell", "html", "channel", "checks") {
 		err = usagef("rig lint checks one module statically; -%s does not apply", f.first("matrix", "cell", "html", "channel", "checks"))
