@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,8 +17,10 @@ import (
 
 // lintCommand runs the static checks on a module directory: checkpatch,
 // sparse against the built kernel, the kernel's Coccinelle scripts, and
-// the rig's own rule for slab or vmalloc memory mapped to user space. It
-// exits 0 when clean, 1 on findings, 2 when it cannot check.
+// the rig's own rule for slab or vmalloc memory mapped to user space. Each
+// tool's findings survive another's failure. It exits 0 when clean, 1 on
+// errors or warnings, 3 when a tool failed and nothing else was found (not
+// known to be clean), and 2 on bad input.
 func lintCommand(ctx context.Context, f *flags, opts runner.Options, stdout, stderr io.Writer) int {
 	var tools []string
 	if f.tools != "" {
@@ -37,35 +38,37 @@ func lintCommand(ctx context.Context, f *flags, opts runner.Options, stdout, std
 	if dir == "" {
 		dir = opts.ModuleDir
 	}
-	lo := lint.Options{ModuleDir: dir, KernelSrc: src, Tools: tools,
+	lo := lint.Options{ModuleDir: dir, KernelSrc: src, Tools: tools, Strict: f.lintStrict, InTree: f.lintInTree,
 		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	var noKernel *lint.ToolError
 	if len(tools) == 0 || slices.Contains(tools, lint.Sparse) {
-		// sparse runs through kbuild, against the built kernel.
+		// sparse runs through kbuild, against the built kernel; without
+		// one, the other tools still run.
 		opts.Printer = runner.NewPrinter(stderr)
 		kdir, res := runner.KernelDir(ctx, opts)
 		if kdir == "" {
 			printResult(stderr, res, opts)
-			return res.Class.ExitCode()
+			noKernel = &lint.ToolError{Tool: lint.Sparse, Headline: "no built kernel to build the module against: " + res.Title}
+			lo.Tools = slices.DeleteFunc(slices.Clone(selected(tools)), func(t string) bool { return t == lint.Sparse })
 		}
 		lo.KernelBuild = kdir
 	}
-	findings, err := lint.Run(ctx, lo)
+	if len(lo.Tools) == 0 && noKernel != nil {
+		fmt.Fprintf(stderr, "rig: lint: %v\n", noKernel)
+		return lint.ExitNoVerdict
+	}
+	result, err := lint.Run(ctx, lo)
 	if err != nil {
-		var in *lint.InputError
-		var missing *lint.MissingToolError
-		switch {
-		case errors.As(err, &in), errors.As(err, &missing):
-			fmt.Fprintf(stderr, "rig: lint: %v\n", err)
-		default:
-			fmt.Fprintf(stderr, "rig: lint: a checker failed: %v\n", err)
-		}
+		fmt.Fprintf(stderr, "rig: lint: %v\n", err)
 		return verdict.ExitSetup
 	}
-	for _, fd := range findings {
-		fmt.Fprintln(stdout, fd)
+	if noKernel != nil {
+		result.Tools = selected(tools)
+		result.ToolErrors = append([]lint.ToolError{*noKernel}, result.ToolErrors...)
 	}
+	result.Write(stdout, f.lintStyle, f.verbose)
 	if f.jsonOut != "" {
-		b, err := json.MarshalIndent(findings, "", "  ")
+		b, err := json.MarshalIndent(result, "", "  ")
 		if err == nil {
 			err = os.WriteFile(f.jsonOut, append(b, '\n'), 0o644)
 		}
@@ -74,12 +77,7 @@ func lintCommand(ctx context.Context, f *flags, opts runner.Options, stdout, std
 			return verdict.ExitSetup
 		}
 	}
-	if len(findings) > 0 {
-		fmt.Fprintf(stdout, "lint: %d finding(s) in %s\n", len(findings), dir)
-		return 1
-	}
-	fmt.Fprintf(stdout, "lint: %s is clean (%s)\n", dir, strings.Join(selected(tools), ", "))
-	return 0
+	return result.ExitCode()
 }
 
 func selected(tools []string) []string {

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // rules holds mmaprig's own Coccinelle rules.
@@ -53,6 +55,29 @@ func skippedScripts() map[string]string {
 	}
 }
 
+// styleScripts are the kernel's Coccinelle scripts whose reports are
+// style: a shorter or more idiomatic spelling of code that works.
+func styleScripts() []string {
+	return []string{"api/alloc/alloc_cast", "api/alloc/zalloc-simple", "api/memdup", "api/kstrdup",
+		"api/vma_pages", "api/simple_open", "api/err_cast",
+		"misc/array_size", "misc/boolconv", "misc/minmax", "misc/returnvar",
+		"misc/semicolon", "misc/swap", "misc/warn", "misc/flexible_array"}
+}
+
+// cocciSeverity maps a Coccinelle report to a severity: mmaprig's own rule
+// finds memory mapped that must not be, an error; a kernel script's report
+// that says ERROR is an error, one of styleScripts is style, and the rest
+// (WARNING, CHECK) are warnings.
+func cocciSeverity(tool, rule, msg string) Severity {
+	switch {
+	case tool == MmaprigCocci, strings.HasPrefix(msg, "ERROR"):
+		return SevError
+	case slices.Contains(styleScripts(), rule):
+		return SevStyle
+	}
+	return SevWarning
+}
+
 // script is one of the kernel's Coccinelle scripts.
 type script struct {
 	path    string   // absolute
@@ -75,7 +100,7 @@ func newKernelCocci(ctx context.Context, opts Options, log *slog.Logger) (checke
 	if err != nil {
 		return nil, err
 	}
-	out, _, err := run(ctx, log, "", spatch[0], "--version")
+	out, _, err := run(ctx, log, time.Minute, "", spatch[0], "--version")
 	if err != nil {
 		return nil, fmt.Errorf("coccinelle: %s --version: %w", spatch[0], err)
 	}
@@ -88,7 +113,7 @@ func newKernelCocci(ctx context.Context, opts Options, log *slog.Logger) (checke
 		return nil, err
 	}
 	includes := kernelIncludes(opts)
-	return func(ctx context.Context, m *module) ([]Finding, error) {
+	return func(ctx context.Context, m *module) ([]Finding, []ToolError) {
 		results := make([][]Finding, len(scripts))
 		errs := make([]error, len(scripts))
 		sem := make(chan struct{}, runtime.NumCPU())
@@ -110,25 +135,49 @@ func newKernelCocci(ctx context.Context, opts Options, log *slog.Logger) (checke
 			})
 		}
 		wg.Wait()
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s: %w", Coccinelle, ctx.Err())
-		}
-		// The scripts come with the kernel tree, and a newer tree's may use
-		// SmPL that this spatch does not know: skip those, loudly, unless
-		// none ran at all.
-		failed := 0
-		for i, err := range errs {
-			if err != nil {
-				failed++
-				log.Warn("lint: a kernel Coccinelle script failed; its checks were not run", "script", scripts[i].name, "err", err)
-			}
-		}
-		if failed == len(scripts) {
-			return nil, fmt.Errorf("%s: every script failed, so spatch itself may be broken; the first failure: %w", Coccinelle, errs[0])
-		}
-		return slices.Concat(results...), nil
+		return slices.Concat(results...), scriptErrors(scripts, errs)
 	}, nil
 }
+
+// scriptErrors makes each script that could not run a ToolError: one that
+// this spatch cannot parse, that needs OCaml where there is none, or that
+// ran out of time. When every script failed for the same reason, spatch
+// itself is broken, and that is one error.
+func scriptErrors(scripts []script, errs []error) []ToolError {
+	var failed []ToolError
+	reasons := map[string]bool{}
+	for i, err := range errs {
+		if err != nil {
+			e := spatchError(Coccinelle, scripts[i].name, err)
+			failed = append(failed, e)
+			_, why, _ := strings.Cut(e.Headline, " failed: ")
+			reasons[why] = true
+		}
+	}
+	if len(failed) > 1 && len(failed) == len(scripts) && len(reasons) == 1 {
+		return []ToolError{{Tool: Coccinelle, Headline: fmt.Sprintf("all %d scripts failed, so spatch itself may be broken; the first: %s: %s",
+			len(scripts), failed[0].Script, failed[0].Headline), Detail: failed[0].Detail}}
+	}
+	return failed
+}
+
+// spatchError is the ToolError of a script that failed in runSpatch.
+func spatchError(tool, rule string, err error) ToolError {
+	var se *scriptError
+	if errors.As(err, &se) {
+		return ToolError{Tool: tool, Script: rule, Headline: se.headline, Detail: se.detail}
+	}
+	return ToolError{Tool: tool, Script: rule, Headline: err.Error()}
+}
+
+// scriptError is a spatch run that failed, with what it said.
+type scriptError struct {
+	err              error
+	headline, detail string
+}
+
+func (e *scriptError) Error() string { return e.headline }
+func (e *scriptError) Unwrap() error { return e.err }
 
 // kernelScripts lists the scripts under dir that lint runs with the spatch
 // of the given version.
@@ -232,30 +281,34 @@ func newRule(log *slog.Logger) (checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, m *module) ([]Finding, error) {
-		names, err := fs.Glob(rules, "cocci/*.cocci")
-		if err != nil {
-			return nil, err
-		}
+	return func(ctx context.Context, m *module) ([]Finding, []ToolError) {
+		names, _ := fs.Glob(rules, "cocci/*.cocci") // the pattern is valid
 		var all []Finding
+		var failed []ToolError
 		for _, name := range names {
-			b, err := rules.ReadFile(name)
+			rule := strings.TrimSuffix(filepath.Base(name), ".cocci")
+			found, err := runRule(ctx, log, spatch, name, rule, m)
 			if err != nil {
-				return nil, err
-			}
-			path := filepath.Join(filepath.Dir(m.copyDir), filepath.Base(name))
-			if err := os.WriteFile(path, b, 0o644); err != nil {
-				return nil, fmt.Errorf("%s: write %s: %w", MmaprigCocci, path, err)
-			}
-			found, err := runSpatch(ctx, log, spatch, path, []string{"--no-includes", "--include-headers"},
-				MmaprigCocci, strings.TrimSuffix(filepath.Base(name), ".cocci"), m)
-			if err != nil {
-				return nil, err
+				failed = append(failed, spatchError(MmaprigCocci, rule, err))
 			}
 			all = append(all, found...)
 		}
-		return all, nil
+		return all, failed
 	}, nil
+}
+
+// runRule writes one of the embedded rules beside the module copy and runs
+// it.
+func runRule(ctx context.Context, log *slog.Logger, spatch []string, name, rule string, m *module) ([]Finding, error) {
+	b, err := rules.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(filepath.Dir(m.copyDir), filepath.Base(name))
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return runSpatch(ctx, log, spatch, path, []string{"--no-includes", "--include-headers"}, MmaprigCocci, rule, m)
 }
 
 // findSpatch returns the command line that starts spatch. spatch finds
@@ -284,9 +337,16 @@ func runSpatch(ctx context.Context, log *slog.Logger, spatch []string, cocci str
 		files = m.files
 	}
 	args := slices.Concat(spatch[1:], []string{"-D", "report", "--no-show-diff", "--very-quiet", "--cocci-file", cocci}, options, files)
-	stdout, stderr, err := run(ctx, log, m.copyDir, spatch[0], args...)
+	stdout, stderr, err := run(ctx, log, m.limit, m.copyDir, spatch[0], args...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: spatch --cocci-file %s failed: %w\n%s", tool, cocci, err, tail(stderr, 10))
+		h := headline(stderr)
+		if errors.Is(err, errTimedOut) || h == "" {
+			h = cmp.Or(h, "no output") + fmt.Sprintf(" (%v)", err)
+			if errors.Is(err, errTimedOut) {
+				h = err.Error()
+			}
+		}
+		return nil, &scriptError{err: err, headline: "spatch --cocci-file " + filepath.Base(cocci) + " failed: " + h, detail: tail(stderr, 10)}
 	}
 	if s := strings.TrimSpace(stderr); s != "" {
 		log.Debug("lint: spatch said", "cocci", cocci, "stderr", tail(s, 5))
@@ -316,11 +376,9 @@ func parseSpatch(out, tool, rule string, m *module, log *slog.Logger) []Finding 
 		line, _ := strconv.Atoi(g[2])
 		col, _ := strconv.Atoi(g[3])
 		msg := strings.TrimSpace(g[5])
-		if tool == Coccinelle {
-			msg = rule + ": " + msg
-		}
 		// Coccinelle counts columns from 0; editors and compilers from 1.
-		found = append(found, Finding{File: file, Line: line, Column: col + 1, Tool: tool, Rule: rule, Message: msg})
+		found = append(found, Finding{File: file, Line: line, Column: col + 1, Tool: tool, Rule: rule,
+			Severity: cocciSeverity(tool, rule, msg), Message: msg})
 	}
 	return found
 }

@@ -8,6 +8,7 @@
 package lint
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,7 +27,8 @@ import (
 
 // The tools Run knows, by the names used in Options.Tools and Finding.Tool.
 const (
-	// Checkpatch is the kernel's scripts/checkpatch.pl --strict.
+	// Checkpatch is the kernel's scripts/checkpatch.pl (--strict with
+	// Options.Strict).
 	Checkpatch = "checkpatch"
 	// Sparse is sparse run by kbuild with C=2 against a built kernel tree.
 	Sparse = "sparse"
@@ -51,16 +53,23 @@ type Finding struct {
 	// Tool is one of Checkpatch, Sparse, Coccinelle and MmaprigCocci.
 	Tool string `json:"tool"`
 	// Rule names what fired: checkpatch's type (LONG_LINE), sparse's
-	// severity (warning, error), or the Coccinelle script
-	// (free/ifnullfree, mmap_slab).
-	Rule    string `json:"rule,omitempty"`
+	// level (warning, error), or the Coccinelle script (free/ifnullfree,
+	// mmap_slab).
+	Rule     string   `json:"rule,omitempty"`
+	Severity Severity `json:"severity"`
+	// Message is the tool's own words, without the level and type that
+	// Severity and Rule hold.
 	Message string `json:"message"`
 }
 
-// String formats f as "file:line: tool: message", the way compilers do, so
-// that editors can jump to it.
+// String formats f as "file:line: tool: message [severity rule]", the way
+// compilers do, so that editors can jump to it.
 func (f Finding) String() string {
-	return fmt.Sprintf("%s:%d: %s: %s", f.File, f.Line, f.Tool, f.Message)
+	tag := string(f.Severity)
+	if f.Rule != "" && f.Rule != tag {
+		tag += " " + f.Rule
+	}
+	return fmt.Sprintf("%s:%d: %s: %s [%s]", f.File, f.Line, f.Tool, f.Message, tag)
 }
 
 // Options says what to check and with which trees.
@@ -78,7 +87,19 @@ type Options struct {
 	Log *slog.Logger
 	// Tools selects the tools to run; empty means all of AllTools.
 	Tools []string
+	// Strict runs checkpatch --strict, whose CHECKs are style findings.
+	Strict bool
+	// InTree keeps the checkpatch checks that only make sense for code
+	// merged into the kernel (see CheckpatchLeftOut).
+	InTree bool
+	// Timeout bounds each program a checker runs (checkpatch, make with
+	// sparse, each spatch script); zero means DefaultTimeout. A program
+	// that runs out of time is a tool error.
+	Timeout time.Duration
 }
+
+// DefaultTimeout bounds each program a checker runs.
+const DefaultTimeout = 10 * time.Minute
 
 // InputError reports input Run cannot use: a module directory, a kernel
 // tree or a tool name. Its message says what to do.
@@ -115,7 +136,8 @@ func lookPath(program, pkg string) (string, error) {
 type module struct {
 	userDir string
 	copyDir string
-	files   []string // .c and .h, relative, sorted
+	files   []string      // .c and .h, relative, sorted
+	limit   time.Duration // for each program a checker runs
 }
 
 func (m *module) cFiles() []string {
@@ -144,14 +166,15 @@ func (m *module) userPath(p string) (string, bool) {
 	return filepath.Join(m.userDir, rel), true
 }
 
-// A checker runs one tool on the module copy.
-type checker func(ctx context.Context, m *module) ([]Finding, error)
+// A checker runs one tool on the module copy. It returns what it found
+// even when it also failed; it fails only in its []ToolError.
+type checker func(ctx context.Context, m *module) ([]Finding, []ToolError)
 
-// Run checks opts.ModuleDir with the selected tools, all at once, and
-// returns their findings sorted by file and line. It returns an error only
-// when it cannot check: bad input (an *InputError), a missing program (a
-// *MissingToolError), or a tool that failed; findings are not errors.
-func Run(ctx context.Context, opts Options) ([]Finding, error) {
+// Run checks opts.ModuleDir with the selected tools, all at once. Each
+// tool's findings survive another's failure: a tool that is missing or
+// fails is in Result.ToolErrors. Run returns an error only for input it
+// cannot use (an *InputError) or when ctx ends.
+func Run(ctx context.Context, opts Options) (*Result, error) {
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -164,11 +187,65 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Check every input and program before running anything, so that a
-	// missing one is reported at once, not after the others ran.
-	var checkers []checker
+	res := &Result{Module: opts.ModuleDir, Tools: tools, Findings: []Finding{}, ToolErrors: []ToolError{}}
+	if slices.Contains(tools, Checkpatch) {
+		res.LeftOut = CheckpatchLeftOut(opts.InTree)
+	}
+	checkers, errs, err := newCheckers(ctx, opts, tools, log)
+	if err != nil {
+		return nil, err
+	}
+	res.ToolErrors = append(res.ToolErrors, errs...)
+
+	tmp, err := os.MkdirTemp("", "mmaprig-lint-")
+	if err != nil {
+		return nil, fmt.Errorf("create a temporary directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	m := &module{userDir: opts.ModuleDir, copyDir: filepath.Join(tmp, "module"), files: files,
+		limit: cmp.Or(opts.Timeout, DefaultTimeout)}
+	if err := copyModule(opts.ModuleDir, m.copyDir); err != nil {
+		return nil, err
+	}
+	found := make([][]Finding, len(checkers))
+	failed := make([][]ToolError, len(checkers))
+	var wg sync.WaitGroup
+	for i, c := range checkers {
+		wg.Go(func() {
+			start := time.Now()
+			found[i], failed[i] = c.run(ctx, m)
+			log.Debug("lint: tool done", "tool", c.tool, "findings", len(found[i]), "errors", len(failed[i]), "took", time.Since(start).Round(time.Millisecond))
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("lint: %w", err)
+	}
+	res.Findings = append(res.Findings, slices.Concat(found...)...)
+	res.ToolErrors = append(res.ToolErrors, slices.Concat(failed...)...)
+	sortFindings(res.Findings)
+	res.Findings = slices.Compact(res.Findings)
+	slices.SortStableFunc(res.ToolErrors, func(a, b ToolError) int {
+		return cmp.Or(slices.Index(AllTools(), a.Tool)-slices.Index(AllTools(), b.Tool), strings.Compare(a.Script, b.Script))
+	})
+	return res, nil
+}
+
+// namedChecker is a checker with its tool's name.
+type namedChecker struct {
+	tool string
+	run  checker
+}
+
+// newCheckers checks every input and program before running anything. Bad
+// input is an error; a tool that cannot run here (a missing program, a
+// module sparse cannot build) is a ToolError, and the others still run.
+func newCheckers(ctx context.Context, opts Options, tools []string, log *slog.Logger) ([]namedChecker, []ToolError, error) {
+	var checkers []namedChecker
+	var failed []ToolError
 	for _, t := range tools {
 		var c checker
+		var err error
 		switch t {
 		case Checkpatch:
 			c, err = newCheckpatch(opts, log)
@@ -179,42 +256,17 @@ func Run(ctx context.Context, opts Options) ([]Finding, error) {
 		case MmaprigCocci:
 			c, err = newRule(log)
 		}
-		if err != nil {
-			return nil, err
+		var in *InputError
+		switch {
+		case errors.As(err, &in):
+			return nil, nil, err
+		case err != nil:
+			failed = append(failed, ToolError{Tool: t, Headline: err.Error()})
+		default:
+			checkers = append(checkers, namedChecker{t, c})
 		}
-		checkers = append(checkers, c)
 	}
-
-	tmp, err := os.MkdirTemp("", "mmaprig-lint-")
-	if err != nil {
-		return nil, fmt.Errorf("create a temporary directory: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	m := &module{userDir: opts.ModuleDir, copyDir: filepath.Join(tmp, "module"), files: files}
-	if err := copyModule(opts.ModuleDir, m.copyDir); err != nil {
-		return nil, err
-	}
-
-	results := make([][]Finding, len(checkers))
-	errs := make([]error, len(checkers))
-	var wg sync.WaitGroup
-	for i, c := range checkers {
-		wg.Go(func() {
-			start := time.Now()
-			results[i], errs[i] = c(ctx, m)
-			log.Debug("lint: tool done", "tool", tools[i], "findings", len(results[i]), "took", time.Since(start).Round(time.Millisecond), "err", errs[i])
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	all := []Finding{} // never nil, so that JSON says [] when all is clean
-	for _, r := range results {
-		all = append(all, r...)
-	}
-	sortFindings(all)
-	return slices.Compact(all), nil
+	return checkers, failed, nil
 }
 
 func selectTools(names []string) ([]string, error) {

@@ -139,15 +139,19 @@ func snapshot(t *testing.T, dir string) map[string]string {
 }
 
 func TestFindingString(t *testing.T) {
-	f := Finding{File: "module/mymap.c", Line: 12, Column: 3, Tool: Sparse, Rule: "warning", Message: "warning: x"}
-	if got, want := f.String(), "module/mymap.c:12: sparse: warning: x"; got != want {
+	f := Finding{File: "module/mymap.c", Line: 12, Column: 3, Tool: Sparse, Rule: "warning", Severity: SevWarning, Message: "x"}
+	if got, want := f.String(), "module/mymap.c:12: sparse: x [warning]"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
-	b, err := json.Marshal(Finding{File: "m/a.c", Line: 3, Tool: Checkpatch, Message: "m"})
+	f = Finding{File: "m/a.c", Line: 3, Tool: Checkpatch, Rule: "LONG_LINE", Severity: SevStyle, Message: "m"}
+	if got, want := f.String(), "m/a.c:3: checkpatch: m [style LONG_LINE]"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	b, err := json.Marshal(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := string(b), `{"file":"m/a.c","line":3,"tool":"checkpatch","message":"m"}`; got != want {
+	if got, want := string(b), `{"file":"m/a.c","line":3,"tool":"checkpatch","rule":"LONG_LINE","severity":"style","message":"m"}`; got != want {
 		t.Errorf("JSON %s, want %s", got, want)
 	}
 }
@@ -175,14 +179,17 @@ sub/b.h:26: CHECK:LINE_SPACING: Please use a blank line after function/struct/un
 a.c:33: ERROR:CODE_INDENT: code indent should use tabs where possible
 total: 1 errors, 1 warnings, 1 checks, 40 lines checked
 `
-	got := parseCheckpatch(out, m)
+	got, n := parseCheckpatch(out+"/usr/src/x.h:3: WARNING:X: outside the module\n", m)
 	want := []Finding{
-		{File: "drv/a.c", Line: 1, Tool: Checkpatch, Rule: "SPDX_LICENSE_TAG", Message: "WARNING:SPDX_LICENSE_TAG: Missing or malformed SPDX-License-Identifier tag in line 1"},
-		{File: "drv/sub/b.h", Line: 26, Tool: Checkpatch, Rule: "LINE_SPACING", Message: "CHECK:LINE_SPACING: Please use a blank line after function/struct/union/enum declarations"},
-		{File: "drv/a.c", Line: 33, Tool: Checkpatch, Rule: "CODE_INDENT", Message: "ERROR:CODE_INDENT: code indent should use tabs where possible"},
+		{File: "drv/a.c", Line: 1, Tool: Checkpatch, Rule: "SPDX_LICENSE_TAG", Severity: SevWarning, Message: "Missing or malformed SPDX-License-Identifier tag in line 1"},
+		{File: "drv/sub/b.h", Line: 26, Tool: Checkpatch, Rule: "LINE_SPACING", Severity: SevStyle, Message: "Please use a blank line after function/struct/union/enum declarations"},
+		{File: "drv/a.c", Line: 33, Tool: Checkpatch, Rule: "CODE_INDENT", Severity: SevError, Message: "code indent should use tabs where possible"},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("parseCheckpatch:\n got %v\nwant %v", got, want)
+	}
+	if n != 4 {
+		t.Errorf("parseCheckpatch counted %d reports, want 4 (the module's and the one outside it)", n)
 	}
 }
 
@@ -201,9 +208,9 @@ a.c:31:2: error: bad constant expression
 `
 	got := parseSparse(out, m, testLog(t))
 	want := []Finding{
-		{File: "/home/me/drv/a.c", Line: 13, Column: 5, Tool: Sparse, Rule: "warning", Message: "warning: symbol 'sloppy_opens' was not declared. Should it be static?"},
-		{File: "/home/me/drv/a.c", Line: 20, Column: 16, Tool: Sparse, Rule: "warning", Message: "warning: incorrect type in argument 1 (different address spaces); expected void const volatile [noderef] __user *ptr; got char *"},
-		{File: "/home/me/drv/a.c", Line: 31, Column: 2, Tool: Sparse, Rule: "error", Message: "error: bad constant expression"},
+		{File: "/home/me/drv/a.c", Line: 13, Column: 5, Tool: Sparse, Rule: "warning", Severity: SevWarning, Message: "symbol 'sloppy_opens' was not declared. Should it be static?"},
+		{File: "/home/me/drv/a.c", Line: 20, Column: 16, Tool: Sparse, Rule: "warning", Severity: SevWarning, Message: "incorrect type in argument 1 (different address spaces); expected void const volatile [noderef] __user *ptr; got char *"},
+		{File: "/home/me/drv/a.c", Line: 31, Column: 2, Tool: Sparse, Rule: "error", Severity: SevError, Message: "bad constant expression"},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("parseSparse:\n got %v\nwant %v", got, want)
@@ -214,10 +221,24 @@ func TestParseSpatch(t *testing.T) {
 	m := fakeModule(t, "drv", "a.c")
 	out := "a.c:50:2-7: WARNING: NULL check before some freeing functions is not needed.\nnot a report\n/elsewhere/x.c:1:0-1: outside\n"
 	got := parseSpatch(out, Coccinelle, "free/ifnullfree", m, testLog(t))
-	want := []Finding{{File: "drv/a.c", Line: 50, Column: 3, Tool: Coccinelle, Rule: "free/ifnullfree",
-		Message: "free/ifnullfree: WARNING: NULL check before some freeing functions is not needed."}}
+	want := []Finding{{File: "drv/a.c", Line: 50, Column: 3, Tool: Coccinelle, Rule: "free/ifnullfree", Severity: SevWarning,
+		Message: "WARNING: NULL check before some freeing functions is not needed."}}
 	if !slices.Equal(got, want) {
 		t.Errorf("parseSpatch:\n got %v\nwant %v", got, want)
+	}
+	for _, c := range []struct {
+		tool, rule, msg string
+		want            Severity
+	}{
+		{MmaprigCocci, "mmap_slab", "kzalloc() memory ...", SevError},
+		{Coccinelle, "null/deref_null", "ERROR: x is NULL but dereferenced.", SevError},
+		{Coccinelle, "misc/semicolon", "Unneeded semicolon", SevStyle},
+		{Coccinelle, "api/alloc/alloc_cast", "WARNING: casting value returned by memory allocation function to (char *) is useless.", SevStyle},
+		{Coccinelle, "locks/double_lock", "second lock on line 12", SevWarning},
+	} {
+		if got := cocciSeverity(c.tool, c.rule, c.msg); got != c.want {
+			t.Errorf("cocciSeverity(%s, %s, %q) = %s, want %s", c.tool, c.rule, c.msg, got, c.want)
+		}
 	}
 }
 
@@ -312,15 +333,22 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// TestMissingTool: a program that is not installed is a tool error, which
+// names the package, and the result is not clean.
 func TestMissingTool(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	_, err := Run(t.Context(), Options{ModuleDir: repoModule, Tools: []string{MmaprigCocci}})
-	var me *MissingToolError
-	if !errors.As(err, &me) || me.Program != "spatch" || me.Package != "coccinelle" {
-		t.Fatalf("Run: %v, want spatch missing", err)
+	res, err := Run(t.Context(), Options{ModuleDir: repoModule, Tools: []string{MmaprigCocci}})
+	if err != nil {
+		t.Fatalf("Run: %v, want a result with a tool error", err)
 	}
-	if want := "spatch is not installed; run `make deps`"; !strings.Contains(err.Error(), want) {
-		t.Errorf("Run: %v, want it to say %q", err, want)
+	if len(res.ToolErrors) != 1 || res.ToolErrors[0].Tool != MmaprigCocci {
+		t.Fatalf("tool errors %v, want one of %s", res.ToolErrors, MmaprigCocci)
+	}
+	if want := "spatch is not installed; run `make deps` (or apt-get install coccinelle)"; !strings.Contains(res.ToolErrors[0].Headline, want) {
+		t.Errorf("tool error %q, want it to say %q", res.ToolErrors[0].Headline, want)
+	}
+	if got := res.ExitCode(); got != ExitNoVerdict {
+		t.Errorf("ExitCode() = %d, want %d: a tool that did not run is not clean", got, ExitNoVerdict)
 	}
 }
 
@@ -344,7 +372,7 @@ func TestRuleFixtures(t *testing.T) {
 		{"testdata/kmallocglobal", []flagged{{"kmallocglobal.c", "virt_to_page(kmg_buf)", "kmalloc", "kmallocglobal.c", "kmg_buf = kmalloc", "kmg_mmap() (file_operations.mmap)"}}},
 		{"testdata/kzallocfield", []flagged{{"kzallocfield.c", "virt_to_phys(dev->buf)", "kzalloc", "kzallocfield.c", "kzf->buf = kzalloc", "virt_to_phys()"}}},
 		{"testdata/vmallocpfn", []flagged{{"vmallocpfn.c", "virt_to_pfn(vpf_buf)", "vmalloc", "vmallocpfn.c", "vpf_buf = vmalloc", "vmalloc memory is not in the linear map"}}},
-		{"testdata/devmprobe", []flagged{{"devmprobe.c", "virt_to_page(priv->buf)", "devm_kzalloc", "devmprobe.c", "buf = devm_kzalloc(&pdev->dev, PAGE_SIZE", "vm_insert_page() refuses it"}}},
+		{"testdata/devmprobe", []flagged{{"devmprobe.c", "virt_to_page(priv->buf)", "devm_kzalloc", "devmprobe.c", "buf = devm_kzalloc(&pdev->dev, PAGE_SIZE", "on SLUB and SLAB kernels (every distribution's) vm_insert_page() refuses it"}}},
 		{"testdata/twofiles", []flagged{{"tf_mmap.c", "__pa(start)", "kcalloc", "tf_main.c", "tf_buf = kcalloc", "tf_map() (called from tf_do_mmap(), file_operations.mmap)"}}},
 		{"testdata/faultslab", []flagged{{"faultslab.c", "virt_to_page(fsl_buf", "kmalloc_array", "faultslab.c", "fsl_buf = kmalloc_array", "fsl_fault() (vm_operations_struct.fault)"}}},
 		{"testdata/tricky", []flagged{
@@ -352,6 +380,14 @@ func TestRuleFixtures(t *testing.T) {
 			{"tricky.c", "virt_to_page(p)", "vzalloc", "tricky.c", "trk_vbuf = vzalloc", "trk_mmap_b() (file_operations.mmap)"},
 			{"tricky.c", "remap_vmalloc_range(vma, trk_plain", "vmalloc", "tricky.c", "trk_plain = vmalloc", "lacks VM_USERMAP"},
 			{"tricky.c", "vmalloc_to_page(trk_kv)", "kvzalloc", "tricky.c", "trk_kv = kvzalloc", "kvmalloc memory may be slab memory"},
+		}},
+		{"testdata/pfnmath", []flagged{
+			// The most common form in tutorials.
+			{"pfnmath.c", "virt_to_phys(pm_a)", "kzalloc", "pfnmath.c", "pm_a = kzalloc", "pm_mmap_a() (file_operations.mmap)"},
+			{"pfnmath.c", "__pa(pm_b)", "kzalloc", "pfnmath.c", "pm_b = kzalloc", "__pa()"},
+			{"pfnmath.c", "virt_to_phys(pm_c)", "kzalloc", "pfnmath.c", "pm_c = kzalloc", "virt_to_phys()"},
+			{"pfnmath.c", "virt_to_pfn(pm_d", "kzalloc", "pfnmath.c", "pm_d = kzalloc", "virt_to_pfn()"},
+			{"pfnmath.c", "virt_to_page(pm_e)", "kzalloc", "pfnmath.c", "pm_e = kzalloc", "virt_to_page()"},
 		}},
 		{"testdata/sloppy", []flagged{{"sloppy.c", "virt_to_phys(sloppy_buf)", "kzalloc", "sloppy.c", "sloppy_buf = kzalloc", "__get_free_pages()"}}},
 		{repoModule, nil},
@@ -361,10 +397,7 @@ func TestRuleFixtures(t *testing.T) {
 	} {
 		t.Run(filepath.Base(c.dir), func(t *testing.T) {
 			t.Parallel()
-			got, err := Run(t.Context(), Options{ModuleDir: c.dir, Tools: []string{MmaprigCocci}, Log: testLog(t)})
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := findings(t, Options{ModuleDir: c.dir, Tools: []string{MmaprigCocci}, Log: testLog(t)})
 			if len(got) != len(c.want) {
 				t.Errorf("%d findings, want %d:\n%s", len(got), len(c.want), findingLines(got))
 			}
@@ -378,8 +411,8 @@ func TestRuleFixtures(t *testing.T) {
 					continue
 				}
 				f := got[i]
-				if f.Tool != MmaprigCocci || f.Rule != "mmap_slab" {
-					t.Errorf("finding from %s/%s, want %s/mmap_slab", f.Tool, f.Rule, MmaprigCocci)
+				if f.Tool != MmaprigCocci || f.Rule != "mmap_slab" || f.Severity != SevError {
+					t.Errorf("finding from %s/%s, %s; want an error from %s/mmap_slab", f.Tool, f.Rule, f.Severity, MmaprigCocci)
 				}
 				wantCol := strings.Index(lineText(t, file, line), strings.SplitN(w.at, "(", 2)[0]) + 1
 				if f.Column != wantCol {
@@ -430,10 +463,7 @@ func TestModuleClean(t *testing.T) {
 			opts.Log = slog.New(warnCounter{opts.Log.Handler(), &warnings})
 			before := snapshot(t, repoModule)
 			start := time.Now()
-			got, err := Run(t.Context(), opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := findings(t, opts)
 			t.Logf("%s on %s: %d findings in %v", tool, repoModule, len(got), time.Since(start).Round(time.Millisecond))
 			if got == nil {
 				t.Errorf("Run returned nil findings; want an empty slice, which JSON shows as []")
@@ -499,9 +529,9 @@ func TestSloppy(t *testing.T) {
 	for _, c := range []struct {
 		tool, rule, at, message string
 	}{
-		{Checkpatch, "PREFER_PR_LEVEL", `printk(KERN_INFO`, "WARNING:PREFER_PR_LEVEL: "},
-		{Sparse, "warning", "int sloppy_opens;", "warning: symbol 'sloppy_opens' was not declared. Should it be static?"},
-		{Coccinelle, "free/ifnullfree", "kfree(sloppy_buf)", "free/ifnullfree: WARNING: NULL check before some freeing functions is not needed."},
+		{Checkpatch, "PREFER_PR_LEVEL", `printk(KERN_INFO`, "Prefer [subsystem eg: netdev]_info"},
+		{Sparse, "warning", "int sloppy_opens;", "symbol 'sloppy_opens' was not declared. Should it be static?"},
+		{Coccinelle, "free/ifnullfree", "kfree(sloppy_buf)", "WARNING: NULL check before some freeing functions is not needed."},
 		{MmaprigCocci, "mmap_slab", "virt_to_phys(sloppy_buf)", "kzalloc() memory"},
 	} {
 		t.Run(c.tool, func(t *testing.T) {
@@ -510,10 +540,7 @@ func TestSloppy(t *testing.T) {
 			opts.ModuleDir = dir
 			opts.KernelSrc = oneScript(t, opts.KernelSrc)
 			before := snapshot(t, dir)
-			got, err := Run(t.Context(), opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := findings(t, opts)
 			line := lineOf(t, file, c.at)
 			if !slices.ContainsFunc(got, func(f Finding) bool {
 				return f.File == file && f.Line == line && f.Tool == c.tool && f.Rule == c.rule && strings.Contains(f.Message, c.message)
@@ -527,6 +554,20 @@ func TestSloppy(t *testing.T) {
 	}
 }
 
+// findings runs Run, which must leave no tool error, and returns the
+// findings.
+func findings(t *testing.T, opts Options) []Finding {
+	t.Helper()
+	res, err := Run(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range res.ToolErrors {
+		t.Errorf("tool error: %v\n%s", e, e.Detail)
+	}
+	return res.Findings
+}
+
 // TestAllTools runs every tool at once, as `rig lint` does.
 func TestAllTools(t *testing.T) {
 	var opts Options
@@ -537,10 +578,7 @@ func TestAllTools(t *testing.T) {
 	}
 	opts.ModuleDir, opts.Log = "testdata/sloppy", testLog(t)
 	opts.KernelSrc = oneScript(t, opts.KernelSrc)
-	got, err := Run(t.Context(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := findings(t, opts)
 	var tools []string
 	for _, f := range got {
 		if !slices.Contains(tools, f.Tool) {

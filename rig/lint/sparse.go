@@ -35,7 +35,8 @@ func newSparse(opts Options, log *slog.Logger) (checker, error) {
 		}
 	}
 	if !isFile(filepath.Join(opts.ModuleDir, "Kbuild")) && !isFile(filepath.Join(opts.ModuleDir, "Makefile")) {
-		return nil, inputErrorf("-module %s has no Kbuild or Makefile, so kbuild cannot build it for sparse", opts.ModuleDir)
+		// Not bad input: the other tools can check it.
+		return nil, fmt.Errorf("-module %s has no Kbuild or Makefile, so kbuild cannot build it for sparse", opts.ModuleDir)
 	}
 	sparse, err := lookPath("sparse", "sparse")
 	if err != nil {
@@ -45,19 +46,19 @@ func newSparse(opts Options, log *slog.Logger) (checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, m *module) ([]Finding, error) {
+	return func(ctx context.Context, m *module) ([]Finding, []ToolError) {
 		// C=2 checks every file, built before or not; -k checks them all
 		// even when one does not compile.
 		args := []string{"-C", opts.KernelBuild, "M=" + m.copyDir, "C=2", "CHECK=" + sparse,
 			"-k", fmt.Sprintf("-j%d", runtime.NumCPU()), "modules"}
-		stdout, stderr, err := run(ctx, log, m.copyDir, mk, args...)
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("sparse: %w", ctx.Err())
-		}
+		stdout, stderr, err := run(ctx, log, m.limit, m.copyDir, mk, args...)
 		findings := parseSparse(stderr+"\n"+stdout, m, log)
 		if err != nil {
-			return nil, fmt.Errorf("sparse: the module does not build against %s (make -C %s M=%s C=2 modules: %v); fix the build first:\n%s",
-				opts.KernelBuild, opts.KernelBuild, opts.ModuleDir, err, tail(stderr, 15))
+			// What sparse found in the files that did build stands.
+			return findings, []ToolError{{Tool: Sparse,
+				Headline: fmt.Sprintf("make -C %s M=%s C=2 modules failed (%v): %s",
+					opts.KernelBuild, opts.ModuleDir, err, headline(stderr)),
+				Detail: tail(stderr, 15)}}
 		}
 		return findings, nil
 	}, nil
@@ -87,7 +88,8 @@ func parseSparse(out string, m *module, log *slog.Logger) []Finding {
 			}
 			line, _ := strconv.Atoi(g[2])
 			col, _ := strconv.Atoi(g[3])
-			fs = append(fs, Finding{File: file, Line: line, Column: col, Tool: Sparse, Rule: g[4], Message: g[4] + ": " + g[5]})
+			fs = append(fs, Finding{File: file, Line: line, Column: col, Tool: Sparse, Rule: g[4],
+				Severity: Severity(g[4]), Message: g[5]})
 			last, at = len(fs)-1, g[1]+":"+g[2]+":"+g[3]
 			continue
 		}
