@@ -42,7 +42,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench Corpus ./rig/verdict/
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(TEST_TIMEOUT) ./rig/
 
-## lint: gofmt and go vet on the rig; checkpatch --strict, sparse and Coccinelle on the driver (rig lint)
+## lint: gofmt and go vet on the rig; checkpatch, sparse and Coccinelle on the driver (rig lint)
 lint: deps
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
 	$(GO) vet ./...
