@@ -42,11 +42,11 @@ bench: deps
 	$(GO) test -run '^$$' -bench Corpus ./rig/verdict/
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout $(TEST_TIMEOUT) ./rig/
 
-## lint: gofmt and go vet on the rig; checkpatch, sparse and Coccinelle on the driver (rig lint)
+## lint: gofmt and go vet on the rig; checkpatch --strict, sparse and Coccinelle on the driver (rig lint -strict)
 lint: deps
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: the files above need formatting"; exit 1; }
 	$(GO) vet ./...
-	$(GO) run ./rig lint -module module/
+	$(GO) run ./rig lint -strict -module module/
 
 ## deps: install the host packages (apt) and the Go modules
 deps: go-deps
