@@ -58,9 +58,10 @@ var DefaultTimeouts = Timeouts{
 // second, fires inside it and fails the run; one that lies in the module's
 // own memory is reported at the unload itself (ODEBUG, in the base
 // kernel). Measured on 2 loaded TCG cores, a leaked 1 s timer was caught
-// in 0 of 6 runs with a 1.0 s window, 7 of 8 with 1.2 s and 8 of 8 with
-// 1.3 s: the host descheduling the guest delays the timer's softirq past
-// the init's own wake-up. 1.5 s leaves room for that.
+// in 0 of 3 runs with a 0.9 s window, 0 of 3 with 1.0 s, 2 of 3 with
+// 1.1 s, 7 of 8 with 1.2 s and 8 of 8 with 1.3 s: the host descheduling
+// the guest delays the timer's softirq past the init's own wake-up. 1.5 s
+// leaves room for that.
 const DefaultSettle = 1500 * time.Millisecond
 
 // MaxSettle bounds -settle.
