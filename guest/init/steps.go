@@ -61,7 +61,15 @@ func settle(p *port, cfg wire.Config) {
 	}
 	d := ms(*cfg.SettleMS)
 	ev := step(wire.EvSettle, d.String(), func() error {
-		time.Sleep(d)
+		if err := wheelSleep(d); err != nil {
+			logf(os.Stdout, "settle: %v; sleeping on an hrtimer instead", err)
+			time.Sleep(d)
+		}
+		// Work that a timer queued in the last timer run waits for a
+		// worker thread: give the workers a few ticks to run it.
+		if err := wheelSleep(workerGrace); err != nil {
+			time.Sleep(workerGrace)
+		}
 		if err := p.kernelErr(); err != nil {
 			return fmt.Errorf("the kernel's log could not be watched: %w", err)
 		}
@@ -69,6 +77,10 @@ func settle(p *port, cfg wire.Config) {
 	})
 	p.emit(ev)
 }
+
+// workerGrace follows the settle window, for the work that a timer due in
+// the window queued (delayed work) to run in its worker.
+const workerGrace = 50 * time.Millisecond
 
 // step times fn and reports it as event name.
 func step(name, cmd string, fn func() error) wire.Event {
