@@ -25,9 +25,12 @@ const (
 	// forwarded whatever their level, so that the rig sees its trace
 	// even when the default message level was changed.
 	reportWindow = 200
-	// maxForward caps the records forwarded in one run, so that a module
-	// that floods the log cannot flood the results port.
+	// maxForward caps the records forwarded outside reports in one run, so
+	// that a module that floods the log cannot flood the results port;
+	// maxReports caps the reports forwarded whole. A report past the first
+	// cap still comes through, and the taint flags catch the rest.
 	maxForward = 4000
+	maxReports = 16
 	// maxRecord is the largest record /dev/kmsg hands out (8 KiB in
 	// kernel/printk), with room to spare.
 	maxRecord = 16 << 10
@@ -37,9 +40,10 @@ const (
 type kmsg struct {
 	fd      int
 	buf     []byte
-	window  int // records still forwarded whatever their level
-	sent    int // records forwarded so far
-	skipped int // records the log buffer overwrote before they were read
+	window  int    // records still forwarded whatever their level
+	sent    int    // records forwarded outside reports so far
+	reports int    // reports forwarded so far
+	nextSeq uint64 // the sequence number of the next record; 0 before the first
 }
 
 // openKmsg opens /dev/kmsg at its end: records from before the run are the
@@ -68,67 +72,96 @@ func (k *kmsg) poll() (lines []string, lost int, err error) {
 			continue
 		case errors.Is(err, unix.EPIPE):
 			// The ring buffer overwrote records before they were read;
-			// the next read returns the oldest one left.
-			lost++
+			// the next read returns the oldest one left, and the gap in
+			// the sequence numbers counts what was lost.
 			continue
 		case err != nil:
 			return lines, lost, fmt.Errorf("read /dev/kmsg: %w", err)
 		}
-		level, text, ok := parseRecord(k.buf[:n])
+		rec, ok := parseRecord(k.buf[:n])
 		if !ok {
 			continue
 		}
-		for _, l := range text {
-			if !k.take(level, l) {
-				continue
-			}
-			if k.sent >= maxForward {
+		if k.nextSeq != 0 && rec.seq > k.nextSeq {
+			lost += int(rec.seq - k.nextSeq)
+		}
+		k.nextSeq = rec.seq + 1
+		for _, l := range rec.lines {
+			switch k.take(rec.level, l) {
+			case forward:
+				lines = append(lines, l)
+			case capped:
 				lost++
-				continue
 			}
-			k.sent++
-			lines = append(lines, l)
 		}
 	}
 }
 
-// take decides whether a line is forwarded: warnings and worse always,
-// and anything in the window after a report starts.
-func (k *kmsg) take(level int, line string) bool {
+// A line's fate.
+type fate int
+
+const (
+	drop    fate = iota // not worth forwarding
+	forward             // forwarded
+	capped              // worth forwarding, past the caps
+)
+
+// take decides whether a line is forwarded: anything in the window after
+// a report starts, and warnings and worse.
+func (k *kmsg) take(level int, line string) fate {
 	if _, ok := kreport.Match(line); ok {
+		k.reports++
 		k.window = reportWindow
 	}
-	if k.window > 0 {
+	switch {
+	case k.window > 0:
 		k.window--
-		return true
+		if k.reports > maxReports {
+			return capped
+		}
+		return forward
+	case level > forwardLevel:
+		return drop
+	case k.sent >= maxForward:
+		return capped
 	}
-	return level <= forwardLevel
+	k.sent++
+	return forward
+}
+
+// record is one /dev/kmsg record.
+type record struct {
+	level int
+	seq   uint64
+	// lines are its text as console lines, with the console's timestamp.
+	lines []string
 }
 
 // parseRecord reads one /dev/kmsg record, "PRI,SEQ,USEC,FLAGS;text\n"
-// followed by " KEY=value" dictionary lines, into its level and its text
-// as console lines with the console's timestamp. The text is escaped
-// (\xNN); a record may hold several lines.
-func parseRecord(rec []byte) (level int, lines []string, ok bool) {
-	head, body, found := bytes.Cut(rec, []byte{';'})
+// followed by " KEY=value" dictionary lines. The text is escaped (\xNN);
+// a record may hold several lines.
+func parseRecord(b []byte) (record, bool) {
+	head, body, found := bytes.Cut(b, []byte{';'})
 	if !found {
-		return 0, nil, false
+		return record{}, false
 	}
 	fields := strings.Split(string(head), ",")
 	if len(fields) < 3 {
-		return 0, nil, false
+		return record{}, false
 	}
 	pri, err1 := strconv.Atoi(fields[0])
-	usec, err2 := strconv.ParseUint(fields[2], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, nil, false
+	seq, err2 := strconv.ParseUint(fields[1], 10, 64)
+	usec, err3 := strconv.ParseUint(fields[2], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return record{}, false
 	}
 	text, _, _ := bytes.Cut(body, []byte{'\n'})
 	stamp := fmt.Sprintf("[%5d.%06d] ", usec/1e6, usec%1e6)
+	r := record{level: pri & 7, seq: seq}
 	for _, l := range strings.Split(unescape(string(text)), "\n") {
-		lines = append(lines, stamp+l)
+		r.lines = append(r.lines, stamp+l)
 	}
-	return pri & 7, lines, true
+	return r, true
 }
 
 // unescape undoes /dev/kmsg's \xNN escapes.
