@@ -338,6 +338,11 @@ func (e *Engine) checkTaint(ev wire.Event) {
 		e.baseTaint = ev.Taint & wire.BadTaint
 		return
 	}
+	if e.next == 0 {
+		// Kernel records forwarded before the boot event: there is no
+		// baseline yet, and no module.
+		return
+	}
 	bad := ev.Taint & wire.BadTaint &^ e.baseTaint
 	if bad == 0 || e.crash != nil {
 		return
