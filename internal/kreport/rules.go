@@ -76,6 +76,9 @@ var ignored = []*regexp.Regexp{
 	anchor(`WARNING: /etc/ssh/moduli does not exist`),
 	// A harmless notice printed at boot on some machines.
 	anchor(`WARNING: workqueue cpumask: online intersect > possible intersect`),
+	// debugobjects turning itself off for want of memory: the guest ran
+	// short, which is no report of a bug (the settle window still runs).
+	anchor(`ODEBUG: Out of memory\. ODEBUG disabled`),
 }
 
 // rules are the report headers. The first that matches wins, so specific
