@@ -122,7 +122,8 @@ type Options struct {
 	// KernelArgs are appended to the guest kernel command line.
 	KernelArgs []string
 	// Settle is how long the guest keeps watching the kernel after the
-	// final unload, before it ends the run (DefaultSettle).
+	// final unload, before it ends the run; the CLI's default is
+	// DefaultSettle, and zero keeps the final checks without the wait.
 	Settle time.Duration
 	// Inject is a host-side fault, one of Faults, for testing the rig.
 	Inject   string
