@@ -347,7 +347,7 @@ func settleRows(b *testing.B, t benchTable, fl time.Duration) {
 		noSettle := medianRuns(b, 5, rigBin, "-checks", checks, "-settle", "0")
 		after := medianRuns(b, 5, rigBin, "-checks", checks)
 		row(b, "warm -checks "+checks+", before (-settle 0, no_debug_objects)", before.wall, "")
-		row(b, "warm -checks "+checks+", after (default: debugobjects, -settle 1.5s)", after.wall, "")
+		row(b, "warm -checks "+checks+", after (default: debugobjects, -settle "+runner.DefaultSettle.String()+")", after.wall, "")
 		if fl > 0 {
 			ratio(b, "  to the floor, after", after.wall.Seconds()/fl.Seconds(), "")
 		}
