@@ -64,7 +64,15 @@ func runRig(t *testing.T, args ...string) result {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		full = append(append([]string{args[0]}, own...), args[1:]...)
 	}
-	cmd := exec.CommandContext(ctx, rigBin, full...)
+	r := collect(t, exec.CommandContext(ctx, rigBin, full...), art, js)
+	t.Logf("rig %s -> exit %d\n%s", strings.Join(args, " "), r.code, r.out)
+	return r
+}
+
+// collect runs cmd, a rig (or a command that execs one, keeping its pid),
+// checks that its QEMU is gone afterwards, and reads its -json report.
+func collect(t *testing.T, cmd *exec.Cmd, art, js string) result {
+	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -81,7 +89,6 @@ func runRig(t *testing.T, args ...string) result {
 			t.Fatalf("the -json report does not parse: %v\n%s", err, b)
 		}
 	}
-	t.Logf("rig %s -> exit %d\n%s", strings.Join(args, " "), r.code, r.out)
 	return r
 }
 

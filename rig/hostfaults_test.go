@@ -11,7 +11,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
@@ -50,22 +48,7 @@ func runRigMounted(t *testing.T, mounts string, args ...string) result {
 	script := "set -e; mount --make-rprivate /; " + mounts + "; exec \"$0\" \"$@\""
 	// unshare and sh exec the rig: it keeps their pid.
 	cmd := exec.CommandContext(ctx, "unshare", append([]string{"-m", "--", "sh", "-c", script, rigBin}, full...)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	assertNoQEMU(t, cmd.Process.Pid)
-	r := result{out: out.String(), artifacts: art}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run rig: %v", err)
-	}
-	if b, err := os.ReadFile(js); err == nil {
-		r.rep = new(runner.Report)
-		if err := json.Unmarshal(b, r.rep); err != nil {
-			t.Fatalf("the -json report does not parse: %v\n%s", err, b)
-		}
-	}
+	r := collect(t, cmd, art, js)
 	t.Logf("[%s] rig %s -> exit %d\n%s", mounts, strings.Join(args, " "), r.code, r.out)
 	return r
 }
