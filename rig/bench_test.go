@@ -379,20 +379,7 @@ func medianRuns(b *testing.B, n int, name string, args ...string) timed {
 // initramfs of the default one, but no snapshot.
 func freshBenchCache(b *testing.B) string {
 	b.Helper()
-	src := defaultCache(b)
-	dst := filepath.Join(b.TempDir(), "cache")
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	for _, d := range []string{"downloads", "apt-versions", "kernel", "src", "initramfs", "module"} {
-		if _, err := os.Stat(filepath.Join(src, d)); err != nil {
-			continue
-		}
-		if out, err := exec.Command("cp", "-al", filepath.Join(src, d), filepath.Join(dst, d)).CombinedOutput(); err != nil {
-			b.Fatalf("cp -al: %v: %s", err, out)
-		}
-	}
-	return dst
+	return linkedCache(b, "downloads", "apt-versions", "kernel", "src", "initramfs", "module")
 }
 
 // watchSaves starts rig watch on a copy of module/, and times n saves of

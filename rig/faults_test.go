@@ -288,23 +288,11 @@ func TestSignalsLeaveNothing(t *testing.T) {
 // downloads and, if withKernel, its built kernels, by hard links.
 func freshCache(t *testing.T, withKernel bool) string {
 	t.Helper()
-	home, _ := os.UserCacheDir()
-	src := filepath.Join(home, "mmaprig")
-	dst := filepath.Join(t.TempDir(), "cache")
-	os.MkdirAll(dst, 0o755)
 	dirs := []string{"downloads", "apt-versions"}
 	if withKernel {
 		dirs = append(dirs, "kernel", "src")
 	}
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(src, d)); err != nil {
-			continue
-		}
-		if out, err := exec.Command("cp", "-al", filepath.Join(src, d), filepath.Join(dst, d)).CombinedOutput(); err != nil {
-			t.Fatalf("cp -al: %v: %s", err, out)
-		}
-	}
-	return dst
+	return linkedCache(t, dirs...)
 }
 
 // Two rigs started at once on one cache: one builds the u-root base, the

@@ -58,22 +58,11 @@ func runRigMounted(t *testing.T, mounts string, args ...string) result {
 // by renaming new files into place.
 func warmCache(t *testing.T) string {
 	t.Helper()
-	home, _ := os.UserCacheDir()
-	src := filepath.Join(home, "mmaprig")
+	src := defaultCacheDir()
 	if ok, _ := filepath.Glob(filepath.Join(src, "kernel", "*", "Module.symvers")); len(ok) == 0 {
 		t.Skipf("no kernel is built in %s yet; run `go run ./rig -build-only` first", src)
 	}
-	dst := filepath.Join(t.TempDir(), "cache")
-	os.MkdirAll(dst, 0o755)
-	for _, d := range []string{"downloads", "apt-versions", "kernel", "src", "initramfs"} {
-		if _, err := os.Stat(filepath.Join(src, d)); err != nil {
-			continue
-		}
-		if out, err := exec.Command("cp", "-al", filepath.Join(src, d), filepath.Join(dst, d)).CombinedOutput(); err != nil {
-			t.Fatalf("cp -al: %v: %s", err, out)
-		}
-	}
-	return dst
+	return linkedCache(t, "downloads", "apt-versions", "kernel", "src", "initramfs")
 }
 
 // wantHostFault checks a run that met the host's fault: setup, exit 2,

@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -99,7 +98,7 @@ func TestSnapshotChecksumCatchesFlippedByte(t *testing.T) {
 		t.Skip("-short: boots VMs")
 	}
 	cache := freshCache(t, true)
-	linkCacheEntries(t, cache, "initramfs")
+	linkInto(t, cache, "initramfs")
 	args := []string{"-cache", cache, "-checks", "reader"}
 	// Others may edit the guest's sources while this runs, which gives the
 	// machine a new snapshot key: then the run after the flip never saw
@@ -195,22 +194,6 @@ func wouldLoad(t *testing.T, args []string, cache, state string, flipped []byte)
 	}
 	if !strings.Contains(bootOf(r.out), "restored from a snapshot") {
 		t.Errorf("QEMU did not restore the flipped snapshot once its checksum matched, so the byte may not be in guest RAM: %q", bootOf(r.out))
-	}
-}
-
-// linkCacheEntries hard-links kinds of entries of the default cache into
-// cache, as freshCache does: entries are never written once committed.
-func linkCacheEntries(t *testing.T, cache string, kinds ...string) {
-	t.Helper()
-	home, _ := os.UserCacheDir()
-	for _, k := range kinds {
-		src := filepath.Join(home, "mmaprig", k)
-		if _, err := os.Stat(src); err != nil {
-			continue
-		}
-		if out, err := exec.Command("cp", "-al", src, filepath.Join(cache, k)).CombinedOutput(); err != nil {
-			t.Fatalf("cp -al: %v: %s", err, out)
-		}
 	}
 }
 
