@@ -61,21 +61,25 @@ func settle(p *port, cfg wire.Config) {
 	}
 	d := ms(*cfg.SettleMS)
 	ev := step(wire.EvSettle, d.String(), func() error {
-		if err := wheelSleep(d); err != nil {
-			logf(os.Stdout, "settle: %v; sleeping on an hrtimer instead", err)
-			time.Sleep(d)
-		}
+		settleSleep(d)
 		// Work that a timer queued in the last timer run waits for a
 		// worker thread: give the workers a few ticks to run it.
-		if err := wheelSleep(workerGrace); err != nil {
-			time.Sleep(workerGrace)
-		}
+		settleSleep(workerGrace)
 		if err := p.kernelErr(); err != nil {
 			return fmt.Errorf("the kernel's log could not be watched: %w", err)
 		}
 		return nil
 	})
 	p.emit(ev)
+}
+
+// settleSleep sleeps on the timer wheel, or on an hrtimer if the wheel's
+// sleep cannot be set up, saying so on the console.
+func settleSleep(d time.Duration) {
+	if err := wheelSleep(d); err != nil {
+		logf(os.Stdout, "settle: %v; sleeping on an hrtimer instead", err)
+		time.Sleep(d)
+	}
 }
 
 // workerGrace follows the settle window, for the work that a timer due in
