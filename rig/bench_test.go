@@ -279,7 +279,7 @@ func BenchmarkStages(b *testing.B) {
 		}
 		// Cold: an empty cache that holds only the downloaded source package.
 		cold := b.TempDir()
-		copyDir(b, filepath.Join(defaultCache(b), "downloads"), filepath.Join(cold, "downloads"))
+		copyDir(b, filepath.Join(defaultCacheDir(), "downloads"), filepath.Join(cold, "downloads"))
 		c := benchRig(b, rigBin, "-cache", cold)
 		row(b, "kernel build, cold (unpack, configure, compile)", stage(c.rep, "kernel"), "")
 		row(b, "initramfs, cold (u-root base build)", stage(c.rep, "initramfs"), "")
@@ -440,14 +440,6 @@ func wallOf(b *testing.B, args ...string) time.Duration {
 }
 
 func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-
-func defaultCache(b *testing.B) string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return filepath.Join(dir, "mmaprig")
-}
 
 func copyDir(b *testing.B, src, dst string) {
 	b.Helper()

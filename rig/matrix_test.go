@@ -107,8 +107,7 @@ func TestTarballDownload(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: unpacks a kernel tree")
 	}
-	home, _ := os.UserCacheDir()
-	debs, _ := filepath.Glob(filepath.Join(home, "mmaprig", "downloads", "*", "linux-source-6.1_*.deb"))
+	debs, _ := filepath.Glob(filepath.Join(defaultCacheDir(), "downloads", "*", "linux-source-6.1_*.deb"))
 	if len(debs) == 0 {
 		t.Skip("linux-source-6.1 is not downloaded yet (TestEndToEnd does that)")
 	}
