@@ -18,6 +18,10 @@ const workPrefix = "mmaprig-"
 // kill -9, so a directory whose lock can be taken has no owner.
 const ownerFile = ".owner"
 
+// sweepAge is how long a working directory must have been left alone
+// before a sweep may remove it.
+const sweepAge = time.Minute
+
 // workDir is a run's private working directory: the QMP and results
 // sockets, the initramfs build's temporary files.
 type workDir struct {
@@ -28,8 +32,13 @@ type workDir struct {
 // newWorkDir removes the working directories of runs that died without
 // cleaning up, then makes one for this run and locks it.
 func newWorkDir() (*workDir, error) {
-	sweepWorkDirs(os.TempDir())
-	dir, err := os.MkdirTemp("", workPrefix)
+	return makeWorkDir(os.TempDir())
+}
+
+// makeWorkDir is newWorkDir in the directory tmp.
+func makeWorkDir(tmp string) (*workDir, error) {
+	sweepWorkDirs(tmp)
+	dir, err := os.MkdirTemp(tmp, workPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -57,15 +66,19 @@ func (w *workDir) finish(keep bool, dst string) error {
 	return os.RemoveAll(w.dir)
 }
 
-// sweepWorkDirs removes working directories whose owner is gone. A
-// directory without an owner file is left alone for a minute: its owner
-// may be about to lock it.
+// sweepWorkDirs removes working directories whose owner is gone. An
+// unlocked owner file is not enough: a run creates its owner file a
+// moment before it locks it, and a sweep in that moment would remove a
+// live run's directory, sockets and all. So a directory is removed only
+// when its owner file (or, without one, the directory) is older than
+// sweepAge and no one holds the lock.
 func sweepWorkDirs(tmp string) {
 	dirs, _ := filepath.Glob(filepath.Join(tmp, workPrefix+"*"))
 	for _, d := range dirs {
-		f, err := os.Open(filepath.Join(d, ownerFile))
+		owner := filepath.Join(d, ownerFile)
+		f, err := os.Open(owner)
 		if errors.Is(err, os.ErrNotExist) {
-			if fi, err := os.Stat(d); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > time.Minute {
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > sweepAge {
 				os.RemoveAll(d)
 			}
 			continue
@@ -73,7 +86,8 @@ func sweepWorkDirs(tmp string) {
 		if err != nil {
 			continue
 		}
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		if fi, err := f.Stat(); err == nil && time.Since(fi.ModTime()) > sweepAge &&
+			unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
 			os.RemoveAll(d)
 		}
 		f.Close()

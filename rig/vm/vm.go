@@ -175,6 +175,20 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	return v, nil
 }
 
+// earlyExit says why QEMU exited before QMP was up, quoting the last
+// line QEMU wrote to its log (say, "Failed to bind socket").
+func (v *VM) earlyExit() error {
+	qlog := filepath.Join(v.cfg.ArtifactDir, "qemu.log")
+	said := ""
+	if b, err := os.ReadFile(qlog); err == nil {
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
+			said = ": " + last
+		}
+	}
+	return fmt.Errorf("QEMU exited before QMP was up (%v)%s; see %s", v.waitErr, said, qlog)
+}
+
 func (v *VM) writeCmdline() error {
 	if err := os.WriteFile(filepath.Join(v.cfg.ArtifactDir, "qemu.cmdline"), []byte(Quote(v.bin, v.args)+"\n"), 0o644); err != nil {
 		return err
@@ -215,7 +229,7 @@ func (v *VM) attach(ctx context.Context, sock string) error {
 		}
 		select {
 		case <-v.exited:
-			return fmt.Errorf("QEMU exited before QMP was up: %v; see %s", v.waitErr, filepath.Join(v.cfg.ArtifactDir, "qemu.log"))
+			return v.earlyExit()
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(5 * time.Millisecond):
