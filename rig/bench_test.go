@@ -22,6 +22,7 @@ import (
 	"github.com/u-root/mkuimage/cpio"
 	"golang.org/x/sys/unix"
 
+	"github.com/mmaprig/mmaprig/rig/report"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"
@@ -45,14 +46,15 @@ func benchRig(b *testing.B, name string, args ...string) timed {
 	if err != nil {
 		b.Fatalf("%s %v: %v\n%s", name, args, err, out)
 	}
-	var rep runner.Report
+	var cells []report.Cell
 	raw, err := os.ReadFile(js)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		b.Fatal(err)
+	if err := json.Unmarshal(raw, &cells); err != nil || len(cells) != 1 {
+		b.Fatalf("the -json report (%v): %s", err, raw)
 	}
+	rep := cells[0].Result
 	if rep.Class != verdict.Pass {
 		b.Fatalf("%s: %s: %s", name, rep.Class, rep.Message)
 	}

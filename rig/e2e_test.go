@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmaprig/mmaprig/rig/report"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -84,10 +85,11 @@ func collect(t *testing.T, cmd *exec.Cmd, art, js string) result {
 		t.Fatalf("run rig: %v", err)
 	}
 	if b, err := os.ReadFile(js); err == nil {
-		r.rep = new(runner.Report)
-		if err := json.Unmarshal(b, r.rep); err != nil {
-			t.Fatalf("the -json report does not parse: %v\n%s", err, b)
+		var cells []report.Cell
+		if err := json.Unmarshal(b, &cells); err != nil || len(cells) == 0 {
+			t.Fatalf("the -json report does not parse as cells (%v):\n%s", err, b)
 		}
+		r.rep = &cells[0].Result
 	}
 	return r
 }

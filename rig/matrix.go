@@ -72,13 +72,7 @@ func matrixCommand(ctx context.Context, cmd string, f *flags, base runner.Option
 			code = max(code, c.Result.ExitCode)
 		}
 	}
-	if f.jsonOut != "" {
-		if err := report.WriteJSON(f.jsonOut, results); err != nil {
-			fmt.Fprintf(stderr, "rig: %v\n", err)
-			return verdict.ExitSetup
-		}
-	}
-	if err := writeReports(f, results, stderr); err != nil {
+	if err := f.outputs().write(results, stderr); err != nil {
 		fmt.Fprintf(stderr, "rig: %v\n", err)
 		return verdict.ExitSetup
 	}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/report"
+	"github.com/mmaprig/mmaprig/rig/runner"
+)
+
+// The run's outputs: the terminal's verdict, and the -json, -junit and
+// -html files and the job summary, for a single run and a matrix alike.
+
+// runName names a single run in reports: its kernel and config.
+func runName(opts runner.Options) string {
+	return opts.Kernel.String() + ", " + strings.Join(opts.Fragments, "+")
+}
+
+// outputs are the files a run or a matrix writes its result to; empty
+// names are not written.
+type outputs struct {
+	json, junit, html string
+	// summary is the GitHub Actions job summary to append to.
+	summary string
+}
+
+// write writes the result document (-json), the JUnit XML and the HTML
+// page, all from the same cells, and appends the job summary; a summary
+// that cannot be written is only a warning.
+func (o outputs) write(cells []report.Cell, stderr io.Writer) error {
+	if o.json != "" {
+		if err := report.WriteJSON(o.json, cells); err != nil {
+			return err
+		}
+	}
+	if o.junit != "" {
+		if err := report.WriteJUnit(o.junit, cells); err != nil {
+			return err
+		}
+	}
+	if o.html != "" {
+		if err := report.WriteHTML(o.html, cells); err != nil {
+			return err
+		}
+	}
+	if o.summary != "" {
+		if err := report.AppendSummary(o.summary, cells); err != nil {
+			fmt.Fprintf(stderr, "rig: warning: the job summary: %v\n", err)
+		}
+	}
+	return nil
+}
+
+// prepareArtifacts readies the artifact directory, and says where an
+// earlier run's artifacts went.
+func prepareArtifacts(opts runner.Options, stderr io.Writer) bool {
+	prev, err := runner.PrepareArtifacts(opts.ArtifactDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "rig: %v\n", err)
+		return false
+	}
+	if prev != "" {
+		opts.Printer.Printf("mmaprig: the earlier run's artifacts in %s moved to %s", opts.ArtifactDir, prev)
+	}
+	return true
+}
+
+func printResult(w io.Writer, res runner.Result, opts runner.Options) {
+	if len(res.Output) > 0 {
+		fmt.Fprintf(w, "bytes read through the mapping of %s:\n", opts.Device)
+		for _, l := range res.Output {
+			fmt.Fprintln(w, l)
+		}
+	}
+	suite := ""
+	if len(res.Cases) > 0 {
+		for _, c := range res.Cases {
+			if c.Suite != suite {
+				suite = c.Suite
+				fmt.Fprintf(w, "%s:\n", suite)
+			}
+			t := ""
+			if c.Time > 0 {
+				t = runner.FormatDuration(c.Time)
+			}
+			switch c.Result {
+			case wire.Pass:
+				fmt.Fprintf(w, "  ok    %-20s %8s\n", c.Name, t)
+			case wire.Skip:
+				fmt.Fprintf(w, "  SKIP  %-20s %8s  %s\n", c.Name, t, c.Reason)
+			default:
+				fmt.Fprintf(w, "  FAIL  %-20s %8s\n", c.Name, t)
+				for _, d := range c.Diagnostics {
+					fmt.Fprintf(w, "          %s\n", d)
+				}
+			}
+		}
+	}
+	if res.Err == nil && opts.BuildOnly {
+		fmt.Fprintf(w, "BUILT: kernel, module and initramfs are ready (-build-only; nothing booted)\nartifacts: %s\n", res.ArtifactDir)
+		return
+	}
+	if res.Err == nil {
+		what := passSummary(res, opts)
+		printCoverage(w, res)
+		fmt.Fprintf(w, "PASS: %s (boot to verdict %.2fs, accel %s)\n", what, res.BootToVerdict.Seconds(), res.Accel.Name)
+		fmt.Fprintf(w, "artifacts: %s\n", res.ArtifactDir)
+		return
+	}
+	printCoverage(w, res)
+	fmt.Fprintf(w, "FAIL [%s]: %s\n", res.Class, res.Err.Msg)
+	if res.Err.Err != nil {
+		fmt.Fprintf(w, "  cause: %v\n", res.Err.Err)
+	}
+	if res.Err.Excerpt != "" {
+		fmt.Fprintf(w, "--- excerpt ---\n%s\n--- end of excerpt ---\n", res.Err.Excerpt)
+	}
+	if con := filepath.Join(res.ArtifactDir, "console.log"); fileExists(con) {
+		fmt.Fprintf(w, "serial log: %s\n", con)
+	} else {
+		fmt.Fprintln(w, "serial log: none; the VM did not start")
+	}
+	fmt.Fprintf(w, "artifacts: %s\n", res.ArtifactDir)
+}
+
+// printCoverage prints a line per source file of the module's coverage.
+func printCoverage(w io.Writer, res runner.Result) {
+	if res.Coverage == nil {
+		return
+	}
+	for _, f := range res.Coverage.Files {
+		fmt.Fprintf(w, "coverage: %s\n", f)
+	}
+	fmt.Fprintf(w, "coverage report: %s\n", res.Coverage.HTML)
+}
+
+// passSummary says what a passing run proved.
+func passSummary(res runner.Result, opts runner.Options) string {
+	var what []string
+	if opts.Checks != runner.ChecksNone {
+		what = append(what, fmt.Sprintf("%s maps the expected %d bytes", opts.Device, len(opts.Expect)))
+	}
+	n := map[string][]wire.Case{}
+	var suites []string
+	for _, c := range res.Cases {
+		if n[c.Suite] == nil {
+			suites = append(suites, c.Suite)
+		}
+		n[c.Suite] = append(n[c.Suite], c)
+	}
+	for _, s := range suites {
+		if s == wire.CmdContract {
+			what = append(what, fmt.Sprintf("meets the contract (%s)", runner.CaseCount(n[s])))
+		} else {
+			what = append(what, fmt.Sprintf("passes %s (%s)", s, runner.CaseCount(n[s])))
+		}
+	}
+	if len(what) == 0 {
+		return "the module loads, creates " + opts.Device + " and unloads"
+	}
+	return strings.Join(what, " and ")
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
