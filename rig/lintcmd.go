@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/mmaprig/mmaprig/rig/lint"
+	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -44,7 +45,7 @@ func lintCommand(ctx context.Context, f *flags, opts runner.Options, stdout, std
 	if len(tools) == 0 || slices.Contains(tools, lint.Sparse) {
 		// sparse runs through kbuild, against the built kernel; without
 		// one, the other tools still run.
-		opts.Printer = runner.NewPrinter(stderr)
+		opts.Printer = progress.NewPrinter(stderr)
 		kdir, res := runner.KernelDir(ctx, opts)
 		if kdir == "" {
 			printResult(stderr, res, opts)

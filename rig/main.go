@@ -34,6 +34,7 @@ import (
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/lint"
+	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/report"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
@@ -331,7 +332,7 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, dir)
 		return 0
 	case "kdir":
-		opts.Printer = runner.NewPrinter(stderr)
+		opts.Printer = progress.NewPrinter(stderr)
 		dir, res := runner.KernelDir(ctx, opts)
 		if dir == "" {
 			printResult(stderr, res, opts)
@@ -482,7 +483,7 @@ func (f *flags) options(log *slog.Logger, out io.Writer) (runner.Options, error)
 		Settle:       f.settle,
 		Inject:       f.inject,
 		Timeouts:     f.t,
-		Printer:      runner.NewPrinter(out),
+		Printer:      progress.NewPrinter(out),
 		Log:          log,
 	}, nil
 }

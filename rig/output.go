@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/report"
 	"github.com/mmaprig/mmaprig/rig/runner"
 )
@@ -85,7 +86,7 @@ func printResult(w io.Writer, res runner.Result, opts runner.Options) {
 			}
 			t := ""
 			if c.Time > 0 {
-				t = runner.FormatDuration(c.Time)
+				t = progress.FormatDuration(c.Time)
 			}
 			switch c.Result {
 			case wire.Pass:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -52,7 +53,7 @@ func watchCommand(ctx context.Context, opts runner.Options, timeout time.Duratio
 	verdictOnce := func(why string) {
 		o := opts
 		o.ArtifactDir = filepath.Join(runs, time.Now().Format("20060102-150405.000")+"-"+strconv.Itoa(os.Getpid()))
-		o.Printer = runner.NewPrinter(io.Discard)
+		o.Printer = progress.NewPrinter(io.Discard)
 		start := time.Now()
 		vctx, cancel := context.WithTimeout(ctx, timeout)
 		res := prep.Run(vctx, o)
@@ -148,16 +149,16 @@ func printBlock(w io.Writer, why string, res runner.Result, took time.Duration, 
 	var stages []string
 	for _, s := range res.Stages {
 		if s.Stage == "module" || s.Stage == "boot" {
-			stages = append(stages, s.Stage+" "+runner.FormatDuration(s.Duration))
+			stages = append(stages, s.Stage+" "+progress.FormatDuration(s.Duration))
 		}
 	}
 	head := fmt.Sprintf("%s  %s  ", time.Now().Format("15:04:05"), why)
 	if res.Err == nil {
 		what := passSummary(res, opts)
-		fmt.Fprintf(w, "%sPASS in %s (%s): %s\n", head, runner.FormatDuration(took), strings.Join(stages, ", "), what)
+		fmt.Fprintf(w, "%sPASS in %s (%s): %s\n", head, progress.FormatDuration(took), strings.Join(stages, ", "), what)
 		return
 	}
-	fmt.Fprintf(w, "%sFAIL [%s] in %s: %s\n", head, res.Class, runner.FormatDuration(took), res.Err.Msg)
+	fmt.Fprintf(w, "%sFAIL [%s] in %s: %s\n", head, res.Class, progress.FormatDuration(took), res.Err.Msg)
 	for _, c := range res.Cases {
 		if c.Result == wire.Fail {
 			fmt.Fprintf(w, "    FAIL %s\n", c.Name)

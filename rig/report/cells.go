@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -113,7 +114,7 @@ func stage(r runner.Report, name string) (runner.StageReport, bool) {
 
 // seconds formats seconds as the terminal report does: 5ms, 3.62s, 4m12s.
 func seconds(s float64) string {
-	return runner.FormatDuration(time.Duration(s * float64(time.Second)))
+	return progress.FormatDuration(time.Duration(s * float64(time.Second)))
 }
 
 // totals counts the cells by how they ended: "2 passed, 1 failed, 1 skipped".

@@ -16,6 +16,7 @@ import (
 	"github.com/jstemmer/go-junit-report/v2/junit"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/runner"
 )
 
@@ -101,7 +102,7 @@ func short(kernel string) string {
 func stageTime(r runner.Report, stage string) string {
 	for _, s := range r.Stages {
 		if s.Stage == stage {
-			out := runner.FormatDuration(time.Duration(s.Seconds * float64(time.Second)))
+			out := progress.FormatDuration(time.Duration(s.Seconds * float64(time.Second)))
 			if s.Cached {
 				out += "*"
 			}

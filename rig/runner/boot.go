@@ -14,6 +14,8 @@ import (
 	"github.com/mmaprig/mmaprig/internal/kreport"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/channel"
+	"github.com/mmaprig/mmaprig/rig/coverage"
+	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )
@@ -63,7 +65,7 @@ type driver struct {
 // already, and only has to take its work.
 const restoreBootTimeout = 10 * time.Second
 
-func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
+func (r *run) boot(ctx context.Context, st *progress.Stage) (string, bool, error) {
 	// A restore the module stage started, or one that starts now.
 	e := r.early.take()
 	var snap *snapshot
@@ -183,7 +185,7 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 		if v, err = e.wait(); err != nil {
 			return "", err
 		}
-		how = "restored from a snapshot in " + FormatDuration(e.took)
+		how = "restored from a snapshot in " + progress.FormatDuration(e.took)
 		r.res.BootToInit = e.took
 		d.start = time.Now()
 		if err := v.Resume(); err != nil {
@@ -230,7 +232,8 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 	boot := r.res.BootToInit
 	r.takeResult(res)
 	if spec.Coverage && len(res.Coverage) > 0 {
-		c, err := r.coverage(ctx, res.Coverage)
+		m := coverage.Module{CC: r.opts.Arch.CC(), BuildDir: r.moduleBuild, SourceDir: r.opts.ModuleDir}
+		c, err := coverage.Collect(ctx, m, res.Coverage, r.opts.ArtifactDir)
 		if err != nil {
 			return "", fail(verdict.Infra, err, "report the module's coverage")
 		}
@@ -243,7 +246,7 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 	if d.saved != "" {
 		how += ", " + d.saved
 	}
-	summary := fmt.Sprintf("%s; verdict in %s, accel %s", how, FormatDuration(r.res.BootToVerdict), r.res.Accel.Name)
+	summary := fmt.Sprintf("%s; verdict in %s, accel %s", how, progress.FormatDuration(r.res.BootToVerdict), r.res.Accel.Name)
 	if res.Class != verdict.Pass {
 		// The summary still says how the guest came up.
 		return summary, &Error{Class: res.Class, Title: res.Title, Msg: res.Msg, Excerpt: res.Excerpt}
@@ -467,7 +470,7 @@ func (d *driver) saveSnapshot() {
 		d.r.opts.Log.Warn("save a snapshot", "err", err)
 		return
 	}
-	d.saved = "snapshot saved in " + FormatDuration(time.Since(start))
+	d.saved = "snapshot saved in " + progress.FormatDuration(time.Since(start))
 }
 
 // isHello reports whether a port line is the init's hello. The engine

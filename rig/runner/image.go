@@ -14,6 +14,7 @@ import (
 
 	"github.com/mmaprig/mmaprig/images"
 	"github.com/mmaprig/mmaprig/internal/cache"
+	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
@@ -99,7 +100,7 @@ func guestSources(root string) ([]string, error) {
 // image finds the initramfs in the cache, or builds it. Nothing of the run
 // goes into it: the module, the nonce and the keys come over the results
 // port.
-func (r *run) image(ctx context.Context, st *Stage) (string, bool, error) {
+func (r *run) image(ctx context.Context, st *progress.Stage) (string, bool, error) {
 	base := images.DefaultBase(r.opts.Root, r.opts.Arch.GOARCH)
 	key, err := baseKey(r.opts.Root, base)
 	if err != nil {

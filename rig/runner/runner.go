@@ -22,6 +22,8 @@ import (
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/channel"
+	"github.com/mmaprig/mmaprig/rig/coverage"
+	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )
@@ -130,7 +132,7 @@ type Options struct {
 	// Inject is a host-side fault, one of Faults, for testing the rig.
 	Inject   string
 	Timeouts Timeouts
-	Printer  *Printer
+	Printer  *progress.Printer
 	Log      *slog.Logger
 }
 
@@ -168,7 +170,7 @@ type Result struct {
 	// BootToVerdict is from QEMU start to the verdict.
 	BootToVerdict time.Duration
 	// Coverage is the module's line coverage (-coverage).
-	Coverage *Coverage
+	Coverage *coverage.Report
 }
 
 // machine is what the runs of one kernel, config and guest share.
@@ -198,7 +200,7 @@ type run struct {
 type stage struct {
 	name string
 	dl   time.Duration
-	fn   func(context.Context, *Stage) (string, bool, error)
+	fn   func(context.Context, *progress.Stage) (string, bool, error)
 }
 
 // Run executes a cell. It never leaves QEMU or a build running, nor a
@@ -259,7 +261,7 @@ func (p *Prepared) Run(ctx context.Context, opts Options) Result {
 	r.machine = p.machine
 	r.res.Accel = p.accel
 	r.res.Stages = append([]StageTime(nil), p.stages...)
-	stages := []stage{{"module", r.opts.Timeouts.Module, func(sctx context.Context, st *Stage) (string, bool, error) {
+	stages := []stage{{"module", r.opts.Timeouts.Module, func(sctx context.Context, st *progress.Stage) (string, bool, error) {
 		if !opts.BuildOnly {
 			// The module goes to the guest over the results port, so
 			// the guest can come back from its snapshot meanwhile.
@@ -369,7 +371,7 @@ func stageClass(stage string) verdict.Class {
 }
 
 // setup checks the tools the run needs and picks the accelerator.
-func (r *run) setup(ctx context.Context, _ *Stage) (string, bool, error) {
+func (r *run) setup(ctx context.Context, _ *progress.Stage) (string, bool, error) {
 	if err := kernel.CheckModuleDir(r.opts.ModuleDir); err != nil {
 		return "", false, fail(verdict.Setup, err, "-module %s: give a directory with the module's Kbuild or Makefile", r.opts.ModuleDir)
 	}
@@ -384,7 +386,7 @@ func (r *run) setup(ctx context.Context, _ *Stage) (string, bool, error) {
 	}
 	r.frags = frags
 	if r.opts.Coverage {
-		if err := checkGcov(ctx, r.opts.Arch.CC()); err != nil {
+		if err := coverage.CheckGcov(ctx, r.opts.Arch.CC()); err != nil {
 			return "", false, fail(verdict.Setup, err, "-coverage")
 		}
 	}
@@ -399,7 +401,7 @@ func (r *run) setup(ctx context.Context, _ *Stage) (string, bool, error) {
 	return "accel " + acc.String(), false, nil
 }
 
-func (r *run) kernelEnv(st *Stage) *kernel.Env {
+func (r *run) kernelEnv(st *progress.Stage) *kernel.Env {
 	env := &kernel.Env{
 		Arch:      r.opts.Arch,
 		Cache:     r.opts.Cache,
@@ -415,7 +417,7 @@ func (r *run) kernelEnv(st *Stage) *kernel.Env {
 }
 
 // prepareKernel builds or fetches the kernel, or finds it cached.
-func (r *run) prepareKernel(ctx context.Context, st *Stage) (string, bool, error) {
+func (r *run) prepareKernel(ctx context.Context, st *progress.Stage) (string, bool, error) {
 	k, err := r.opts.Kernel.Prepare(ctx, r.kernelEnv(st))
 	if err != nil {
 		return "", false, kernelErr(ctx, err)
@@ -446,7 +448,7 @@ func kernelErr(ctx context.Context, err error) error {
 }
 
 // module builds the module against the kernel tree, or finds it cached.
-func (r *run) module(ctx context.Context, _ *Stage) (string, bool, error) {
+func (r *run) module(ctx context.Context, _ *progress.Stage) (string, bool, error) {
 	tree, err := kernel.TreeHash(r.kernel.BuildDir)
 	if err != nil {
 		return "", false, fail(verdict.Infra, err, "the kernel tree is incomplete")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/guesttest"
+	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
@@ -53,7 +54,7 @@ func uniqueName(name string, taken map[string]bool) string {
 
 // buildTests builds the -guest-test programs for the guest's architecture,
 // or finds them in the cache.
-func (r *run) buildTests(ctx context.Context, _ *Stage) (string, bool, error) {
+func (r *run) buildTests(ctx context.Context, _ *progress.Stage) (string, bool, error) {
 	logPath := filepath.Join(r.opts.ArtifactDir, "guest-tests-build.log")
 	logf, err := os.Create(logPath)
 	if err != nil {

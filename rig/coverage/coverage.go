@@ -1,4 +1,7 @@
-package runner
+// Package coverage turns the gcov data a guest sent back into a module's
+// line coverage: lcov.info and an HTML report in the artifacts, and a
+// summary per source file.
+package coverage
 
 import (
 	"bufio"
@@ -17,16 +20,16 @@ import (
 	"github.com/mmaprig/mmaprig/kernel"
 )
 
-// Coverage is a module's line coverage, from whatever checks ran.
-type Coverage struct {
-	Files []FileCoverage
+// Report is a module's line coverage, from whatever checks ran.
+type Report struct {
+	Files []File
 	// LCOV and HTML are the reports in the artifact directory.
 	LCOV string
 	HTML string
 }
 
-// FileCoverage is one source file's coverage, as lcov counts it.
-type FileCoverage struct {
+// File is one source file's coverage, as lcov counts it.
+type File struct {
 	File           string
 	LinesHit       int
 	LinesFound     int
@@ -38,7 +41,7 @@ type FileCoverage struct {
 
 // String is the one-line summary: "mymap.c 94.1% lines (113/120), 100%
 // functions".
-func (f FileCoverage) String() string {
+func (f File) String() string {
 	return fmt.Sprintf("%s %s lines (%d/%d), %s functions", filepath.Base(f.File),
 		percent(f.LinesHit, f.LinesFound), f.LinesHit, f.LinesFound, percent(f.FunctionsHit, f.FunctionsFound))
 }
@@ -54,21 +57,33 @@ func percent(hit, found int) string {
 	return fmt.Sprintf("%.1f%%", p)
 }
 
-// coverage turns the gcov data the guest sent back into lcov.info and an
-// HTML report in the artifacts (lcov and genhtml, from apt), and the
-// summary per source file. The .gcda files go next to the module build's
-// .gcno notes, in a copy, and the host's gcov must be the compiler's.
-// coverageTimeout bounds the host's part of -coverage: gcov, lcov and
-// genhtml over one module take seconds.
-const coverageTimeout = 2 * time.Minute
+// Module is the module whose coverage is reported.
+type Module struct {
+	// CC is the compiler that built the kernel and the module: the
+	// host's gcov must be its own.
+	CC string
+	// BuildDir is the module's build, with the .gcno notes.
+	BuildDir string
+	// SourceDir is the module's source directory: files outside it
+	// (kernel headers' inline functions) are left out.
+	SourceDir string
+}
 
-func (r *run) coverage(ctx context.Context, files []wire.File) (*Coverage, error) {
-	ctx, cancel := context.WithTimeout(ctx, coverageTimeout)
+// timeout bounds the host's part of -coverage: gcov, lcov and genhtml
+// over one module take seconds.
+const timeout = 2 * time.Minute
+
+// Collect turns the gcov data the guest sent back into lcov.info and an
+// HTML report in artifactDir (lcov and genhtml, from apt), and the
+// summary per source file. The .gcda files go next to the module build's
+// .gcno notes, in a copy.
+func Collect(ctx context.Context, m Module, files []wire.File, artifactDir string) (*Report, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if len(files) == 0 {
 		return nil, fmt.Errorf("the guest found no gcov data under %s: was the module built for coverage, and the kernel with the coverage fragment?", wire.GcovDir)
 	}
-	if err := checkGcov(ctx, r.opts.Arch.CC()); err != nil {
+	if err := CheckGcov(ctx, m.CC); err != nil {
 		return nil, err
 	}
 	for _, tool := range []string{"lcov", "genhtml"} {
@@ -76,13 +91,30 @@ func (r *run) coverage(ctx context.Context, files []wire.File) (*Coverage, error
 			return nil, fmt.Errorf("%s is not installed; run `make deps` (apt's lcov)", tool)
 		}
 	}
-	dir := filepath.Join(r.opts.ArtifactDir, "coverage")
+	dir := filepath.Join(artifactDir, "coverage")
 	build := filepath.Join(dir, "build")
-	if err := os.RemoveAll(dir); err != nil {
+	if err := placeData(m.BuildDir, build, files); err != nil {
 		return nil, err
 	}
-	if err := os.CopyFS(build, os.DirFS(r.moduleBuild)); err != nil {
-		return nil, fmt.Errorf("copy the module's build: %w", err)
+	c := &Report{LCOV: filepath.Join(artifactDir, "lcov.info"), HTML: filepath.Join(dir, "html", "index.html")}
+	if err := runLCOV(ctx, m.CC, build, c); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.Files, err = parseLCOV(c.LCOV, m.SourceDir); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// placeData copies the module's build to build, with the guest's .gcda
+// files beside the objects' .gcno notes.
+func placeData(moduleBuild, build string, files []wire.File) error {
+	if err := os.RemoveAll(filepath.Dir(build)); err != nil {
+		return err
+	}
+	if err := os.CopyFS(build, os.DirFS(moduleBuild)); err != nil {
+		return fmt.Errorf("copy the module's build: %w", err)
 	}
 	placed := 0
 	for _, f := range files {
@@ -91,33 +123,35 @@ func (r *run) coverage(ctx context.Context, files []wire.File) (*Coverage, error
 			continue // not one of this module's objects
 		}
 		if err := os.WriteFile(filepath.Join(build, name), f.Data, 0o644); err != nil {
-			return nil, err
+			return err
 		}
 		placed++
 	}
 	if placed == 0 {
-		return nil, fmt.Errorf("none of the %d gcov data files the guest sent belongs to the module's objects", len(files))
+		return fmt.Errorf("none of the %d gcov data files the guest sent belongs to the module's objects", len(files))
 	}
-	c := &Coverage{LCOV: filepath.Join(r.opts.ArtifactDir, "lcov.info"), HTML: filepath.Join(dir, "html", "index.html")}
-	log, err := os.Create(filepath.Join(dir, "lcov.log"))
+	return nil
+}
+
+// runLCOV captures the data in build into c.LCOV, and renders c.HTML from
+// it; their output goes to lcov.log beside the build.
+func runLCOV(ctx context.Context, cc, build string, c *Report) error {
+	log, err := os.Create(filepath.Join(filepath.Dir(build), "lcov.log"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer log.Close()
 	for _, cmd := range [][]string{
-		{"lcov", "--quiet", "--capture", "--directory", build, "--gcov-tool", gcovFor(r.opts.Arch.CC()), "--output-file", c.LCOV},
+		{"lcov", "--quiet", "--capture", "--directory", build, "--gcov-tool", gcovFor(cc), "--output-file", c.LCOV},
 		{"genhtml", "--quiet", "--output-directory", filepath.Dir(c.HTML), c.LCOV},
 	} {
 		x := exec.CommandContext(ctx, cmd[0], cmd[1:]...)
 		x.Stdout, x.Stderr = log, log
 		if err := x.Run(); err != nil {
-			return nil, fmt.Errorf("%s: %w; see %s", cmd[0], err, log.Name())
+			return fmt.Errorf("%s: %w; see %s", cmd[0], err, log.Name())
 		}
 	}
-	if c.Files, err = parseLCOV(c.LCOV, r.opts.ModuleDir); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return nil
 }
 
 // gcovFor is the gcov of the compiler cc: gcc's gcov, or the cross
@@ -126,9 +160,9 @@ func gcovFor(cc string) string { return strings.TrimSuffix(cc, "gcc") + "gcov" }
 
 var versionRE = regexp.MustCompile(`\d+\.\d+\.\d+`)
 
-// checkGcov makes sure the host's gcov reads the data the compiler that
+// CheckGcov makes sure the host's gcov reads the data the compiler that
 // built the kernel and the module wrote: their versions must match.
-func checkGcov(ctx context.Context, cc string) error {
+func CheckGcov(ctx context.Context, cc string) error {
 	gcov := gcovFor(cc)
 	ver := func(name string) (string, error) {
 		out, err := exec.CommandContext(ctx, name, "--version").Output()
@@ -156,20 +190,20 @@ func checkGcov(ctx context.Context, cc string) error {
 // hit, the functions found and hit, and the lines that never ran. Files
 // outside the module directory (kernel headers' inline functions) are
 // left out.
-func parseLCOV(path, moduleDir string) ([]FileCoverage, error) {
+func parseLCOV(path, moduleDir string) ([]File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var out []FileCoverage
-	var cur *FileCoverage
+	var out []File
+	var cur *File
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), ":")
 		switch {
 		case k == "SF":
-			out = append(out, FileCoverage{File: v})
+			out = append(out, File{File: v})
 			cur = &out[len(out)-1]
 		case cur == nil:
 		case k == "FN":
@@ -194,7 +228,7 @@ func parseLCOV(path, moduleDir string) ([]FileCoverage, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	var mine []FileCoverage
+	var mine []File
 	for _, fc := range out {
 		if strings.HasPrefix(fc.File, moduleDir+"/") && kernel.IsModuleSource(fc.File) {
 			mine = append(mine, fc)

@@ -1,4 +1,6 @@
-package runner
+// Package progress shows a run's stages as they go: each stage's name, time
+// and summary, and live progress for the long ones.
+package progress
 
 import (
 	"fmt"
