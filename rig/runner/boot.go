@@ -8,12 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/kreport"
 	"github.com/mmaprig/mmaprig/internal/wire"
-	"github.com/mmaprig/mmaprig/rig/channel"
 	"github.com/mmaprig/mmaprig/rig/coverage"
 	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/verdict"
@@ -27,65 +25,69 @@ import (
 // loglevel filters.
 var kernelArgs = []string{"panic=-1", "ignore_loglevel"}
 
-// sendTimeout bounds a write to the results port.
-const sendTimeout = 10 * time.Second
-
 // QEMUName is the -name of the QEMU that the rig with this pid starts.
 func QEMUName(pid int) string { return "mmaprig-rig-" + strconv.Itoa(pid) }
 
-// driver runs one VM: it feeds everything that happens to the verdict
-// engine, and acts on what the engine accepts (the SSH driver, faults, the
-// power off). It decides nothing itself.
-type driver struct {
-	r     *run
-	spec  verdict.Spec
-	eng   *verdict.Engine
-	rec   *verdict.Recorder
-	vm    *vm.VM
-	port  *channel.Port
-	work  *wire.Work
-	start time.Time
-	// host carries the SSH driver's inputs and the port writers' errors.
-	host chan verdict.Input
-	// ctx ends when the loop does; wg counts the goroutines that use it.
-	ctx context.Context
-	wg  sync.WaitGroup
-	// sentWork: the guest said hello and got its work.
-	sentWork bool
-	// snap, if set, is where to save the guest once it waits for work;
-	// saved says how that went.
-	snap  *snapshot
-	saved string
-	// askedOff: the guest was asked to power off.
-	askedOff bool
-	faults   faults
+// How a run's guest came up (BootInfo.Mode).
+const (
+	BootModeCold     = "cold"
+	BootModeRestored = "restored"
+)
+
+// BootInfo is how a run's guest came up, for reports that need more than
+// the boot stage's line.
+type BootInfo struct {
+	// Mode is BootModeCold or BootModeRestored; empty when no guest ran.
+	Mode string
+	// SnapshotSaved: the cold boot saved the machine's snapshot, for the
+	// runs after it to restore.
+	SnapshotSaved bool
+	// RestoreFailed is why a saved guest did not come back, when the run
+	// booted cold in its place.
+	RestoreFailed string
+}
+
+// machineVM is a running QEMU as the boot stage handles it: the driver's
+// guestVM, and what a restore, a save and the SSH channel need.
+type machineVM interface {
+	guestVM
+	Resume() error
+	Kill()
+	Save(ctx context.Context, path string) error
+	HostForward(guestPort int) (string, error)
+	Cmdline() string
+}
+
+// vmHost starts QEMU and tells the time for a run: vm.Start and the wall
+// clock, or a test's replay of recorded runs.
+type vmHost struct {
+	start func(context.Context, vm.Config) (machineVM, error)
+	clock clock
+}
+
+func realVMHost() vmHost { return vmHost{start: startQEMU, clock: wallClock{}} }
+
+func startQEMU(ctx context.Context, cfg vm.Config) (machineVM, error) {
+	v, err := vm.Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // restoreBootTimeout bounds the boot step of a restored guest: it is up
 // already, and only has to take its work.
 const restoreBootTimeout = 10 * time.Second
 
-func (r *run) boot(ctx context.Context, st *progress.Stage) (string, bool, error) {
-	// A restore the module stage started, or one that starts now.
-	e := r.early.take()
-	var snap *snapshot
-	if e == nil && r.opts.Boot == BootAuto {
-		cfg := r.vmConfig()
-		var err error
-		switch snap, err = r.snapshotFor(ctx, cfg); {
-		case err != nil:
-			r.opts.Log.Warn("no snapshot for this machine", "err", err)
-			snap = nil
-		case snap.path != "":
-			e = r.restore(ctx, cfg, snap).take()
-		}
-	}
+// boot is the boot stage: the saved guest restored, when the machine has
+// one, or else (or when the restore fails) a cold boot that saves one.
+func (r *run) boot(ctx context.Context, _ *progress.Stage) (string, bool, error) {
+	e, snap := r.restoreCandidate(ctx)
 	if e != nil {
-		snap = e.snap
 		err := e.err
 		if err == nil {
 			var summary string
-			if summary, err = r.bootVM(ctx, e.cfg, e.snap, e); !errors.Is(err, errRestore) {
+			if summary, err = r.bootVM(ctx, e.cfg, snap, e); !errors.Is(err, errRestore) {
 				return summary, true, err
 			}
 		}
@@ -93,16 +95,46 @@ func (r *run) boot(ctx context.Context, st *progress.Stage) (string, bool, error
 			// Interrupted, not a bad snapshot: keep it.
 			return "", true, fail(verdict.Infra, ctx.Err(), "interrupted while the saved guest was restored")
 		}
-		logs := fmt.Sprintf(" (the restore's logs: %s*)", restorePrefix)
-		if errors.Is(err, vm.ErrSnapshotSum) {
-			logs = "" // the file was refused before any QEMU read it
-		}
-		r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one%s", err, logs)
-		r.keepRestoreLogs()
-		r.dropSnapshot(snap)
+		r.fallBack(snap, err)
 	}
 	summary, err := r.bootVM(ctx, r.vmConfig(), snap, nil)
 	return summary, false, err
+}
+
+// restoreCandidate returns the saved guest to restore, if any (the one the
+// module stage started, or one started now), and the machine's snapshot:
+// the one to restore, or where a cold boot saves one; nil for -boot cold.
+func (r *run) restoreCandidate(ctx context.Context) (*earlyVM, *snapshot) {
+	if e := r.early.take(); e != nil {
+		return e, e.snap
+	}
+	if r.opts.Boot != BootAuto {
+		return nil, nil
+	}
+	cfg := r.vmConfig()
+	snap, err := r.snapshotFor(ctx, cfg)
+	switch {
+	case err != nil:
+		r.opts.Log.Warn("no snapshot for this machine", "err", err)
+		return nil, nil
+	case snap.path == "":
+		return nil, snap
+	}
+	return r.restore(ctx, cfg, snap).take(), snap
+}
+
+// fallBack gives up on a saved guest that did not restore: it says so,
+// keeps the restore's logs, and removes the snapshot, which the cold boot
+// then saves anew.
+func (r *run) fallBack(snap *snapshot, err error) {
+	logs := fmt.Sprintf(" (the restore's logs: %s*)", restorePrefix)
+	if errors.Is(err, vm.ErrSnapshotSum) {
+		logs = "" // the file was refused before any QEMU read it
+	}
+	r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one%s", err, logs)
+	r.keepRestoreLogs()
+	r.dropSnapshot(snap)
+	r.res.Boot = BootInfo{RestoreFailed: err.Error()}
 }
 
 // restorePrefix names the logs of a restore that failed, kept beside the
@@ -125,9 +157,24 @@ func (r *run) keepRestoreLogs() {
 // errRestore: a saved guest was found but did not come back.
 var errRestore = errors.New("the saved guest did not restore")
 
-// bootVM runs the guest once: restored from snap (by e, which started or
-// failed to start it), or booted cold when e is nil, saving it into snap
-// (when snap has no saved state yet) once its init waits for work.
+// guestUp is a guest that came up, and how.
+type guestUp struct {
+	v machineVM
+	// mode is BootModeCold or BootModeRestored; how says it for the
+	// stage's line.
+	mode, how string
+	// start is QEMU's start, or the restored guest's resume: the run's
+	// times count from it.
+	start time.Time
+	// saved says how saving the snapshot went, if this boot saved one.
+	saved   string
+	savedOK bool
+}
+
+// bootVM runs the guest once: restored from snap (by e, which started it),
+// or booted cold when e is nil, saving it into snap (when snap has no
+// saved state yet) once its init waits for work. It brings the guest up,
+// drives it to a verdict, and takes what the run left.
 func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earlyVM) (string, error) {
 	restore := e != nil
 	// A restored VM is running (paused) already: every return before the
@@ -135,90 +182,29 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 	var owned bool
 	if restore {
 		defer func() {
-			if v, err := e.wait(); err == nil && !owned {
-				v.Kill()
+			if !owned {
+				e.v.Kill()
 			}
 		}()
 	}
-	nonce, err := newNonce()
+	spec, work, err := r.prepareGuest(restore)
 	if err != nil {
-		return "", fail(verdict.Infra, err, "make the run's nonce")
+		return "", err
 	}
-	spec := r.spec(nonce)
-	if restore {
-		spec.BootTimeout = restoreBootTimeout
-	}
-	r.res.Nonce = nonce
-	if err := r.writeRunJSON(spec); err != nil {
-		return "", fail(verdict.Setup, err, "write run.json")
-	}
-	work, err := r.guestWork(spec)
-	switch {
-	case errors.Is(err, errWorkTooBig):
-		return "", fail(verdict.Setup, err, "the guest's work is too big")
-	case err != nil:
-		return "", fail(verdict.Infra, err, "prepare the guest's work")
-	}
-	logf, err := os.Create(filepath.Join(r.opts.ArtifactDir, "engine.log"))
+	logf, rec, err := r.openEngineLog(spec)
 	if err != nil {
-		return "", fail(verdict.Setup, err, "create engine.log")
+		return "", err
 	}
 	defer logf.Close()
-	rec, err := verdict.NewRecorder(logf, spec)
-	if err != nil {
-		return "", fail(verdict.Infra, err, "write engine.log")
-	}
 	defer rec.Flush()
-
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	d := &driver{r: r, spec: spec, eng: verdict.New(spec), rec: rec, work: work,
-		host: make(chan verdict.Input, 16), ctx: lctx, faults: newFaults(r.opts.Inject)}
-	if !restore && snap != nil && snap.path == "" {
-		d.snap = snap
-	}
-	var v *vm.VM
-	how := "booted"
-	if restore {
-		// The saved guest waits for its work: it said hello before it
-		// was saved.
-		if v, err = e.wait(); err != nil {
-			return "", err
-		}
-		how = "restored from a snapshot in " + progress.FormatDuration(e.took)
-		r.res.BootToInit = e.took
-		d.start = time.Now()
-		if err := v.Resume(); err != nil {
-			v.Kill()
-			return "", fmt.Errorf("%w: %w", errRestore, err)
-		}
-	} else {
-		d.start = time.Now()
-		if v, err = vm.Start(ctx, cfg); err != nil {
-			if ctx.Err() != nil {
-				return "", fail(verdict.Infra, ctx.Err(), "interrupted while QEMU started")
-			}
-			return "", fail(verdict.Setup, err, "start QEMU")
-		}
+	up, err := r.bringUp(ctx, cfg, e)
+	if err != nil {
+		return "", err
 	}
 	owned = true
-	// Deferred calls run last first: QEMU stops, which closes the port
-	// and ends SSH, and then the driver's goroutines are waited for.
-	defer d.wg.Wait()
-	defer v.Stop(2 * time.Second)
-	d.vm = v
-	d.port = channel.OpenPort(v.Port())
-	r.opts.Log.Debug("qemu started", "cmdline", v.Cmdline())
-	if restore {
-		d.sentWork = true
-		d.send(wire.Request{Work: work})
-	}
-
-	res, err := d.loop(lctx)
-	cancel()
-	r.res.BootToVerdict = time.Since(d.start)
-	r.writeDmesg(d.eng.Console())
-	r.writeKmsg(d.eng.Kmsg())
+	r.res.Boot.Mode = up.mode
+	r.opts.Log.Debug("qemu started", "cmdline", up.v.Cmdline())
+	res, err := r.driveGuest(ctx, spec, rec, work, up, snap)
 	if err != nil {
 		return "", err
 	}
@@ -229,8 +215,104 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 		// snapshot's.
 		return "", fmt.Errorf("%w: %s", errRestore, res.Msg)
 	}
+	r.res.Boot.SnapshotSaved = up.savedOK
+	return r.postProcess(ctx, spec, up, res)
+}
+
+// prepareGuest makes the run's nonce and spec, writes run.json, and packs
+// the guest's work.
+func (r *run) prepareGuest(restore bool) (verdict.Spec, *wire.Work, error) {
+	nonce, err := newNonce()
+	if err != nil {
+		return verdict.Spec{}, nil, fail(verdict.Infra, err, "make the run's nonce")
+	}
+	spec := r.spec(nonce)
+	if restore {
+		spec.BootTimeout = restoreBootTimeout
+	}
+	r.res.Nonce = nonce
+	if err := r.writeRunJSON(spec); err != nil {
+		return spec, nil, fail(verdict.Setup, err, "write run.json")
+	}
+	work, err := r.guestWork(spec)
+	switch {
+	case errors.Is(err, errWorkTooBig):
+		return spec, nil, fail(verdict.Setup, err, "the guest's work is too big")
+	case err != nil:
+		return spec, nil, fail(verdict.Infra, err, "prepare the guest's work")
+	}
+	return spec, work, nil
+}
+
+// openEngineLog creates engine.log, the recording of every input the
+// engine takes.
+func (r *run) openEngineLog(spec verdict.Spec) (*os.File, *verdict.Recorder, error) {
+	logf, err := os.Create(filepath.Join(r.opts.ArtifactDir, "engine.log"))
+	if err != nil {
+		return nil, nil, fail(verdict.Setup, err, "create engine.log")
+	}
+	rec, err := verdict.NewRecorder(logf, spec)
+	if err != nil {
+		logf.Close()
+		return nil, nil, fail(verdict.Infra, err, "write engine.log")
+	}
+	return logf, rec, nil
+}
+
+// bringUp resumes the restored guest e, or, when e is nil, starts QEMU
+// with cfg.
+func (r *run) bringUp(ctx context.Context, cfg vm.Config, e *earlyVM) (*guestUp, error) {
+	if e != nil {
+		// The saved guest waits for its work: it said hello before it
+		// was saved.
+		up := &guestUp{v: e.v, mode: BootModeRestored, how: "restored from a snapshot in " + progress.FormatDuration(e.took)}
+		r.res.BootToInit = e.took
+		up.start = r.vms.clock.Now()
+		if err := e.v.Resume(); err != nil {
+			return nil, fmt.Errorf("%w: %w", errRestore, err)
+		}
+		return up, nil
+	}
+	up := &guestUp{mode: BootModeCold, how: "booted", start: r.vms.clock.Now()}
+	v, err := r.vms.start(ctx, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fail(verdict.Infra, ctx.Err(), "interrupted while QEMU started")
+		}
+		return nil, fail(verdict.Setup, err, "start QEMU")
+	}
+	up.v = v
+	return up, nil
+}
+
+// driveGuest drives the guest that came up to a verdict, and keeps its
+// kernel's logs (dmesg.txt, kmsg.txt) whatever the verdict.
+func (r *run) driveGuest(ctx context.Context, spec verdict.Spec, rec *verdict.Recorder, work *wire.Work, up *guestUp, snap *snapshot) (verdict.Result, error) {
+	d := r.newDriver(spec, rec, work, up.v, r.vms.clock, up.start)
+	d.hostSteps = func(ctx context.Context) { d.driveSSH(ctx, up.v) }
+	switch {
+	case up.mode == BootModeRestored:
+		d.sentWork = true
+	case snap != nil && snap.path == "":
+		d.hello = func(ctx context.Context) { up.saved, up.savedOK = r.saveSnapshot(ctx, up.v, snap) }
+	}
+	res, took, err := d.drive(ctx)
+	r.res.BootToVerdict = took
+	r.writeDmesg(d.eng.Console())
+	r.writeKmsg(d.eng.Kmsg())
+	return res, err
+}
+
+// postProcess takes what the verdict carries into the Result (the KTAP
+// artifact, the coverage report), and sums the boot up for the stage's
+// line; a verdict other than a pass is the stage's error.
+func (r *run) postProcess(ctx context.Context, spec verdict.Spec, up *guestUp, res verdict.Result) (string, error) {
 	boot := r.res.BootToInit
 	r.takeResult(res)
+	if up.mode == BootModeRestored {
+		// No hello from a restored guest: its init was up at once.
+		r.res.BootToInit = boot
+	}
 	if spec.Coverage && len(res.Coverage) > 0 {
 		m := coverage.Module{CC: r.opts.Arch.CC(), BuildDir: r.moduleBuild, SourceDir: r.opts.ModuleDir}
 		c, err := coverage.Collect(ctx, m, res.Coverage, r.opts.ArtifactDir)
@@ -239,12 +321,9 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 		}
 		r.res.Coverage = c
 	}
-	if restore {
-		// No hello from a restored guest: its init was up at once.
-		r.res.BootToInit = boot
-	}
-	if d.saved != "" {
-		how += ", " + d.saved
+	how := up.how
+	if up.saved != "" {
+		how += ", " + up.saved
 	}
 	summary := fmt.Sprintf("%s; verdict in %s, accel %s", how, progress.FormatDuration(r.res.BootToVerdict), r.res.Accel.Name)
 	if res.Class != verdict.Pass {
@@ -322,160 +401,4 @@ func (r *run) writeKmsg(records []string) {
 		return
 	}
 	os.WriteFile(filepath.Join(r.opts.ArtifactDir, "kmsg.txt"), []byte(strings.Join(records, "\n")+"\n"), 0o644)
-}
-
-// feed gives the engine one input, recording it, and acts on what it
-// accepted.
-func (d *driver) feed(kind verdict.Kind, text string) verdict.Status {
-	in := verdict.Input{At: time.Since(d.start), Kind: kind, Text: text}
-	d.rec.Record(in)
-	st := d.eng.Feed(in)
-	if st.Accepted != nil {
-		d.accepted(*st.Accepted)
-	}
-	if st.Settling && !st.Done && !st.Ended && d.spec.Channel == wire.ChannelSSH && !d.askedOff {
-		d.askedOff = true
-		d.send(wire.Request{PowerOff: true})
-	}
-	return st
-}
-
-// send writes a request to the guest init without blocking the loop; a
-// failure reaches the engine as a broken port.
-func (d *driver) send(req wire.Request) {
-	d.wg.Go(func() {
-		if err := d.port.Send(req, sendTimeout); err != nil {
-			select {
-			case d.host <- verdict.Input{Kind: verdict.PortError, Text: err.Error()}:
-			case <-d.ctx.Done():
-			}
-		}
-	})
-}
-
-func (d *driver) accepted(st verdict.Step) {
-	if st.Event == wire.EvReady {
-		d.wg.Go(func() { d.driveSSH(d.ctx) })
-	}
-	if st.Source == verdict.Host && d.nextIs(wire.EvSettle) {
-		// The rig's last step over SSH is done: the guest settles and
-		// ends the run itself.
-		d.send(wire.Request{Settle: true})
-	}
-	d.faults.after(d, st.Event)
-}
-
-// nextIs reports whether the plan's next step is event.
-func (d *driver) nextIs(event string) bool {
-	next, ok := d.eng.Next()
-	return ok && next.Event == event
-}
-
-// loop reads the console, the results port, QMP and the SSH driver until
-// the engine has a verdict.
-func (d *driver) loop(ctx context.Context) (verdict.Result, error) {
-	console, port := d.vm.Console(), d.port.Lines()
-	events := d.vm.Events()
-	exited := d.vm.Exited()
-	var consoleDone, portDone, qmpDone, qemuDone, exitFed bool
-	var drainBy <-chan time.Time
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	st := d.feed(verdict.Tick, "")
-	for !st.Done {
-		timer.Reset(time.Until(d.start.Add(st.Deadline)))
-		select {
-		case <-console.Notify():
-			lines, closed := console.Take()
-			for _, l := range lines {
-				if st = d.feed(verdict.Console, l); st.Done {
-					break
-				}
-			}
-			consoleDone = closed
-		case <-port.Notify():
-			lines, closed := port.Take()
-			for _, l := range lines {
-				if d.faults.drop(d, l) {
-					continue
-				}
-				if !d.sentWork && isHello(l) {
-					d.sentWork = true
-					d.saveSnapshot()
-					d.send(wire.Request{Work: d.work})
-				}
-				if st = d.feed(verdict.Port, l); st.Done {
-					break
-				}
-			}
-			if closed && !portDone {
-				portDone = true
-				if err := d.port.Err(); err != nil {
-					st = d.feed(verdict.PortError, err.Error())
-				}
-			}
-		case ev, ok := <-events:
-			if !ok {
-				qmpDone, events = true, nil
-				break
-			}
-			text := ev.Event
-			if reason, ok := ev.Data["reason"].(string); ok && ev.Event == "SHUTDOWN" {
-				text += " " + reason
-			}
-			st = d.feed(verdict.QMP, text)
-		case in := <-d.host:
-			st = d.feed(in.Kind, in.Text)
-		case <-exited:
-			qemuDone, exited = true, nil
-			drainBy = time.After(time.Second)
-		case <-drainBy:
-			consoleDone, portDone, qmpDone = true, true, true
-		case <-timer.C:
-			if !st.Settling {
-				if s, err := d.vm.Status(); err == nil {
-					d.feed(verdict.QMP, "status "+s)
-				}
-			}
-			st = d.feed(verdict.Tick, "")
-		case <-ctx.Done():
-			return verdict.Result{}, fail(verdict.Infra, ctx.Err(), "interrupted while the guest ran")
-		}
-		// QEMU's exit counts once every stream it fed is read to its end.
-		if qemuDone && consoleDone && portDone && qmpDone && !exitFed && !st.Done {
-			exitFed = true
-			text := ""
-			if err := d.vm.ExitErr(); err != nil {
-				text = err.Error() + "; see " + filepath.Join(d.r.opts.ArtifactDir, "qemu.log")
-			}
-			st = d.feed(verdict.Exit, text)
-		}
-	}
-	return d.eng.Result(), nil
-}
-
-// saveSnapshot saves the guest, parked in its init before any work, for
-// later runs of this machine to restore. A failure costs this run nothing.
-func (d *driver) saveSnapshot() {
-	if d.snap == nil {
-		return
-	}
-	start := time.Now()
-	err := d.r.save(d.ctx, d.vm, d.snap)
-	if rerr := d.vm.Resume(); err == nil {
-		err = rerr
-	}
-	if err != nil {
-		d.saved = "no snapshot saved (" + err.Error() + ")"
-		d.r.opts.Log.Warn("save a snapshot", "err", err)
-		return
-	}
-	d.saved = "snapshot saved in " + progress.FormatDuration(time.Since(start))
-}
-
-// isHello reports whether a port line is the init's hello. The engine
-// judges it; the driver only answers it with the work.
-func isHello(line string) bool {
-	ev, err := wire.DecodeEvent([]byte(line))
-	return err == nil && ev.Name == wire.EvHello
 }

@@ -171,6 +171,9 @@ type Result struct {
 	BootToVerdict time.Duration
 	// Coverage is the module's line coverage (-coverage).
 	Coverage *coverage.Report
+	// Boot is how the guest came up: cold or restored, whether it saved
+	// a snapshot, and why a restore failed.
+	Boot BootInfo
 }
 
 // machine is what the runs of one kernel, config and guest share.
@@ -194,6 +197,8 @@ type run struct {
 	moduleBuild string
 	// early is a guest being restored while the module builds.
 	early *earlyVM
+	// vms starts QEMU and tells the driver the time.
+	vms vmHost
 }
 
 // stage is one timed stage of a run.
@@ -280,7 +285,8 @@ func (p *Prepared) Run(ctx context.Context, opts Options) Result {
 }
 
 func newRun(opts Options) *run {
-	return &run{opts: opts, res: &Result{ArtifactDir: opts.ArtifactDir, Kernel: opts.Kernel.String(), Arch: opts.Arch.Uname}}
+	return &run{opts: opts, res: &Result{ArtifactDir: opts.ArtifactDir, Kernel: opts.Kernel.String(), Arch: opts.Arch.Uname},
+		vms: realVMHost()}
 }
 
 // finish classifies the stages' error and removes (or, with Keep, keeps)

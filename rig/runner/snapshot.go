@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/cache"
+	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )
 
@@ -144,8 +145,25 @@ func hostCPU(cpuinfo string) string {
 	return model + ";" + flags
 }
 
+// saveSnapshot saves the guest, parked in its init before any work, for
+// later runs of this machine to restore, and resumes it. A failure costs
+// this run nothing. It returns how it went, for the boot stage's line, and
+// whether the snapshot was saved.
+func (r *run) saveSnapshot(ctx context.Context, v machineVM, s *snapshot) (string, bool) {
+	start := time.Now()
+	err := r.save(ctx, v, s)
+	if rerr := v.Resume(); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		r.opts.Log.Warn("save a snapshot", "err", err)
+		return "no snapshot saved (" + err.Error() + ")", false
+	}
+	return "snapshot saved in " + progress.FormatDuration(time.Since(start)), true
+}
+
 // save writes the parked guest into the cache, under the snapshot's key.
-func (r *run) save(ctx context.Context, v *vm.VM, s *snapshot) error {
+func (r *run) save(ctx context.Context, v machineVM, s *snapshot) error {
 	// The guest waits, paused, while this runs: bound the wait for the
 	// entry's lock too, which another rig saving the same machine holds.
 	ctx, cancel := context.WithTimeout(ctx, vm.SaveTimeout)
@@ -173,7 +191,7 @@ type earlyVM struct {
 	cfg  vm.Config
 	snap *snapshot
 	done chan struct{}
-	v    *vm.VM
+	v    machineVM
 	err  error
 	took time.Duration
 	// taken: bootVM owns the VM now.
@@ -195,7 +213,7 @@ func (r *run) restore(ctx context.Context, cfg vm.Config, snap *snapshot) *early
 			return
 		}
 		r.opts.Log.Debug("snapshot checksum matches", "path", snap.path, "took", time.Since(start))
-		e.v, e.err = vm.Start(ctx, cfg)
+		e.v, e.err = r.vms.start(ctx, cfg)
 		e.took = time.Since(start)
 		if e.err != nil {
 			e.err = fmt.Errorf("%w: %w", errRestore, e.err)
@@ -216,12 +234,6 @@ func (r *run) startRestore(ctx context.Context) {
 		return
 	}
 	r.early = r.restore(ctx, cfg, snap)
-}
-
-// wait returns the restored VM.
-func (e *earlyVM) wait() (*vm.VM, error) {
-	<-e.done
-	return e.v, e.err
 }
 
 // take hands the early VM to the boot stage; nil if there is none.

@@ -35,9 +35,9 @@ func TestRestoreChecksSumBeforeQEMU(t *testing.T) {
 			}
 			art := filepath.Join(dir, "artifacts")
 			os.Mkdir(art, 0o755)
-			r := &run{opts: Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}}
+			r := &run{opts: Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, vms: realVMHost()}
 			cfg := vm.Config{QEMU: filepath.Join(dir, "no-qemu-here"), ArtifactDir: art, RuntimeDir: dir}
-			_, err := r.restore(ctx, cfg, &snapshot{key: "k", path: state}).wait()
+			err := r.restore(ctx, cfg, &snapshot{key: "k", path: state}).take().err
 			if !errors.Is(err, errRestore) {
 				t.Fatalf("restore = %v; want a failed restore", err)
 			}

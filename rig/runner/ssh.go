@@ -15,23 +15,15 @@ import (
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
-// driveSSH runs the plan's host steps over SSH, once the guest is ready,
-// and reports each to the engine as a Host input: what SSH returned is the
-// result, and the console is never consulted. It stops at the first step
-// that fails; the engine settles on it.
-func (d *driver) driveSSH(ctx context.Context) {
-	report := func(kind verdict.Kind, text string) bool {
-		select {
-		case d.host <- verdict.Input{Kind: kind, Text: text}:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
+// driveSSH runs the plan's host steps over SSH, once the guest v is
+// ready, and reports each to the engine as a Host input: what SSH returned
+// is the result, and the console is never consulted. It stops at the first
+// step that fails; the engine settles on it.
+func (d *driver) driveSSH(ctx context.Context, v machineVM) {
 	broken := func(step string, err error) {
-		report(verdict.SSHError, fmt.Sprintf("the SSH channel failed during %s: %v", step, err))
+		d.report(ctx, verdict.SSHError, fmt.Sprintf("the SSH channel failed during %s: %v", step, err))
 	}
-	addr, err := d.vm.HostForward(wire.SSHPort)
+	addr, err := v.HostForward(wire.SSHPort)
 	if err != nil {
 		broken("the dial", err)
 		return
@@ -54,7 +46,7 @@ func (d *driver) driveSSH(ctx context.Context) {
 			broken(st.String(), err)
 			return
 		}
-		if !report(verdict.SSH, verdict.SSHEvent(ev)) || !ev.OK && (st.Program == nil || st.Program.Check != verdict.CheckExec) {
+		if !d.report(ctx, verdict.SSH, verdict.SSHEvent(ev)) || !ev.OK && (st.Program == nil || st.Program.Check != verdict.CheckExec) {
 			return
 		}
 	}
