@@ -1,0 +1,184 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mmaprig/mmaprig/internal/cache"
+	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/progress"
+	"github.com/mmaprig/mmaprig/rig/verdict"
+	"github.com/mmaprig/mmaprig/rig/vm"
+)
+
+// snapshotKey is the fake machine's snapshot key.
+const snapshotKey = "fake-machine"
+
+// bootRun is a run at its boot stage, whose QEMUs are fakes that replay
+// recordings: a saved guest of the machine being restored, and the cold
+// boots it starts.
+type bootRun struct {
+	r     *run
+	out   bytes.Buffer
+	clock *fakeClock
+	// cold is what each cold boot replays; colds counts them.
+	cold  *verdict.Recording
+	colds int
+}
+
+// newBootRun makes a run that boots the machine the recording
+// pass-settled ran on: the reader on /dev/mymap, the unload, a settle
+// window.
+func newBootRun(t *testing.T) *bootRun {
+	dir := t.TempDir()
+	c, err := cache.Open(filepath.Join(dir, "cache"), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bootRun{clock: newFakeClock(), cold: readRecording(t, filepath.Join(corpusDir, "pass-settled.log"))}
+	b.r = &run{res: &Result{}, opts: Options{
+		ArtifactDir: filepath.Join(dir, "artifacts"), Device: "/dev/mymap", Expect: []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9},
+		Checks: ChecksReader, Channel: wire.ChannelSerial, Boot: BootAuto, Settle: 1200 * time.Millisecond,
+		Timeouts: DefaultTimeouts, Cache: c, Printer: progress.NewPrinter(&b.out), Log: quietLog(),
+	}}
+	os.MkdirAll(b.r.opts.ArtifactDir, 0o755)
+	b.r.ko = filepath.Join(dir, "mymap.ko")
+	os.WriteFile(b.r.ko, []byte("a module"), 0o644)
+	b.r.kernel, b.r.work = &kernel.Kernel{}, &workDir{dir: dir}
+	b.r.vms = vmHost{clock: b.clock, start: func(_ context.Context, cfg vm.Config) (machineVM, error) {
+		b.colds++
+		f := newFakeVM(b.cold, b.clock)
+		f.renonce, f.log = true, "the cold boot's QEMU"
+		f.start(cfg.ArtifactDir)
+		return f, nil
+	}}
+	return b
+}
+
+// restoring gives the run a saved guest of its machine, restored while
+// the module built, which replays rec once it is resumed.
+func (b *bootRun) restoring(t *testing.T, rec *verdict.Recording, resumeErr error) {
+	dir, _, err := b.r.opts.Cache.Get(context.Background(), "snapshot", snapshotKey, func(_ context.Context, dir string) error {
+		return os.WriteFile(filepath.Join(dir, snapshotFile), []byte("an earlier run's guest\n"), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeVM(rec, b.clock)
+	f.renonce, f.log, f.resumeErr = true, "the restore's QEMU", resumeErr
+	f.start(b.r.opts.ArtifactDir)
+	done := make(chan struct{})
+	close(done)
+	snap := &snapshot{key: snapshotKey, path: filepath.Join(dir, snapshotFile)}
+	b.r.early = &earlyVM{cfg: vm.Config{ArtifactDir: b.r.opts.ArtifactDir}, snap: snap, done: done, v: f, took: 300 * time.Millisecond}
+}
+
+// savedGuest is the recording of the guest pass-settled ran, saved after
+// its hello: restored, it takes its work and runs.
+func savedGuest(t *testing.T) *verdict.Recording {
+	rec := *readRecording(t, filepath.Join(corpusDir, "pass-settled.log"))
+	rec.Inputs = nil
+	for _, in := range readRecording(t, filepath.Join(corpusDir, "pass-settled.log")).Inputs {
+		if in.Kind != verdict.Port || !isHello(in.Text) {
+			rec.Inputs = append(rec.Inputs, in)
+		}
+	}
+	return &rec
+}
+
+// badRestore is a restored QEMU that cannot load the saved state, and
+// exits.
+const badRestore = "SPEC: {}\n+0.010000 qmp RESUME\n+0.200000 exit exit status 1\n"
+
+// The boot stage restores the machine's saved guest when it can, and
+// otherwise boots cold, says why, keeps the restore's logs, and saves a
+// new snapshot; Result.Boot says how the guest came up.
+func TestBootRestoreOrFallBack(t *testing.T) {
+	silent := &verdict.Recording{Inputs: []verdict.Input{{At: 10 * time.Millisecond, Kind: verdict.QMP, Text: "RESUME"}}}
+	exits, err := verdict.ParseRecording(strings.NewReader(badRestore))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		restore   *verdict.Recording
+		resumeErr error
+		want      BootInfo
+		// failure is in RestoreFailed, when the restore failed.
+		failure string
+	}{
+		{name: "restored", restore: savedGuest(t), want: BootInfo{Mode: BootModeRestored}},
+		{name: "restored QEMU exits", restore: exits, want: BootInfo{Mode: BootModeCold, SnapshotSaved: true}, failure: "QEMU exited"},
+		{name: "restored guest never takes its work", restore: silent, want: BootInfo{Mode: BootModeCold, SnapshotSaved: true}, failure: "did not report"},
+		{name: "resume fails", restore: silent, resumeErr: errors.New("QMP cont: Migration is not finalized yet"), want: BootInfo{Mode: BootModeCold, SnapshotSaved: true}, failure: "Migration is not finalized"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBootRun(t)
+			b.restoring(t, tc.restore, tc.resumeErr)
+			summary, restored, err := b.r.boot(context.Background(), nil)
+			if err != nil {
+				t.Fatalf("boot: %v (%s)\n%s", err, summary, b.out.String())
+			}
+			got := b.r.res.Boot
+			if got.Mode != tc.want.Mode || got.SnapshotSaved != tc.want.SnapshotSaved || !strings.Contains(got.RestoreFailed, tc.failure) || (tc.failure == "") != (got.RestoreFailed == "") {
+				t.Errorf("Boot = %+v; want %+v, the restore failing with %q", got, tc.want, tc.failure)
+			}
+			if restored != (tc.want.Mode == BootModeRestored) || b.colds != map[bool]int{true: 0, false: 1}[restored] {
+				t.Errorf("the stage says restored=%v after %d cold boot(s); want mode %s", restored, b.colds, tc.want.Mode)
+			}
+			if tc.failure == "" {
+				checkRestored(t, b, summary)
+			} else {
+				checkFellBack(t, b, summary)
+			}
+		})
+	}
+}
+
+// checkRestored checks a run that came from the snapshot: its boot time is
+// the restore's, and the snapshot stays.
+func checkRestored(t *testing.T, b *bootRun, summary string) {
+	if !strings.HasPrefix(summary, "restored from a snapshot in 300ms;") {
+		t.Errorf("summary %q", summary)
+	}
+	if b.r.res.BootToInit != 300*time.Millisecond {
+		t.Errorf("BootToInit = %v; want the restore's 300ms", b.r.res.BootToInit)
+	}
+	if _, ok := b.r.opts.Cache.Lookup("snapshot", snapshotKey); !ok {
+		t.Error("the snapshot that restored was removed")
+	}
+}
+
+// checkFellBack checks a run that booted cold after a failed restore: it
+// said so, kept the restore's logs beside its own, and saved the snapshot
+// anew.
+func checkFellBack(t *testing.T, b *bootRun, summary string) {
+	art := b.r.opts.ArtifactDir
+	if !strings.Contains(b.out.String(), "booting cold, and saving a new one") || !strings.HasPrefix(summary, "booted, snapshot saved in ") {
+		t.Errorf("the run did not say it fell back and saved a snapshot: %q, summary %q", b.out.String(), summary)
+	}
+	for file, want := range map[string]string{"restore-qemu.log": "the restore's QEMU", "qemu.log": "the cold boot's QEMU"} {
+		if got, err := os.ReadFile(filepath.Join(art, file)); err != nil || !strings.Contains(string(got), want) {
+			t.Errorf("%s = %q (%v); want %q", file, got, err, want)
+		}
+	}
+	for _, file := range []string{"restore-engine.log", "restore-run.json", "engine.log", "run.json"} {
+		if _, err := os.Stat(filepath.Join(art, file)); err != nil {
+			t.Error(err)
+		}
+	}
+	dir, ok := b.r.opts.Cache.Lookup("snapshot", snapshotKey)
+	if !ok {
+		t.Fatal("no snapshot was saved after the restore failed")
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, snapshotFile)); string(got) != "a fake guest's state\n" {
+		t.Errorf("the snapshot holds %q: the one that failed was not replaced", got)
+	}
+}
