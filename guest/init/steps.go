@@ -31,9 +31,8 @@ func runAll(p *port, cfg wire.Config) {
 	if !ev.OK {
 		return
 	}
-	env := append(os.Environ(), wire.EnvDevice+"="+cfg.Device, wire.EnvModule+"="+wire.ModulePath, wire.EnvParams+"="+cfg.Params)
 	for _, prog := range cfg.Programs {
-		p.emit(run(prog, append(env, prog.Env...)))
+		p.emit(run(prog, append(os.Environ(), cfg.ProgramEnv(prog)...)))
 	}
 	if cfg.Unload {
 		p.emit(step(wire.EvUnload, wire.ModulePath, func() error {

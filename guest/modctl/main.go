@@ -8,6 +8,8 @@
 //	modctl run TIMEOUT CMD [ARGS...]   run CMD, killing its process group after TIMEOUT
 //	modctl gcov DIR                    print the .gcda files under DIR as JSON
 //
+// The rig and modctl share these commands through wire.Modctl.
+//
 // It exits 0 on success, 1 on failure, 2 on bad usage, 124 on a timeout;
 // run exits with CMD's status, or dies by the signal that killed CMD.
 package main
@@ -24,74 +26,56 @@ import (
 
 	"github.com/mmaprig/mmaprig/guest/kmod"
 	"github.com/mmaprig/mmaprig/internal/proc"
+	"github.com/mmaprig/mmaprig/internal/wire"
 )
 
-const usage = "usage: modctl load PATH TIMEOUT [PARAMS] | unload PATH TIMEOUT | wait NODE TIMEOUT | run TIMEOUT CMD [ARGS...] | gcov DIR"
-
 func main() {
-	if len(os.Args) < 3 || len(os.Args) < 4 && os.Args[1] != "gcov" {
-		fmt.Fprintln(os.Stderr, usage)
+	m, err := wire.ParseModctl(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "modctl: %v\n", err)
 		os.Exit(2)
 	}
-	if os.Args[1] == "run" {
-		os.Exit(run(os.Args[2], os.Args[3:]))
-	}
-	if os.Args[1] == "gcov" {
-		files, err := kmod.Coverage(os.Args[2])
-		if err == nil {
+	os.Exit(do(m))
+}
+
+// do runs one command, and returns modctl's exit status.
+func do(m wire.Modctl) int {
+	var err error
+	switch m.Verb {
+	case wire.ModctlRun:
+		return run(m.Timeout, m.Command)
+	case wire.ModctlGcov:
+		var files []wire.File
+		if files, err = kmod.Coverage(m.Path); err == nil {
 			err = json.NewEncoder(os.Stdout).Encode(files)
 		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "modctl: %v\n", err)
-			os.Exit(1)
-		}
-		return
-	}
-	arg := os.Args[2]
-	timeout, err := time.ParseDuration(os.Args[3])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "modctl: bad timeout: %v\n", err)
-		os.Exit(2)
-	}
-	switch os.Args[1] {
-	case "load":
-		params := ""
-		if len(os.Args) > 4 {
-			params = os.Args[4]
-		}
-		err = kmod.Load(arg, params, timeout)
-	case "unload":
-		err = kmod.UnloadFile(arg, timeout)
-	case "wait":
-		err = kmod.WaitNode(arg, timeout)
-	default:
-		fmt.Fprintf(os.Stderr, "modctl: unknown command %q\n%s\n", os.Args[1], usage)
-		os.Exit(2)
+	case wire.ModctlLoad:
+		err = kmod.Load(m.Path, m.Params, m.Timeout)
+	case wire.ModctlUnload:
+		err = kmod.UnloadFile(m.Path, m.Timeout)
+	case wire.ModctlWait:
+		err = kmod.WaitNode(m.Path, m.Timeout)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "modctl: %v\n", err)
 		if errors.Is(err, kmod.ErrTimeout) {
-			os.Exit(124)
+			return 124
 		}
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // unkillable is how long a program may outlive its SIGKILL (proc.Run).
 const unkillable = 2 * time.Second
 
 // run runs argv with a deadline, passing its stdio through.
-func run(timeout string, argv []string) int {
-	d, err := time.ParseDuration(timeout)
-	if err != nil || len(argv) == 0 {
-		fmt.Fprintln(os.Stderr, usage)
-		return 2
-	}
+func run(d time.Duration, argv []string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	cmd := proc.Command(ctx, 0, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	err = proc.Run(ctx, cmd, unkillable)
+	err := proc.Run(ctx, cmd, unkillable)
 	switch {
 	case errors.Is(err, proc.ErrUnkillable):
 		fmt.Fprintf(os.Stderr, "modctl: %s did not finish within %v, and SIGKILL did not end it within %v: it is stuck in the kernel (an uninterruptible sleep, or a loop that never yields)\n",

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -239,5 +241,35 @@ func TestDriverFaults(t *testing.T) {
 				t.Errorf("the verdict came after %v; the engine's deadline is %v at the earliest", took, tc.atLeast)
 			}
 		})
+	}
+}
+
+// The SSH driver's commands are modctl's: every host step but the shell
+// and the end is a command modctl reads back as the same, and a program
+// gets the run's environment.
+func TestSSHStepsAreModctlCommands(t *testing.T) {
+	rec := readRecording(t, filepath.Join(corpusDir, "pass-ssh.log"))
+	rec.Spec.Coverage = true
+	d := (&run{opts: Options{Log: quietLog()}}).newDriver(rec.Spec, nil, nil, nil, wallClock{}, time.Now())
+	n := 0
+	for _, st := range rec.Spec.Plan() {
+		if st.Source != verdict.Host || st.Event == wire.EvEnd {
+			continue
+		}
+		m, env, ok := d.modctl(st)
+		if !ok {
+			t.Errorf("step %s has no modctl command", st)
+			continue
+		}
+		n++
+		if got, err := wire.ParseModctl(m.Args()[1:]); err != nil || !reflect.DeepEqual(got, m) {
+			t.Errorf("step %s: modctl reads %q as %+v, %v; want %+v", st, m.Args(), got, err, m)
+		}
+		if st.Event == wire.EvRun && !slices.Contains(env, wire.EnvDevice+"="+rec.Spec.Device) {
+			t.Errorf("step %s runs without the device in its environment: %q", st, env)
+		}
+	}
+	if n != 6 {
+		t.Errorf("%d host steps have a modctl command; want 6 (insmod, device, two programs, unload, coverage)", n)
 	}
 }

@@ -56,27 +56,8 @@ func (d *driver) driveSSH(ctx context.Context, v machineVM) {
 // itself (modctl); the host gives it the step's slack on top, and a
 // command that does not answer by then means the guest stopped answering.
 func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step) (wire.Event, error) {
-	cfg := d.spec.Config()
 	ev := wire.Event{Name: st.Event, Exit: -1}
-	var argv, env []string
 	switch st.Event {
-	case wire.EvInsmod:
-		argv = []string{wire.CmdModctl, "load", wire.ModulePath, ms(cfg.LoadTimeoutMS).String(), cfg.Params}
-		ev.Cmd = wire.ModulePath
-	case wire.EvDevice:
-		argv = []string{wire.CmdModctl, "wait", cfg.Device, ms(cfg.DeviceTimeoutMS).String()}
-		ev.Cmd = cfg.Device
-	case wire.EvUnload:
-		argv = []string{wire.CmdModctl, "unload", wire.ModulePath, ms(cfg.UnloadTimeoutMS).String()}
-		ev.Cmd = wire.ModulePath
-	case wire.EvRun:
-		p := st.Program
-		argv = append([]string{wire.CmdModctl, "run", ms(p.TimeoutMS).String()}, p.Argv...)
-		env = append([]string{wire.EnvDevice + "=" + cfg.Device, wire.EnvModule + "=" + wire.ModulePath, wire.EnvParams + "=" + cfg.Params}, p.Env...)
-		ev.Cmd = p.Cmd()
-	case wire.EvCoverage:
-		argv = []string{wire.CmdModctl, "gcov", wire.GcovDir}
-		ev.Cmd = wire.GcovDir
 	case wire.EvShell:
 		if err := shell(c); err != nil {
 			ev.Err = err.Error()
@@ -87,25 +68,57 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 	case wire.EvEnd:
 		ev.OK = true
 		return ev, nil
-	default:
+	}
+	m, env, ok := d.modctl(st)
+	if !ok {
 		return ev, fmt.Errorf("internal error: no SSH command for step %s", st)
+	}
+	ev.Cmd = m.Path
+	if st.Program != nil {
+		ev.Cmd = st.Program.Cmd()
 	}
 	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, st.Timeout)
 	defer cancel()
-	res, err := c.Run(rctx, wire.Quote(argv...), env...)
+	res, err := c.Run(rctx, wire.Quote(m.Args()...), env...)
 	ev.MS = time.Since(start).Milliseconds()
 	if err != nil {
 		if ctx.Err() == nil && rctx.Err() != nil {
-			err = fmt.Errorf("%s gave no answer within %v, past its own deadline", argv[0], st.Timeout)
+			err = fmt.Errorf("%s gave no answer within %v, past its own deadline", wire.CmdModctl, st.Timeout)
 		}
 		return ev, err
 	}
+	sshResult(&ev, res)
+	return ev, nil
+}
+
+// modctl is the modctl command that runs a step, and the environment it
+// runs in.
+func (d *driver) modctl(st verdict.Step) (wire.Modctl, []string, bool) {
+	cfg := d.spec.Config()
+	switch st.Event {
+	case wire.EvInsmod:
+		return wire.Modctl{Verb: wire.ModctlLoad, Path: wire.ModulePath, Timeout: ms(cfg.LoadTimeoutMS), Params: cfg.Params}, nil, true
+	case wire.EvDevice:
+		return wire.Modctl{Verb: wire.ModctlWait, Path: cfg.Device, Timeout: ms(cfg.DeviceTimeoutMS)}, nil, true
+	case wire.EvUnload:
+		return wire.Modctl{Verb: wire.ModctlUnload, Path: wire.ModulePath, Timeout: ms(cfg.UnloadTimeoutMS)}, nil, true
+	case wire.EvRun:
+		p := st.Program.Program
+		return wire.Modctl{Verb: wire.ModctlRun, Timeout: ms(p.TimeoutMS), Command: p.Argv}, cfg.ProgramEnv(p), true
+	case wire.EvCoverage:
+		return wire.Modctl{Verb: wire.ModctlGcov, Path: wire.GcovDir}, nil, true
+	}
+	return wire.Modctl{}, nil, false
+}
+
+// sshResult judges what a modctl command returned into its step's event.
+func sshResult(ev *wire.Event, res channel.Result) {
 	ev.Exit, ev.Signal = res.Exit, res.Signal
 	ev.Stdout, ev.Stderr = wire.Lines(string(res.Stdout)), string(res.Stderr)
 	ev.Truncated = res.Truncated
 	ev.OK = res.Exit == 0 && res.Signal == ""
-	if ev.OK && st.Event == wire.EvCoverage {
+	if ev.OK && ev.Name == wire.EvCoverage {
 		if err := json.Unmarshal(res.Stdout, &ev.Files); err != nil {
 			ev.OK, ev.Err = false, fmt.Sprintf("modctl gcov printed no file list: %v", err)
 		}
@@ -117,7 +130,6 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 	case !ev.OK:
 		ev.Err = strings.TrimSpace(string(res.Stderr))
 	}
-	return ev, nil
 }
 
 func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
