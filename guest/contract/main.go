@@ -28,8 +28,12 @@ import (
 	"github.com/mmaprig/mmaprig/internal/wire"
 )
 
-// unloadTimeout bounds each rmmod of the unload cycles.
-const unloadTimeout = 10 * time.Second
+// unloadTimeout bounds each rmmod of the unload cycles; loadTimeout each
+// load of the contract's own.
+const (
+	unloadTimeout = 10 * time.Second
+	loadTimeout   = 10 * time.Second
+)
 
 type config struct {
 	dev        string
@@ -294,65 +298,19 @@ func unloadReload(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 	if err != nil {
 		return fail("%v", err)
 	}
-	f, p, err := mapDev(c, c.page, unix.PROT_READ, unix.MAP_SHARED, 0)
-	if err != nil {
-		return fail("map: %v", err)
-	}
-	f.Close() // the mapping alone must pin the module
-	err = kmod.Unload(name, unloadTimeout)
-	if err == nil {
-		unix.Munmap(p)
-		kmod.Load(c.module, c.params, 10*time.Second)
-		return fail("rmmod %s succeeded while a mapping was live", name)
-	}
-	k.Diag("rmmod with a live mapping: %v (in use, refcnt %s)", err, refcnt(name))
-	unix.Munmap(p)
-	if err := kmod.Unload(name, unloadTimeout); err != nil {
-		return fail("rmmod after munmap and close: %v", err)
-	}
-	cycle := func() error {
-		if err := kmod.Load(c.module, c.params, 10*time.Second); err != nil {
-			return err
-		}
-		f, p, err := mapDev(c, c.page, unix.PROT_READ, unix.MAP_SHARED, 0)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(p[:len(c.expect)], c.expect) {
-			err = fmt.Errorf("the page starts % x after a reload", p[:len(c.expect)])
-		}
-		unix.Munmap(p)
-		f.Close()
-		if uerr := kmod.Unload(name, unloadTimeout); uerr != nil {
-			return uerr
-		}
-		return err
+	if err := unloadPinned(c, k, name); err != nil {
+		return fail("%v", err)
 	}
 	// Each unload waits for an RCU grace period, which under emulation
 	// takes several timer ticks; expedited grace periods keep the cycles'
 	// semantics and cost a fraction of it.
 	defer expediteRCU()()
-	// Warm up, so caches the first loads fill do not count as a leak.
-	for i := 0; i < 5; i++ {
-		if err := cycle(); err != nil {
-			kmod.Load(c.module, c.params, 10*time.Second)
-			return fail("cycle %d: %v", i, err)
-		}
+	lost, err := leakCycles(c, name)
+	if err != nil {
+		kmod.Load(c.module, c.params, loadTimeout)
+		return fail("%v", err)
 	}
-	// Two halves: a leak of a page a cycle loses half a page a cycle in
-	// each, while noise (a cache that grows once) shows in one at most.
-	var lost [2]int64
-	for half := range lost {
-		before := available()
-		for i := 0; i < c.cycles/2; i++ {
-			if err := cycle(); err != nil {
-				kmod.Load(c.module, c.params, 10*time.Second)
-				return fail("cycle %d: %v", half*c.cycles/2+i, err)
-			}
-		}
-		lost[half] = before - available()
-	}
-	if err := kmod.Load(c.module, c.params, 10*time.Second); err != nil {
+	if err := kmod.Load(c.module, c.params, loadTimeout); err != nil {
 		return fail("reload: %v", err)
 	}
 	k.Diag("%d load/map/unload cycles in two halves: pages lost %+d, %+d", c.cycles, lost[0], lost[1])
@@ -364,6 +322,74 @@ func unloadReload(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 		return fail("%d cycles lost %d pages (%d, then %d): the module leaks memory", c.cycles, lost[0]+lost[1], lost[0], lost[1])
 	}
 	return wire.Pass, ""
+}
+
+// unloadPinned checks that a live mapping, without its file, pins the
+// module: rmmod fails, and succeeds once the mapping is gone. It leaves
+// the module unloaded.
+func unloadPinned(c *config, k *wire.KTAPWriter, name string) error {
+	f, p, err := mapDev(c, c.page, unix.PROT_READ, unix.MAP_SHARED, 0)
+	if err != nil {
+		return fmt.Errorf("map: %w", err)
+	}
+	f.Close() // the mapping alone must pin the module
+	err = kmod.Unload(name, unloadTimeout)
+	if err == nil {
+		unix.Munmap(p)
+		kmod.Load(c.module, c.params, loadTimeout)
+		return fmt.Errorf("rmmod %s succeeded while a mapping was live", name)
+	}
+	k.Diag("rmmod with a live mapping: %v (in use, refcnt %s)", err, refcnt(name))
+	unix.Munmap(p)
+	if err := kmod.Unload(name, unloadTimeout); err != nil {
+		return fmt.Errorf("rmmod after munmap and close: %w", err)
+	}
+	return nil
+}
+
+// leakCycles loads, maps, checks and unloads the module c.cycles times,
+// after a warm-up, and returns the pages each half of the cycles lost.
+// Two halves: a leak of a page a cycle loses half a page a cycle in each,
+// while noise (a cache that grows once) shows in one at most.
+func leakCycles(c *config, name string) ([2]int64, error) {
+	var lost [2]int64
+	// Warm up, so caches the first loads fill do not count as a leak.
+	for i := 0; i < 5; i++ {
+		if err := reloadCycle(c, name); err != nil {
+			return lost, fmt.Errorf("cycle %d: %w", i, err)
+		}
+	}
+	for half := range lost {
+		before := available()
+		for i := 0; i < c.cycles/2; i++ {
+			if err := reloadCycle(c, name); err != nil {
+				return lost, fmt.Errorf("cycle %d: %w", half*c.cycles/2+i, err)
+			}
+		}
+		lost[half] = before - available()
+	}
+	return lost, nil
+}
+
+// reloadCycle loads the module, maps its page and checks it, and unloads
+// it.
+func reloadCycle(c *config, name string) error {
+	if err := kmod.Load(c.module, c.params, loadTimeout); err != nil {
+		return err
+	}
+	f, p, err := mapDev(c, c.page, unix.PROT_READ, unix.MAP_SHARED, 0)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(p[:len(c.expect)], c.expect) {
+		err = fmt.Errorf("the page starts % x after a reload", p[:len(c.expect)])
+	}
+	unix.Munmap(p)
+	f.Close()
+	if uerr := kmod.Unload(name, unloadTimeout); uerr != nil {
+		return uerr
+	}
+	return err
 }
 
 // expediteRCU asks the kernel for expedited RCU grace periods, and

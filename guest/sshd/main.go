@@ -99,7 +99,7 @@ func serve(c net.Conn, cfg *ssh.ServerConfig, sh string) {
 		if err != nil {
 			continue
 		}
-		go session(ch, creqs, sh)
+		go serveSession(ch, creqs, sh)
 	}
 }
 
@@ -115,74 +115,104 @@ type winch struct {
 	Width, Height uint32
 }
 
-func session(ch ssh.Channel, reqs <-chan *ssh.Request, sh string) {
+// session is one SSH session: what its requests set up before its
+// command runs.
+type session struct {
+	ch  ssh.Channel
+	sh  string
+	env []string
+	pr  *ptyReq
+	mu  sync.Mutex
+	tty *os.File
+}
+
+// serveSession answers a session's requests until its command (or shell)
+// ran.
+func serveSession(ch ssh.Channel, reqs <-chan *ssh.Request, sh string) {
 	defer ch.Close()
-	var env []string
-	var pr *ptyReq
-	var tty *os.File
-	var mu sync.Mutex
+	s := &session{ch: ch, sh: sh}
 	for req := range reqs {
 		switch req.Type {
 		case "env":
 			var kv struct{ Name, Value string }
 			if ssh.Unmarshal(req.Payload, &kv) == nil {
-				env = append(env, kv.Name+"="+kv.Value)
+				s.env = append(s.env, kv.Name+"="+kv.Value)
 			}
 			req.Reply(true, nil)
 		case "pty-req":
-			pr = new(ptyReq)
-			req.Reply(ssh.Unmarshal(req.Payload, pr) == nil, nil)
+			s.pr = new(ptyReq)
+			req.Reply(ssh.Unmarshal(req.Payload, s.pr) == nil, nil)
 		case "window-change":
-			var w winch
-			mu.Lock()
-			if ssh.Unmarshal(req.Payload, &w) == nil && tty != nil {
-				pty.Setsize(tty, &pty.Winsize{Rows: uint16(w.Rows), Cols: uint16(w.Cols)})
-			}
-			mu.Unlock()
+			s.resize(req.Payload)
 		case "exec", "shell":
-			var argv []string
-			if req.Type == "exec" {
-				var p struct{ Command string }
-				if err := ssh.Unmarshal(req.Payload, &p); err != nil {
-					req.Reply(false, nil)
-					continue
-				}
-				fields, err := shell.Fields(p.Command, func(string) string { return "" })
-				if err != nil || len(fields) == 0 {
-					req.Reply(false, nil)
-					continue
-				}
-				argv = fields
-			} else {
-				argv = []string{sh}
+			argv, ok := s.command(req)
+			req.Reply(ok, nil)
+			if ok {
+				s.run(argv)
+				return
 			}
-			req.Reply(true, nil)
-			cmd := exec.Command(argv[0], argv[1:]...)
-			cmd.Env = append(os.Environ(), env...)
-			var err error
-			if pr != nil {
-				cmd.Env = append(cmd.Env, "TERM="+pr.Term)
-				var f *os.File
-				f, err = pty.StartWithSize(cmd, &pty.Winsize{Rows: uint16(pr.Rows), Cols: uint16(pr.Cols)})
-				if err == nil {
-					mu.Lock()
-					tty = f
-					mu.Unlock()
-					go io.Copy(f, ch)
-					io.Copy(ch, f)
-					err = cmd.Wait()
-					f.Close()
-				}
-			} else {
-				cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
-				err = cmd.Run()
-			}
-			sendExit(ch, cmd, err)
-			return
 		default:
 			req.Reply(false, nil)
 		}
 	}
+}
+
+// resize gives the terminal, if there is one, a window-change's size.
+func (s *session) resize(payload []byte) {
+	var w winch
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ssh.Unmarshal(payload, &w) == nil && s.tty != nil {
+		pty.Setsize(s.tty, &pty.Winsize{Rows: uint16(w.Rows), Cols: uint16(w.Cols)})
+	}
+}
+
+// command is what an exec request runs, split as a shell would, without
+// expansions; or the shell, for a shell request.
+func (s *session) command(req *ssh.Request) ([]string, bool) {
+	if req.Type == "shell" {
+		return []string{s.sh}, true
+	}
+	var p struct{ Command string }
+	if err := ssh.Unmarshal(req.Payload, &p); err != nil {
+		return nil, false
+	}
+	fields, err := shell.Fields(p.Command, func(string) string { return "" })
+	if err != nil || len(fields) == 0 {
+		return nil, false
+	}
+	return fields, true
+}
+
+// run runs the session's command, on its terminal if it asked for one,
+// and reports how it ended.
+func (s *session) run(argv []string) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), s.env...)
+	var err error
+	if s.pr != nil {
+		err = s.runPTY(cmd)
+	} else {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = s.ch, s.ch, s.ch.Stderr()
+		err = cmd.Run()
+	}
+	sendExit(s.ch, cmd, err)
+}
+
+func (s *session) runPTY(cmd *exec.Cmd) error {
+	cmd.Env = append(cmd.Env, "TERM="+s.pr.Term)
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: uint16(s.pr.Rows), Cols: uint16(s.pr.Cols)})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.tty = f
+	s.mu.Unlock()
+	go io.Copy(f, s.ch)
+	io.Copy(s.ch, f)
+	err = cmd.Wait()
+	f.Close()
+	return err
 }
 
 // sendExit reports how the command ended: exit-status, or exit-signal when

@@ -463,9 +463,34 @@ func (r *run) module(ctx context.Context, _ *progress.Stage) (string, bool, erro
 	if err != nil {
 		return "", false, fail(verdict.Setup, err, "read -module %s", r.opts.ModuleDir)
 	}
-	logPath := filepath.Join(r.opts.ArtifactDir, "module-build.log")
 	shown := displayDir(r.opts.ModuleDir)
-	dir, hit, err := r.opts.Cache.Get(ctx, "module", key, func(ctx context.Context, out string) error {
+	dir, hit, err := r.opts.Cache.Get(ctx, "module", key, r.buildModule(shown))
+	if err != nil {
+		return "", false, err
+	}
+	kos, _ := filepath.Glob(filepath.Join(dir, "*.ko"))
+	if len(kos) != 1 {
+		return "", false, fail(verdict.Infra, nil, "module cache entry %s holds %d .ko files", dir, len(kos))
+	}
+	r.ko, r.moduleBuild = kos[0], dir
+	copyFile(r.ko, filepath.Join(r.opts.ArtifactDir, filepath.Base(r.ko)))
+	if err := kernel.CheckParams(r.ko, r.opts.ModuleParams); err != nil {
+		return "", hit, fail(verdict.Setup, err, "-module-params %q", r.opts.ModuleParams)
+	}
+	nwarn := r.printWarnings(dir, shown)
+	how := "built"
+	if hit {
+		how = "cached"
+	}
+	return fmt.Sprintf("%s %s, %d warning(s) with W=1", how, filepath.Base(r.ko), nwarn), hit, nil
+}
+
+// buildModule builds the module into a cache entry, with its W=1
+// warnings in warnings.txt and its log in the artifacts. A compiler error
+// names the file as shown, the module directory as the user gave it.
+func (r *run) buildModule(shown string) cache.BuildFunc {
+	logPath := filepath.Join(r.opts.ArtifactDir, "module-build.log")
+	return func(ctx context.Context, out string) error {
 		logf, err := os.Create(logPath)
 		if err != nil {
 			return err
@@ -489,33 +514,25 @@ func (r *run) module(ctx context.Context, _ *progress.Stage) (string, bool, erro
 			return &Error{Class: verdict.ModuleBuild, Title: "the module did not compile", Msg: "the module did not compile; see " + logPath, Err: err}
 		}
 		return os.WriteFile(filepath.Join(out, "warnings.txt"), []byte(strings.Join(res.Warnings, "\n")), 0o644)
-	})
-	if err != nil {
-		return "", false, err
 	}
-	kos, _ := filepath.Glob(filepath.Join(dir, "*.ko"))
-	if len(kos) != 1 {
-		return "", false, fail(verdict.Infra, nil, "module cache entry %s holds %d .ko files", dir, len(kos))
+}
+
+// printWarnings prints the module's build warnings, kept in its cache
+// entry dir, and returns how many there are (without their context
+// lines).
+func (r *run) printWarnings(dir, shown string) int {
+	w, _ := os.ReadFile(filepath.Join(dir, "warnings.txt"))
+	if len(strings.TrimSpace(string(w))) == 0 {
+		return 0
 	}
-	r.ko, r.moduleBuild = kos[0], dir
-	copyFile(r.ko, filepath.Join(r.opts.ArtifactDir, filepath.Base(r.ko)))
-	if err := kernel.CheckParams(r.ko, r.opts.ModuleParams); err != nil {
-		return "", hit, fail(verdict.Setup, err, "-module-params %q", r.opts.ModuleParams)
-	}
-	nwarn := 0
-	if w, _ := os.ReadFile(filepath.Join(dir, "warnings.txt")); len(strings.TrimSpace(string(w))) > 0 {
-		for _, l := range inDir(shown, strings.Split(strings.TrimSpace(string(w)), "\n")) {
-			r.opts.Printer.Printf("    %s", l)
-			if !strings.HasPrefix(l, " ") {
-				nwarn++
-			}
+	n := 0
+	for _, l := range inDir(shown, strings.Split(strings.TrimSpace(string(w)), "\n")) {
+		r.opts.Printer.Printf("    %s", l)
+		if !strings.HasPrefix(l, " ") {
+			n++
 		}
 	}
-	how := "built"
-	if hit {
-		how = "cached"
-	}
-	return fmt.Sprintf("%s %s, %d warning(s) with W=1", how, filepath.Base(r.ko), nwarn), hit, nil
+	return n
 }
 
 // displayDir is how diagnostics name the module directory: relative to the

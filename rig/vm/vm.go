@@ -122,40 +122,35 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if err := v.writeCmdline(); err != nil {
 		return nil, err
 	}
-	qlog, err := os.Create(filepath.Join(cfg.ArtifactDir, "qemu.log"))
-	if err != nil {
+	if err := v.launch(ctx); err != nil {
 		return nil, err
 	}
-	con, err := os.Create(filepath.Join(cfg.ArtifactDir, "console.log"))
+	if err := v.attach(ctx, sock); err != nil {
+		v.Kill()
+		return nil, err
+	}
+	return v, nil
+}
+
+// launch starts QEMU with its logs in the artifact directory (its stderr
+// in qemu.log, the console in console.log), and the goroutines that read
+// its console and wait for it.
+func (v *VM) launch(ctx context.Context) error {
+	qlog, err := os.Create(filepath.Join(v.cfg.ArtifactDir, "qemu.log"))
+	if err != nil {
+		return err
+	}
+	con, err := os.Create(filepath.Join(v.cfg.ArtifactDir, "console.log"))
 	if err != nil {
 		qlog.Close()
-		return nil, err
+		return err
 	}
-	v.cmd = proc.Command(ctx, 2*time.Second, bin, v.args...)
-	v.cmd.Stderr = qlog
-	stdout, err := v.cmd.StdoutPipe()
+	stdout, stdinW, err := v.startProcess(ctx, qlog)
 	if err != nil {
-		qlog.Close()
-		con.Close()
-		return nil, err
-	}
-	// QEMU's stdio chardev also reads stdin: give it a pipe that stays
-	// open, and so never reads EOF, until QEMU exits.
-	stdinR, stdinW, err := os.Pipe()
-	if err != nil {
-		qlog.Close()
-		con.Close()
-		return nil, err
-	}
-	v.cmd.Stdin = stdinR
-	if err := v.cmd.Start(); err != nil {
-		stdinR.Close()
-		stdinW.Close()
 		qlog.Close()
 		con.Close()
-		return nil, fmt.Errorf("start QEMU: %w", err)
+		return err
 	}
-	stdinR.Close()
 	consoleDone := make(chan struct{})
 	go func() {
 		defer close(consoleDone)
@@ -168,11 +163,32 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		qlog.Close()
 		close(v.exited)
 	}()
-	if err := v.attach(ctx, sock); err != nil {
-		v.Kill()
-		return nil, err
+	return nil
+}
+
+// startProcess starts QEMU, its stderr to qlog. It returns QEMU's
+// stdout, the console, and its stdin's write end, for the caller to close
+// once QEMU exited: QEMU's stdio chardev also reads stdin, and a pipe that
+// stays open never gives it EOF.
+func (v *VM) startProcess(ctx context.Context, qlog *os.File) (io.Reader, *os.File, error) {
+	v.cmd = proc.Command(ctx, 2*time.Second, v.bin, v.args...)
+	v.cmd.Stderr = qlog
+	stdout, err := v.cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
 	}
-	return v, nil
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	v.cmd.Stdin = stdinR
+	if err := v.cmd.Start(); err != nil {
+		stdinR.Close()
+		stdinW.Close()
+		return nil, nil, fmt.Errorf("start QEMU: %w", err)
+	}
+	stdinR.Close()
+	return stdout, stdinW, nil
 }
 
 // earlyExit says why QEMU exited before QMP was up, quoting the last
