@@ -67,6 +67,8 @@ type vmHost struct {
 
 func realVMHost() vmHost { return vmHost{start: startQEMU, clock: wallClock{}} }
 
+// startQEMU is vm.Start, whose nil *vm.VM must not become a machineVM
+// that is not nil.
 func startQEMU(ctx context.Context, cfg vm.Config) (machineVM, error) {
 	v, err := vm.Start(ctx, cfg)
 	if err != nil {
