@@ -8,7 +8,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -21,8 +20,6 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/mmaprig/mmaprig/rig/report"
 )
 
 const actionFile = "../action.yml"
@@ -465,11 +462,8 @@ func TestActionRuns(t *testing.T) {
 	if got, want := r.outputs["key"]["key"], "6.1-"+strings.TrimSpace(string(k)); got != want {
 		t.Errorf("cache key %q, want %q", got, want)
 	}
-	var cells []report.Cell
-	if b, err := os.ReadFile(out["json"]); err != nil {
-		t.Errorf("the -json report: %v", err)
-	} else if err := json.Unmarshal(b, &cells); err != nil || len(cells) != 1 || cells[0].Name != "6.1" || !cells[0].OK {
-		t.Errorf("the -json report (%v): %s", err, b)
+	if cells := readDoc(t, out["json"]).Cells; len(cells) != 1 || cells[0].Name != "6.1" || !cells[0].OK {
+		t.Errorf("the -json report: %+v; want cell 6.1 ok", cells)
 	}
 	if _, err := os.Stat(out["junit"]); err != nil {
 		t.Errorf("the JUnit report: %v", err)

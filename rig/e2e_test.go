@@ -10,6 +10,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/mmaprig/mmaprig/internal/layout"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mmaprig/mmaprig/rig/report"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -41,17 +42,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-type result struct {
+type rigRun struct {
 	code      int
 	out       string
 	artifacts string
 	// rep is the run's -json report; nil for commands that write none.
-	rep *runner.Report
+	rep *result.Run
 }
 
 // runRig runs the rig binary with args, its own artifact directory and a
 // -json report, and checks that its QEMU is gone afterwards.
-func runRig(t *testing.T, args ...string) result {
+func runRig(t *testing.T, args ...string) rigRun {
 	t.Helper()
 	dir := t.TempDir()
 	art, js := filepath.Join(dir, "artifacts"), filepath.Join(dir, "result.json")
@@ -72,30 +73,71 @@ func runRig(t *testing.T, args ...string) result {
 
 // collect runs cmd, a rig (or a command that execs one, keeping its pid),
 // checks that its QEMU is gone afterwards, and reads its -json report.
-func collect(t *testing.T, cmd *exec.Cmd, art, js string) result {
+func collect(t *testing.T, cmd *exec.Cmd, art, js string) rigRun {
 	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	assertNoQEMU(t, cmd.Process.Pid)
-	r := result{out: out.String(), artifacts: art}
+	r := rigRun{out: out.String(), artifacts: art}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("run rig: %v", err)
 	}
 	if b, err := os.ReadFile(js); err == nil {
-		var cells []report.Cell
-		if err := json.Unmarshal(b, &cells); err != nil || len(cells) == 0 {
-			t.Fatalf("the -json report does not parse as cells (%v):\n%s", err, b)
+		doc := parseDoc(t, b)
+		if len(doc.Cells) == 0 {
+			t.Fatalf("the -json report has no cell:\n%s", b)
 		}
-		r.rep = &cells[0].Result
+		r.rep = &doc.Cells[0].Result
 	}
 	return r
 }
 
+// parseDoc parses a -json document of the current schema.
+func parseDoc(t testing.TB, b []byte) result.Document {
+	t.Helper()
+	var doc result.Document
+	if err := json.Unmarshal(b, &doc); err != nil || doc.Schema != result.Schema {
+		t.Fatalf("the -json report does not parse as schema %d (%v):\n%s", result.Schema, err, b)
+	}
+	return doc
+}
+
+// readDoc reads a -json document of the current schema.
+func readDoc(t testing.TB, path string) result.Document {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the -json report: %v", err)
+	}
+	return parseDoc(t, b)
+}
+
+// stageOf finds a stage in a run's report, failing the test without it.
+func stageOf(t testing.TB, rep *result.Run, name string) result.Stage {
+	t.Helper()
+	for _, s := range rep.Stages {
+		if s.Stage == name {
+			return s
+		}
+	}
+	t.Fatalf("no %s stage in the report: %+v", name, rep.Stages)
+	return result.Stage{}
+}
+
+// wantNoWarnings fails when the module stage of a run's report did not
+// pass warning-free with W=1.
+func wantNoWarnings(t testing.TB, rep *result.Run, what string) {
+	t.Helper()
+	if st := stageOf(t, rep, layout.StageModule); st.Failed || len(st.Warnings) > 0 || !strings.HasSuffix(st.Summary, ", 0 warning(s) with W=1") {
+		t.Errorf("%s: the driver does not build warning-free with W=1: %+v", what, st)
+	}
+}
+
 // report returns the run's -json report, failing the test without one.
-func (r result) report(t *testing.T) *runner.Report {
+func (r rigRun) report(t *testing.T) *result.Run {
 	t.Helper()
 	if r.rep == nil {
 		t.Fatalf("the run wrote no -json report (exit %d)", r.code)
@@ -121,14 +163,14 @@ func fixture(name string) string {
 
 // wantVerdict checks a run's class, its exit code, and that its message
 // says says.
-func wantVerdict(t *testing.T, r result, class verdict.Class, says string) *runner.Report {
+func wantVerdict(t *testing.T, r rigRun, class verdict.Class, says string) *result.Run {
 	t.Helper()
 	rep := r.report(t)
 	if rep.Class != class || r.code != class.ExitCode() || rep.ExitCode != r.code {
 		t.Errorf("class %s, exit %d (report says %d); want %s and exit %d", rep.Class, r.code, rep.ExitCode, class, class.ExitCode())
 	}
-	if !strings.Contains(rep.Message, says) {
-		t.Errorf("the verdict %q does not say %q", rep.Message, says)
+	if !strings.Contains(rep.Verdict(), says) {
+		t.Errorf("the verdict %q does not say %q", rep.Verdict(), says)
 	}
 	return rep
 }
@@ -138,7 +180,7 @@ var contractCases = []string{"reader_output", "refuses_bad_maps", "shared_cohere
 
 // assertContract checks that every contract case ran and passed, and that
 // none was skipped: the project's own driver implements all of them.
-func assertContract(t *testing.T, rep *runner.Report) {
+func assertContract(t *testing.T, rep *result.Run) {
 	t.Helper()
 	var names []string
 	for _, c := range rep.Cases {
@@ -168,9 +210,7 @@ func TestEndToEnd(t *testing.T) {
 		!regexp.MustCompile(`(?m)^PASS: /dev/mymap maps the expected 10 bytes and meets the contract \(7 cases\)`).MatchString(r.out) {
 		t.Error("the terminal output lacks the bytes or the PASS line")
 	}
-	if !strings.Contains(r.out, "mymap.ko, 0 warning(s) with W=1") {
-		t.Error("the driver does not build warning-free with W=1")
-	}
+	wantNoWarnings(t, rep, "module/")
 	var stages []string
 	for _, s := range rep.Stages {
 		stages = append(stages, s.Stage)

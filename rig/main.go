@@ -34,7 +34,7 @@ import (
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/lint"
-	"github.com/mmaprig/mmaprig/rig/report"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -355,27 +355,27 @@ func rig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		out = outputs{json: f.jsonOut}
 	}
 	if out != (outputs{}) {
-		cells := []report.Cell{report.NewCell(runName(opts), string(verdict.Pass), res, time.Since(start))}
+		cells := []result.Cell{result.NewCell(runName(opts), verdict.Pass, res, time.Since(start))}
 		if err := out.write(cells, stderr); err != nil {
 			fmt.Fprintf(stderr, "rig: %v\n", err)
 			return verdict.ExitSetup
 		}
 	}
-	if cmd == "exec" && res.Exec != nil && (res.Err == nil || res.Class == verdict.Contract) {
+	if cmd == "exec" && res.Exec != nil && (res.Class == verdict.Pass || res.Class == verdict.Contract) {
 		// The command ran: print what it printed, and exit as it did.
 		for _, l := range res.Output {
 			fmt.Fprintln(stdout, l)
 		}
 		fmt.Fprint(stderr, res.Exec.Stderr)
-		if res.Exec.Err != "" {
-			fmt.Fprintf(stderr, "rig: %s: %s\n", strings.Join(execArgv, " "), res.Exec.Err)
+		if res.Exec.Error != "" {
+			fmt.Fprintf(stderr, "rig: %s: %s\n", strings.Join(execArgv, " "), res.Exec.Error)
 		}
 		if res.Exec.Signal != "" || res.Exec.Exit < 0 {
 			return 128 + 9
 		}
 		return res.Exec.Exit
 	}
-	if cmd == "shell" && res.Err == nil {
+	if cmd == "shell" && res.Class == verdict.Pass {
 		return 0
 	}
 	printResult(stdout, res, opts)

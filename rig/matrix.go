@@ -11,6 +11,7 @@ import (
 
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/report"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -68,7 +69,7 @@ func matrixCommand(ctx context.Context, cmd string, f *flags, base runner.Option
 	for _, c := range results {
 		if !c.OK {
 			fmt.Fprintf(stdout, "FAIL %s [%s, want %s]: %s\n  serial log: %s\n  artifacts: %s\n",
-				c.Name, c.Result.Class, c.Expect, c.Result.Message, c.Result.ConsoleLog, c.Result.ArtifactDir)
+				c.Name, c.Result.Class, c.Expect, c.Result.Verdict(), c.Result.ConsoleLog, c.Result.ArtifactDir)
 			code = max(code, c.Result.ExitCode)
 		}
 	}
@@ -81,13 +82,13 @@ func matrixCommand(ctx context.Context, cmd string, f *flags, base runner.Option
 
 // runCells runs the available cells, at most f.jobs at a time. Cells share
 // the cache, whose locks make sure no kernel is built twice.
-func runCells(ctx context.Context, f *flags, base runner.Options, cells []kernel.Cell) []report.Cell {
-	results := make([]report.Cell, len(cells))
+func runCells(ctx context.Context, f *flags, base runner.Options, cells []kernel.Cell) []result.Cell {
+	results := make([]result.Cell, len(cells))
 	sem := make(chan struct{}, f.jobs)
 	var wg sync.WaitGroup
 	for i, c := range cells {
 		if c.Network && !f.network {
-			results[i] = report.SkippedCell(c.Name, c.Expect,
+			results[i] = result.SkippedCell(c.Name, verdict.Class(c.Expect),
 				"needs the internet to download "+c.URL+"; run with -network where kernel.org is reachable")
 			continue
 		}
@@ -105,14 +106,14 @@ func runCells(ctx context.Context, f *flags, base runner.Options, cells []kernel
 			opts.Printer.Printf("%s, config %s", opts.Kernel, c.Fragments())
 			start := time.Now()
 			res := runner.Run(ctx, opts)
-			results[i] = report.NewCell(c.Name, c.Expect, res, time.Since(start))
+			results[i] = result.NewCell(c.Name, verdict.Class(c.Expect), res, time.Since(start))
 			opts.Printer.Printf("%s", res.Class)
 		}()
 	}
 	wg.Wait()
 	for i, c := range cells {
 		if results[i].Name == "" { // interrupted before it started
-			results[i] = report.NewCell(c.Name, c.Expect, runner.Result{Class: verdict.Infra}, 0)
+			results[i] = result.NewCell(c.Name, verdict.Class(c.Expect), result.Run{Class: verdict.Infra, ExitCode: verdict.Infra.ExitCode()}, 0)
 		}
 	}
 	return results

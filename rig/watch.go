@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"io"
 	"io/fs"
 	"os"
@@ -144,29 +145,29 @@ func nextChange(ctx context.Context, w *fsnotify.Watcher, dir string) (string, e
 // printBlock prints one verdict of rig watch: a line with the time, what
 // changed, the verdict and how long it took; for a failure its title, the
 // failing cases, an excerpt, and the artifacts.
-func printBlock(w io.Writer, why string, res runner.Result, took time.Duration, opts runner.Options) {
+func printBlock(w io.Writer, why string, res result.Run, took time.Duration, opts runner.Options) {
 	var stages []string
 	for _, s := range res.Stages {
 		if s.Stage == "module" || s.Stage == "boot" {
-			stages = append(stages, s.Stage+" "+runner.FormatDuration(s.Duration))
+			stages = append(stages, s.Stage+" "+runner.FormatDuration(s.Time.D()))
 		}
 	}
 	head := fmt.Sprintf("%s  %s  ", time.Now().Format("15:04:05"), why)
-	if res.Err == nil {
+	if res.Class == verdict.Pass {
 		what := passSummary(res, opts)
 		fmt.Fprintf(w, "%sPASS in %s (%s): %s\n", head, runner.FormatDuration(took), strings.Join(stages, ", "), what)
 		return
 	}
-	fmt.Fprintf(w, "%sFAIL [%s] in %s: %s\n", head, res.Class, runner.FormatDuration(took), res.Err.Msg)
+	fmt.Fprintf(w, "%sFAIL [%s] in %s: %s\n", head, res.Class, runner.FormatDuration(took), res.Verdict())
 	for _, c := range res.Cases {
-		if c.Result == wire.Fail {
+		if c.Result == string(wire.Fail) {
 			fmt.Fprintf(w, "    FAIL %s\n", c.Name)
 			for _, d := range c.Diagnostics {
 				fmt.Fprintf(w, "        %s\n", d)
 			}
 		}
 	}
-	if ex := res.Err.Excerpt; ex != "" {
+	if ex := res.Excerpt; ex != "" {
 		lines := strings.Split(ex, "\n")
 		if len(lines) > 15 {
 			lines = append(lines[:15], fmt.Sprintf("... (%d more lines in the artifacts)", len(lines)-15))

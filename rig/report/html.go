@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"html/template"
 	"net/url"
 	"os"
@@ -66,7 +67,7 @@ type htmlLink struct {
 // the crash or failure title and the console excerpt, and links to the
 // cell's artifacts, relative to path's directory. The page loads
 // nothing: no script, no font, no stylesheet from elsewhere.
-func WriteHTML(path string, cells []Cell) error {
+func WriteHTML(path string, cells []result.Cell) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
@@ -75,7 +76,7 @@ func WriteHTML(path string, cells []Cell) error {
 	longest := 0.0
 	for _, c := range cells {
 		for _, s := range c.Result.Stages {
-			longest = max(longest, s.Seconds)
+			longest = max(longest, s.Time.Seconds())
 		}
 	}
 	for _, c := range cells {
@@ -93,12 +94,12 @@ func WriteHTML(path string, cells []Cell) error {
 
 // htmlCell turns a cell into its row; dir is the report's directory,
 // which links are relative to, and longest the longest stage's seconds.
-func htmlCell(c Cell, dir string, longest float64) htmlRow {
+func htmlCell(c result.Cell, dir string, longest float64) htmlRow {
 	r := c.Result
 	row := htmlRow{
-		Name: c.Name, Status: c.status(), Verdict: c.verdict(), Skipped: c.Skipped,
+		Name: c.Name, Status: cellStatus(c), Verdict: cellVerdict(c), Skipped: c.Skipped,
 		Kernel: r.Kernel, Arch: r.Arch, Accel: r.Accel, AccelReason: r.AccelReason,
-		Failure: c.failure(), Message: r.Message, Excerpt: lastLines(r.Excerpt, htmlExcerptLines),
+		Failure: cellFailure(c), Message: r.Verdict(), Excerpt: lastLines(r.Excerpt, htmlExcerptLines),
 	}
 	if c.Wall > 0 {
 		row.Wall = seconds(c.Wall.Seconds())
@@ -106,13 +107,13 @@ func htmlCell(c Cell, dir string, longest float64) htmlRow {
 	for _, s := range r.Stages {
 		width := 0.0
 		if longest > 0 {
-			width = 100 * s.Seconds / longest
+			width = 100 * s.Time.Seconds() / longest
 		}
-		row.Stages = append(row.Stages, htmlStage{Name: s.Stage, Time: seconds(s.Seconds), Cached: s.Cached,
+		row.Stages = append(row.Stages, htmlStage{Name: s.Stage, Time: seconds(s.Time.Seconds()), Cached: s.Cached,
 			Width: fmt.Sprintf("%.2f", width)})
 	}
 	for _, k := range r.Cases {
-		row.Cases = append(row.Cases, htmlCase{Name: k.Name, Result: k.Result, Time: seconds(k.Seconds),
+		row.Cases = append(row.Cases, htmlCase{Name: k.Name, Result: k.Result, Time: seconds(k.Time.Seconds()),
 			Reason: k.Reason, Diagnostics: k.Diagnostics})
 	}
 	if c.Skipped == "" && r.ArtifactDir != "" {

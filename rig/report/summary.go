@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"html"
 	"io"
 	"os"
@@ -28,7 +29,7 @@ var mdCell = strings.NewReplacer(
 // verdict, the contract cases that failed, and the crash or failure
 // title), then each failing cell's message and console excerpt in a
 // collapsed block.
-func WriteSummary(w io.Writer, cells []Cell) error {
+func WriteSummary(w io.Writer, cells []result.Cell) error {
 	var b bytes.Buffer
 	stages := stageNames(cells)
 	fmt.Fprintf(&b, "### mmaprig: %s\n\n", mdCell.Replace(totals(cells)))
@@ -54,19 +55,19 @@ func WriteSummary(w io.Writer, cells []Cell) error {
 		for _, s := range stages {
 			t := ""
 			if st, ok := stage(r, s); ok {
-				t = seconds(st.Seconds)
+				t = seconds(st.Time.Seconds())
 				if st.Cached {
 					t += " (cached)"
 				}
 			}
 			cols = append(cols, t)
 		}
-		verdict := map[string]string{"pass": "✅ ", "fail": "❌ ", "skip": "⏭️ "}[c.status()] + c.verdict()
-		failure := c.failure()
+		verdict := map[string]string{"pass": "✅ ", "fail": "❌ ", "skip": "⏭️ "}[cellStatus(c)] + cellVerdict(c)
+		failure := cellFailure(c)
 		if c.Skipped != "" {
 			failure = c.Skipped
 		}
-		cols = append(cols, verdict, strings.Join(c.failingCases(), ", "), failure)
+		cols = append(cols, verdict, strings.Join(cellFailingCases(c), ", "), failure)
 		for i := range cols {
 			cols[i] = mdCell.Replace(cols[i])
 		}
@@ -74,13 +75,13 @@ func WriteSummary(w io.Writer, cells []Cell) error {
 	}
 
 	for _, c := range cells {
-		if c.status() != "fail" || (c.Result.Message == "" && c.Result.Excerpt == "") {
+		if cellStatus(c) != "fail" || (c.Result.Verdict() == "" && c.Result.Excerpt == "") {
 			continue
 		}
 		// An HTML block: its text is HTML, not Markdown.
-		fmt.Fprintf(&b, "\n<details><summary>%s: %s</summary>\n\n", html.EscapeString(c.Name), html.EscapeString(c.verdict()))
-		if c.Result.Message != "" {
-			fmt.Fprintf(&b, "%s\n\n", mdCell.Replace(c.Result.Message))
+		fmt.Fprintf(&b, "\n<details><summary>%s: %s</summary>\n\n", html.EscapeString(c.Name), html.EscapeString(cellVerdict(c)))
+		if c.Result.Verdict() != "" {
+			fmt.Fprintf(&b, "%s\n\n", mdCell.Replace(c.Result.Verdict()))
 		}
 		if c.Result.Excerpt != "" {
 			fence(&b, lastLines(c.Result.Excerpt, summaryExcerptLines))
@@ -115,7 +116,7 @@ func fence(b *bytes.Buffer, text string) {
 // AppendSummary appends the summary of the cells to the file at path,
 // creating it if needed; it never truncates it. GitHub Actions names the
 // file in GITHUB_STEP_SUMMARY, and other steps may have written to it.
-func AppendSummary(path string, cells []Cell) error {
+func AppendSummary(path string, cells []result.Cell) error {
 	var b bytes.Buffer
 	b.WriteByte('\n') // a block of its own, whatever came before
 	if err := WriteSummary(&b, cells); err != nil {

@@ -2,6 +2,8 @@ package report
 
 import (
 	"bytes"
+	"github.com/mmaprig/mmaprig/rig/result"
+	"github.com/mmaprig/mmaprig/rig/verdict"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -147,7 +149,7 @@ func TestAppendSummary(t *testing.T) {
 func TestSummaryEscapes(t *testing.T) {
 	why := "line one | `two`\r\nline *three* [x](y) _u_ ~s~ \\ <i>&amp;"
 	var b bytes.Buffer
-	if err := WriteSummary(&b, []Cell{SkippedCell("a|b", "pass", why)}); err != nil {
+	if err := WriteSummary(&b, []result.Cell{result.SkippedCell("a|b", verdict.Pass, why)}); err != nil {
 		t.Fatal(err)
 	}
 	_, rows, _ := parseTable(t, b.String())

@@ -14,6 +14,7 @@ import (
 	"github.com/mmaprig/mmaprig/internal/kreport"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/channel"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )
@@ -54,6 +55,8 @@ type driver struct {
 	// saved says how that went.
 	snap  *snapshot
 	saved string
+	// saveErr is why the snapshot was not saved.
+	saveErr string
 	// askedOff: the guest was asked to power off.
 	askedOff bool
 	faults   faults
@@ -96,6 +99,7 @@ func (r *run) boot(ctx context.Context, st *Stage) (string, bool, error) {
 			logs = "" // the file was refused before any QEMU read it
 		}
 		r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one%s", err, logs)
+		r.restoreFailed = err.Error()
 		r.keepRestoreLogs()
 		r.dropSnapshot(snap)
 	}
@@ -184,7 +188,7 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 			return "", err
 		}
 		how = "restored from a snapshot in " + FormatDuration(e.took)
-		r.res.BootToInit = e.took
+		r.res.BootToInit = result.Seconds(e.took)
 		d.start = time.Now()
 		if err := v.Resume(); err != nil {
 			v.Kill()
@@ -200,6 +204,10 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 		}
 	}
 	owned = true
+	r.res.Boot = &result.Boot{Mode: result.BootCold, RestoreFailed: r.restoreFailed}
+	if restore {
+		r.res.Boot.Mode = result.BootRestored
+	}
 	// Deferred calls run last first: QEMU stops, which closes the port
 	// and ends SSH, and then the driver's goroutines are waited for.
 	defer d.wg.Wait()
@@ -214,7 +222,7 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 
 	res, err := d.loop(lctx)
 	cancel()
-	r.res.BootToVerdict = time.Since(d.start)
+	r.res.BootToVerdict = result.Seconds(time.Since(d.start))
 	r.writeDmesg(d.eng.Console())
 	r.writeKmsg(d.eng.Kmsg())
 	if err != nil {
@@ -240,10 +248,12 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 		// No hello from a restored guest: its init was up at once.
 		r.res.BootToInit = boot
 	}
+	r.res.Boot.Took = r.res.BootToInit
 	if d.saved != "" {
 		how += ", " + d.saved
 	}
-	summary := fmt.Sprintf("%s; verdict in %s, accel %s", how, FormatDuration(r.res.BootToVerdict), r.res.Accel.Name)
+	r.res.Boot.Saved, r.res.Boot.SaveError = d.saved != "" && d.saveErr == "", d.saveErr
+	summary := fmt.Sprintf("%s; verdict in %s, accel %s", how, FormatDuration(r.res.BootToVerdict.D()), r.res.Accel)
 	if res.Class != verdict.Pass {
 		// The summary still says how the guest came up.
 		return summary, &Error{Class: res.Class, Title: res.Title, Msg: res.Msg, Excerpt: res.Excerpt}
@@ -253,7 +263,7 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 
 func (r *run) vmConfig() vm.Config {
 	args, mem := append([]string(nil), kernelArgs...), r.opts.MemMB
-	if r.res.Accel.Name == "tcg" && r.opts.Arch.Name == "x86_64" {
+	if r.accel.Name == "tcg" && r.opts.Arch.Name == "x86_64" {
 		cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
 		args = append(args, vm.TCGKernelArgs(string(cpuinfo))...)
 	}
@@ -279,7 +289,7 @@ func (r *run) vmConfig() vm.Config {
 		Append:      args,
 		MemMB:       mem,
 		SMP:         r.opts.SMP,
-		Accel:       r.res.Accel,
+		Accel:       r.accel,
 		Devices:     devices,
 		ArtifactDir: r.opts.ArtifactDir,
 		RuntimeDir:  r.work.dir,
@@ -290,9 +300,20 @@ func (r *run) vmConfig() vm.Config {
 // takeResult copies what the run produced into the Result, and writes the
 // KTAP artifact.
 func (r *run) takeResult(res verdict.Result) {
-	r.res.Title, r.res.Step = res.Title, res.Step
-	r.res.Output, r.res.Exec, r.res.Cases, r.res.ContractTime = res.Output, res.Exec, res.Cases, res.ContractTime
-	r.res.BootToInit, r.res.BootToReady = res.BootToInit, res.BootToReady
+	r.res.Title, r.res.Step, r.res.Crash = res.Title, res.Step, res.Crash
+	r.res.Output = append(r.res.Output[:0], res.Output...)
+	r.res.ContractTime = result.Seconds(res.ContractTime)
+	r.res.BootToInit, r.res.BootToReady = result.Seconds(res.BootToInit), result.Seconds(res.BootToReady)
+	if x := res.Exec; x != nil {
+		r.res.Exec = &result.Exec{Exit: x.Exit, Signal: x.Signal, Error: x.Err, Stderr: x.Stderr}
+	}
+	r.res.Cases, r.res.SkippedCount = nil, 0
+	for _, c := range res.Cases {
+		r.res.Cases = append(r.res.Cases, result.NewCase(c))
+		if c.Result == wire.Skip {
+			r.res.SkippedCount++
+		}
+	}
 	if res.KTAP != "" {
 		os.WriteFile(filepath.Join(r.opts.ArtifactDir, "ktap.txt"), []byte(res.KTAP), 0o644)
 	}
@@ -463,7 +484,7 @@ func (d *driver) saveSnapshot() {
 		err = rerr
 	}
 	if err != nil {
-		d.saved = "no snapshot saved (" + err.Error() + ")"
+		d.saved, d.saveErr = "no snapshot saved ("+err.Error()+")", err.Error()
 		d.r.opts.Log.Warn("save a snapshot", "err", err)
 		return
 	}

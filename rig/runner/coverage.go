@@ -15,44 +15,8 @@ import (
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/result"
 )
-
-// Coverage is a module's line coverage, from whatever checks ran.
-type Coverage struct {
-	Files []FileCoverage
-	// LCOV and HTML are the reports in the artifact directory.
-	LCOV string
-	HTML string
-}
-
-// FileCoverage is one source file's coverage, as lcov counts it.
-type FileCoverage struct {
-	File           string
-	LinesHit       int
-	LinesFound     int
-	FunctionsHit   int
-	FunctionsFound int
-	// Uncovered are the line numbers that never ran.
-	Uncovered []int
-}
-
-// String is the one-line summary: "mymap.c 94.1% lines (113/120), 100%
-// functions".
-func (f FileCoverage) String() string {
-	return fmt.Sprintf("%s %s lines (%d/%d), %s functions", filepath.Base(f.File),
-		percent(f.LinesHit, f.LinesFound), f.LinesHit, f.LinesFound, percent(f.FunctionsHit, f.FunctionsFound))
-}
-
-func percent(hit, found int) string {
-	if found == 0 {
-		return "-"
-	}
-	p := 100 * float64(hit) / float64(found)
-	if p == float64(int(p)) {
-		return fmt.Sprintf("%d%%", int(p))
-	}
-	return fmt.Sprintf("%.1f%%", p)
-}
 
 // coverage turns the gcov data the guest sent back into lcov.info and an
 // HTML report in the artifacts (lcov and genhtml, from apt), and the
@@ -62,7 +26,7 @@ func percent(hit, found int) string {
 // genhtml over one module take seconds.
 const coverageTimeout = 2 * time.Minute
 
-func (r *run) coverage(ctx context.Context, files []wire.File) (*Coverage, error) {
+func (r *run) coverage(ctx context.Context, files []wire.File) (*result.Coverage, error) {
 	ctx, cancel := context.WithTimeout(ctx, coverageTimeout)
 	defer cancel()
 	if len(files) == 0 {
@@ -98,7 +62,7 @@ func (r *run) coverage(ctx context.Context, files []wire.File) (*Coverage, error
 	if placed == 0 {
 		return nil, fmt.Errorf("none of the %d gcov data files the guest sent belongs to the module's objects", len(files))
 	}
-	c := &Coverage{LCOV: filepath.Join(r.opts.ArtifactDir, "lcov.info"), HTML: filepath.Join(dir, "html", "index.html")}
+	c := &result.Coverage{LCOV: filepath.Join(r.opts.ArtifactDir, "lcov.info"), HTML: filepath.Join(dir, "html", "index.html")}
 	log, err := os.Create(filepath.Join(dir, "lcov.log"))
 	if err != nil {
 		return nil, err
@@ -156,20 +120,20 @@ func checkGcov(ctx context.Context, cc string) error {
 // hit, the functions found and hit, and the lines that never ran. Files
 // outside the module directory (kernel headers' inline functions) are
 // left out.
-func parseLCOV(path, moduleDir string) ([]FileCoverage, error) {
+func parseLCOV(path, moduleDir string) ([]result.FileCoverage, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var out []FileCoverage
-	var cur *FileCoverage
+	var out []result.FileCoverage
+	var cur *result.FileCoverage
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), ":")
 		switch {
 		case k == "SF":
-			out = append(out, FileCoverage{File: v})
+			out = append(out, result.FileCoverage{File: v})
 			cur = &out[len(out)-1]
 		case cur == nil:
 		case k == "FN":
@@ -194,9 +158,10 @@ func parseLCOV(path, moduleDir string) ([]FileCoverage, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	var mine []FileCoverage
+	var mine []result.FileCoverage
 	for _, fc := range out {
 		if strings.HasPrefix(fc.File, moduleDir+"/") && kernel.IsModuleSource(fc.File) {
+			fc.Summarize()
 			mine = append(mine, fc)
 		}
 	}
