@@ -9,12 +9,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/mmaprig/mmaprig/rig/verdict"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -525,5 +527,30 @@ func TestActionKeyStepConfig(t *testing.T) {
 	}
 	if !strings.HasPrefix(out["key"], "6.1-debug__ci_extra.config-") || out["label"] != "6.1-debug__ci_extra.config" {
 		t.Errorf("key %q, label %q", out["key"], out["label"])
+	}
+}
+
+// The run step exits with the rig's own exit code, and says it: 1 for a
+// module that fails, as the rig's binary does (go run would say 1 for any
+// failure, and 2 and 3 would be lost).
+func TestActionExitCodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs the rig, which boots a VM")
+	}
+	for _, tc := range []struct {
+		module, checks string
+		code           int
+		class          string
+	}{
+		{"testdata/modules/wrongbytes", "reader", verdict.ExitModule, "contract"},
+		{"testdata/modules/nosuchmodule", "reader", verdict.ExitSetup, "setup"},
+	} {
+		t.Run(filepath.Base(tc.module), func(t *testing.T) {
+			r, code := runAction(t, map[string]string{"kernel": "6.1", "checks": tc.checks, "module": tc.module}, "")
+			out := r.outputs["run"]
+			if code != tc.code || out["exit-code"] != strconv.Itoa(tc.code) || out["verdict"] != tc.class {
+				t.Errorf("run step exit %d, outputs %v; want exit %d, exit-code %d, verdict %s", code, out, tc.code, tc.code, tc.class)
+			}
+		})
 	}
 }
