@@ -83,6 +83,10 @@ var hostDefaults = map[string]string{
 }
 
 // allGroups are every flag group, in the order help and docs show them.
+// A flag goes in the group of what it is about: how the guest is started
+// or debugged (-gdb, -on-crash) in machineFlags, which checks run (-run
+// REGEXP) in checkFlags, how the kernel is built (-make-args) in
+// buildFlags, which kernel (a kernel's name) in sourceFlags.
 func allGroups() []flagGroup {
 	return []flagGroup{
 		commonFlags(), deadlineFlags(), sourceFlags(), configFlags(), buildFlags(),
