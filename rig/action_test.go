@@ -344,7 +344,7 @@ func readOutputs(t *testing.T, path string) map[string]string {
 
 // rigHas reports whether the rig's help mentions a flag.
 func rigHas(t *testing.T, root, flag string) bool {
-	cmd := exec.Command("go", "run", "./rig", "-h")
+	cmd := exec.Command("go", "run", "./rig", "run", "-h")
 	cmd.Dir = root
 	out, _ := cmd.CombinedOutput()
 	return regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(flag) + `\b`).Match(out)

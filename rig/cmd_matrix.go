@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,73 +14,50 @@ import (
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
-// matrixCommand runs -matrix or -cell, or prints a cell's key.
-func matrixCommand(ctx context.Context, cmd string, f *flags, base runner.Options, stdout, stderr io.Writer) int {
-	m, err := kernel.LoadMatrix()
-	if err != nil {
-		fmt.Fprintf(stderr, "rig: %v\n", err)
-		return verdict.ExitSetup
+func matrixCmd() command {
+	return command{
+		name:     "matrix",
+		synopsis: "[-cell NAMES] [flags]",
+		summary:  "run the cells of kernel/matrix.json, all or those -cell names",
+		about:    "Runs each cell's kernel, config and architecture, -jobs at a time, prints a table, and exits with the worst cell's code.",
+		groups: []flagGroup{commonFlags(), deadlineFlags(), buildFlags(), moduleDirFlags(), moduleFlags(), machineFlags(),
+			checkFlags(), programFlags(), jsonFlags(), reportFlags(), buildOnlyFlags(), cellFlags()},
+		run: func(ctx context.Context, e env) int {
+			ctx, cancel := context.WithTimeout(ctx, e.cfg.timeout)
+			defer cancel()
+			return runMatrix(ctx, e)
+		},
 	}
-	cells := m.Cells
-	if f.cell != "" {
-		cells = nil
-		for _, name := range strings.Split(f.cell, ",") {
-			c, err := m.Cell(strings.TrimSpace(name))
-			if err != nil {
-				fmt.Fprintf(stderr, "rig: -cell: %v\n", err)
-				return verdict.ExitSetup
-			}
-			cells = append(cells, c)
-		}
-	}
-	if cmd == "key" {
-		// One cell's key, or the key of the kernel the flags name.
-		opts, what := base, "-kernel "+base.Kernel.String()
-		switch {
-		case f.cell != "" && len(cells) == 1:
-			opts, what = cellOptions(base, cells[0]), "cell "+f.cell
-		case f.cell != "" || f.matrix:
-			fmt.Fprintln(stderr, "rig: usage: rig key [-cell NAME | -kernel VERSION -config NAMES | -kernel-src PATH]")
-			return verdict.ExitSetup
-		}
-		key, err := runner.KernelKey(ctx, opts)
-		if err != nil {
-			fmt.Fprintf(stderr, "rig: key of %s: %v\n", what, err)
-			return verdict.ExitSetup
-		}
-		fmt.Fprintln(stdout, key)
-		return 0
-	}
-	if cmd != "run" {
-		fmt.Fprintf(stderr, "rig: %s does not take -matrix or -cell\n", cmd)
-		return verdict.ExitSetup
-	}
-	if !prepareArtifacts(base, stderr) {
-		return verdict.ExitSetup
-	}
+}
 
+// runMatrix runs the cells, prints their table, and writes the outputs.
+func runMatrix(ctx context.Context, e env) int {
+	if !prepareArtifacts(e.opts, e.stderr) {
+		return verdict.ExitSetup
+	}
 	start := time.Now()
-	results := runCells(ctx, f, base, cells)
-	fmt.Fprintf(stdout, "\nmatrix: %d cell(s) in %v (* = cached)\n", len(cells), time.Since(start).Round(time.Second))
-	report.Table(stdout, results)
+	cells := e.cfg.cells
+	results := runCells(ctx, e.cfg, e.opts, cells)
+	fmt.Fprintf(e.stdout, "\nmatrix: %d cell(s) in %v (* = cached)\n", len(cells), time.Since(start).Round(time.Second))
+	report.Table(e.stdout, results)
 	code := 0
 	for _, c := range results {
 		if !c.OK {
-			fmt.Fprintf(stdout, "FAIL %s [%s, want %s]: %s\n  serial log: %s\n  artifacts: %s\n",
+			fmt.Fprintf(e.stdout, "FAIL %s [%s, want %s]: %s\n  serial log: %s\n  artifacts: %s\n",
 				c.Name, c.Result.Class, c.Expect, c.Result.Verdict(), c.Result.ConsoleLog, c.Result.ArtifactDir)
 			code = max(code, c.Result.ExitCode)
 		}
 	}
-	if err := f.outputs().write(results, stderr); err != nil {
-		fmt.Fprintf(stderr, "rig: %v\n", err)
+	if err := e.cfg.outputs().write(results, e.stderr); err != nil {
+		fmt.Fprintf(e.stderr, "rig: %v\n", err)
 		return verdict.ExitSetup
 	}
 	return code
 }
 
-// runCells runs the available cells, at most f.jobs at a time. Cells share
+// runCells runs the available cells, at most -jobs at a time. Cells share
 // the cache, whose locks make sure no kernel is built twice.
-func runCells(ctx context.Context, f *flags, base runner.Options, cells []kernel.Cell) []result.Cell {
+func runCells(ctx context.Context, f *config, base runner.Options, cells []kernel.Cell) []result.Cell {
 	results := make([]result.Cell, len(cells))
 	sem := make(chan struct{}, f.jobs)
 	var wg sync.WaitGroup

@@ -25,6 +25,19 @@ import (
 // finish writing (an editor saves in several steps).
 const settle = 150 * time.Millisecond
 
+func watchCmd() command {
+	return command{
+		name:     "watch",
+		synopsis: "[flags]",
+		summary:  "boot once, then judge the module on every save, until Ctrl-C",
+		about:    "Prepares the kernel and the initramfs once, then builds and judges the module at start and whenever one of its sources is saved, a compact block per verdict. -timeout bounds the preparation and each verdict.",
+		groups:   append(machineGroups(), deadlineFlags(), checkFlags(), programFlags()),
+		run: func(ctx context.Context, e env) int {
+			return watchCommand(ctx, e.opts, e.cfg.timeout, e.stdout, e.stderr)
+		},
+	}
+}
+
 // watchCommand prepares the machine once, then tests the module at start
 // and on every save, printing one compact block per verdict. It returns
 // when ctx ends (Ctrl-C), with nothing left running. The preparation and
