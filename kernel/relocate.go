@@ -136,5 +136,5 @@ func repairSource(ctx context.Context, u unpacker, env *Env, dir string) (string
 	}
 	env.Log.Warn("the cached kernel tree now names its source by a relative path; no rebuild needed",
 		"tree", dir, "why", why, "source", src)
-	return "source relinked", nil
+	return "source relinked: " + why, nil
 }

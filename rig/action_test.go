@@ -8,21 +8,20 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
+	"github.com/mmaprig/mmaprig/rig/verdict"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/mmaprig/mmaprig/rig/report"
 )
 
 const actionFile = "../action.yml"
@@ -345,7 +344,7 @@ func readOutputs(t *testing.T, path string) map[string]string {
 
 // rigHas reports whether the rig's help mentions a flag.
 func rigHas(t *testing.T, root, flag string) bool {
-	cmd := exec.Command("go", "run", "./rig", "-h")
+	cmd := exec.Command("go", "run", "./rig", "run", "-h")
 	cmd.Dir = root
 	out, _ := cmd.CombinedOutput()
 	return regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(flag) + `\b`).Match(out)
@@ -465,11 +464,8 @@ func TestActionRuns(t *testing.T) {
 	if got, want := r.outputs["key"]["key"], "6.1-"+strings.TrimSpace(string(k)); got != want {
 		t.Errorf("cache key %q, want %q", got, want)
 	}
-	var cells []report.Cell
-	if b, err := os.ReadFile(out["json"]); err != nil {
-		t.Errorf("the -json report: %v", err)
-	} else if err := json.Unmarshal(b, &cells); err != nil || len(cells) != 1 || cells[0].Name != "6.1" || !cells[0].OK {
-		t.Errorf("the -json report (%v): %s", err, b)
+	if cells := readDoc(t, out["json"]).Cells; len(cells) != 1 || cells[0].Name != "6.1" || !cells[0].OK {
+		t.Errorf("the -json report: %+v; want cell 6.1 ok", cells)
 	}
 	if _, err := os.Stat(out["junit"]); err != nil {
 		t.Errorf("the JUnit report: %v", err)
@@ -531,5 +527,30 @@ func TestActionKeyStepConfig(t *testing.T) {
 	}
 	if !strings.HasPrefix(out["key"], "6.1-debug__ci_extra.config-") || out["label"] != "6.1-debug__ci_extra.config" {
 		t.Errorf("key %q, label %q", out["key"], out["label"])
+	}
+}
+
+// The run step exits with the rig's own exit code, and says it: 1 for a
+// module that fails, as the rig's binary does (go run would say 1 for any
+// failure, and 2 and 3 would be lost).
+func TestActionExitCodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs the rig, which boots a VM")
+	}
+	for _, tc := range []struct {
+		module, checks string
+		code           int
+		class          string
+	}{
+		{"testdata/modules/wrongbytes", "reader", verdict.ExitModule, "contract"},
+		{"testdata/modules/nosuchmodule", "reader", verdict.ExitSetup, "setup"},
+	} {
+		t.Run(filepath.Base(tc.module), func(t *testing.T) {
+			r, code := runAction(t, map[string]string{"kernel": "6.1", "checks": tc.checks, "module": tc.module}, "")
+			out := r.outputs["run"]
+			if code != tc.code || out["exit-code"] != strconv.Itoa(tc.code) || out["verdict"] != tc.class {
+				t.Errorf("run step exit %d, outputs %v; want exit %d, exit-code %d, verdict %s", code, out, tc.code, tc.code, tc.class)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"io"
 	"os"
 	"os/exec"
@@ -22,14 +23,13 @@ import (
 	"github.com/u-root/mkuimage/cpio"
 	"golang.org/x/sys/unix"
 
-	"github.com/mmaprig/mmaprig/rig/report"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )
 
 type timed struct {
-	rep  runner.Report
+	rep  result.Run
 	wall time.Duration
 }
 
@@ -46,25 +46,21 @@ func benchRig(b *testing.B, name string, args ...string) timed {
 	if err != nil {
 		b.Fatalf("%s %v: %v\n%s", name, args, err, out)
 	}
-	var cells []report.Cell
-	raw, err := os.ReadFile(js)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &cells); err != nil || len(cells) != 1 {
-		b.Fatalf("the -json report (%v): %s", err, raw)
+	cells := readDoc(b, js).Cells
+	if len(cells) != 1 {
+		b.Fatalf("the -json report has %d cells, want 1", len(cells))
 	}
 	rep := cells[0].Result
 	if rep.Class != verdict.Pass {
-		b.Fatalf("%s: %s: %s", name, rep.Class, rep.Message)
+		b.Fatalf("%s: %s: %s", name, rep.Class, rep.Verdict())
 	}
 	return timed{rep, wall}
 }
 
-func stage(rep runner.Report, name string) time.Duration {
+func stage(rep result.Run, name string) time.Duration {
 	for _, s := range rep.Stages {
 		if s.Stage == name {
-			return time.Duration(s.Seconds * float64(time.Second))
+			return time.Duration(s.Time.Seconds() * float64(time.Second))
 		}
 	}
 	return 0
@@ -205,9 +201,9 @@ func BenchmarkStages(b *testing.B) {
 		warmDefault := medianRuns(b, 5, rigBin)
 		row(b, "warm default verdict (whole contract), from the snapshot", warmDefault.wall, "")
 		ratio(b, "  to the floor", warmDefault.wall.Seconds()/fl.Seconds(), "target <= 1.0x")
-		row(b, "  contract in the guest", secs(warmDefault.rep.ContractTime), "")
+		row(b, "  contract in the guest", secs(warmDefault.rep.ContractTime.Seconds()), "")
 		for _, c := range warmDefault.rep.Cases {
-			row(b, "    "+c.Name, secs(c.Seconds), "")
+			row(b, "    "+c.Name, secs(c.Time.Seconds()), "")
 		}
 		warmReader := medianRuns(b, 5, rigBin, "-checks", "reader")
 		row(b, "warm -checks reader, from the snapshot", warmReader.wall, "")
@@ -218,7 +214,7 @@ func BenchmarkStages(b *testing.B) {
 		var ready []time.Duration
 		for range 3 {
 			s := benchRig(b, rigBin, "-channel", "ssh", "-checks", "reader", "-boot", "cold")
-			ready = append(ready, secs(s.rep.BootToReady))
+			ready = append(ready, secs(s.rep.BootToReady.Seconds()))
 		}
 		row(b, "boot to SSH ready, -boot cold (median of 3)", median(ready), "")
 	})
@@ -260,8 +256,8 @@ func BenchmarkStages(b *testing.B) {
 	b.Run("debug", func(b *testing.B) {
 		once(b)
 		dbg := benchRig(b, rigBin, "-config", "debug")
-		row(b, "contract in the guest, debug kernel", secs(dbg.rep.ContractTime), "")
-		row(b, "boot to verdict, debug kernel, whole contract", secs(dbg.rep.BootToVerdict), "")
+		row(b, "contract in the guest, debug kernel", secs(dbg.rep.ContractTime.Seconds()), "")
+		row(b, "boot to verdict, debug kernel, whole contract", secs(dbg.rep.BootToVerdict.Seconds()), "")
 	})
 
 	b.Run("matrix", func(b *testing.B) {
@@ -356,14 +352,14 @@ func settleRows(b *testing.B, t benchTable, fl time.Duration) {
 		row(b, "  the settle window's share", after.wall-noSettle.wall, "")
 		row(b, "  debugobjects' share (-settle 0 both)", noSettle.wall-before.wall, "")
 		if checks == "contract" {
-			row(b, "  contract in the guest, before", secs(before.rep.ContractTime), "")
-			row(b, "  contract in the guest, after", secs(after.rep.ContractTime), "")
+			row(b, "  contract in the guest, before", secs(before.rep.ContractTime.Seconds()), "")
+			row(b, "  contract in the guest, after", secs(after.rep.ContractTime.Seconds()), "")
 		}
 	}
 	coldOn := medianRuns(b, 3, rigBin, "-boot", "cold", "-checks", "reader", "-settle", "0")
 	coldOff := medianRuns(b, 3, rigBin, "-boot", "cold", "-checks", "reader", "-settle", "0", "-kernel-args", "no_debug_objects")
-	row(b, "boot to init, cold, debugobjects on (median of 3)", secs(coldOn.rep.BootToInit), "")
-	row(b, "boot to init, cold, no_debug_objects (median of 3)", secs(coldOff.rep.BootToInit), "")
+	row(b, "boot to init, cold, debugobjects on (median of 3)", secs(coldOn.rep.BootToInit.Seconds()), "")
+	row(b, "boot to init, cold, no_debug_objects (median of 3)", secs(coldOff.rep.BootToInit.Seconds()), "")
 }
 
 // medianRuns runs the rig n times and returns the run of median wall time.

@@ -10,16 +10,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/mmaprig/mmaprig/internal/layout"
+	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/mmaprig/mmaprig/rig/report"
+	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -41,17 +43,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-type result struct {
+type rigRun struct {
 	code      int
 	out       string
 	artifacts string
 	// rep is the run's -json report; nil for commands that write none.
-	rep *runner.Report
+	rep *result.Run
 }
 
 // runRig runs the rig binary with args, its own artifact directory and a
 // -json report, and checks that its QEMU is gone afterwards.
-func runRig(t *testing.T, args ...string) result {
+func runRig(t *testing.T, args ...string) rigRun {
 	t.Helper()
 	dir := t.TempDir()
 	art, js := filepath.Join(dir, "artifacts"), filepath.Join(dir, "result.json")
@@ -72,30 +74,71 @@ func runRig(t *testing.T, args ...string) result {
 
 // collect runs cmd, a rig (or a command that execs one, keeping its pid),
 // checks that its QEMU is gone afterwards, and reads its -json report.
-func collect(t *testing.T, cmd *exec.Cmd, art, js string) result {
+func collect(t *testing.T, cmd *exec.Cmd, art, js string) rigRun {
 	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	assertNoQEMU(t, cmd.Process.Pid)
-	r := result{out: out.String(), artifacts: art}
+	r := rigRun{out: out.String(), artifacts: art}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("run rig: %v", err)
 	}
 	if b, err := os.ReadFile(js); err == nil {
-		var cells []report.Cell
-		if err := json.Unmarshal(b, &cells); err != nil || len(cells) == 0 {
-			t.Fatalf("the -json report does not parse as cells (%v):\n%s", err, b)
+		doc := parseDoc(t, b)
+		if len(doc.Cells) == 0 {
+			t.Fatalf("the -json report has no cell:\n%s", b)
 		}
-		r.rep = &cells[0].Result
+		r.rep = &doc.Cells[0].Result
 	}
 	return r
 }
 
+// parseDoc parses a -json document of the current schema.
+func parseDoc(t testing.TB, b []byte) result.Document {
+	t.Helper()
+	var doc result.Document
+	if err := json.Unmarshal(b, &doc); err != nil || doc.Schema != result.Schema {
+		t.Fatalf("the -json report does not parse as schema %d (%v):\n%s", result.Schema, err, b)
+	}
+	return doc
+}
+
+// readDoc reads a -json document of the current schema.
+func readDoc(t testing.TB, path string) result.Document {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the -json report: %v", err)
+	}
+	return parseDoc(t, b)
+}
+
+// stageOf finds a stage in a run's report, failing the test without it.
+func stageOf(t testing.TB, rep *result.Run, name string) result.Stage {
+	t.Helper()
+	for _, s := range rep.Stages {
+		if s.Stage == name {
+			return s
+		}
+	}
+	t.Fatalf("no %s stage in the report: %+v", name, rep.Stages)
+	return result.Stage{}
+}
+
+// wantNoWarnings fails when the module stage of a run's report did not
+// pass warning-free with W=1.
+func wantNoWarnings(t testing.TB, rep *result.Run, what string) {
+	t.Helper()
+	if st := stageOf(t, rep, layout.StageModule); st.Failed || len(st.Warnings) > 0 || !strings.HasSuffix(st.Summary, ", 0 warning(s) with W=1") {
+		t.Errorf("%s: the driver does not build warning-free with W=1: %+v", what, st)
+	}
+}
+
 // report returns the run's -json report, failing the test without one.
-func (r result) report(t *testing.T) *runner.Report {
+func (r rigRun) report(t *testing.T) *result.Run {
 	t.Helper()
 	if r.rep == nil {
 		t.Fatalf("the run wrote no -json report (exit %d)", r.code)
@@ -121,14 +164,14 @@ func fixture(name string) string {
 
 // wantVerdict checks a run's class, its exit code, and that its message
 // says says.
-func wantVerdict(t *testing.T, r result, class verdict.Class, says string) *runner.Report {
+func wantVerdict(t *testing.T, r rigRun, class verdict.Class, says string) *result.Run {
 	t.Helper()
 	rep := r.report(t)
 	if rep.Class != class || r.code != class.ExitCode() || rep.ExitCode != r.code {
 		t.Errorf("class %s, exit %d (report says %d); want %s and exit %d", rep.Class, r.code, rep.ExitCode, class, class.ExitCode())
 	}
-	if !strings.Contains(rep.Message, says) {
-		t.Errorf("the verdict %q does not say %q", rep.Message, says)
+	if !strings.Contains(rep.Verdict(), says) {
+		t.Errorf("the verdict %q does not say %q", rep.Verdict(), says)
 	}
 	return rep
 }
@@ -138,7 +181,7 @@ var contractCases = []string{"reader_output", "refuses_bad_maps", "shared_cohere
 
 // assertContract checks that every contract case ran and passed, and that
 // none was skipped: the project's own driver implements all of them.
-func assertContract(t *testing.T, rep *runner.Report) {
+func assertContract(t *testing.T, rep *result.Run) {
 	t.Helper()
 	var names []string
 	for _, c := range rep.Cases {
@@ -149,6 +192,24 @@ func assertContract(t *testing.T, rep *runner.Report) {
 	}
 	if !slices.Equal(names, contractCases) {
 		t.Errorf("contract cases %q, want %q", names, contractCases)
+	}
+}
+
+// defaultOptions are the options of a run with the default flags, as far
+// as the terminal's rendering of a result needs them.
+func defaultOptions() runner.Options {
+	return runner.Options{Device: "/dev/mymap", Expect: wire.DefaultExpect, Checks: runner.ChecksContract}
+}
+
+// wantTerminal checks that the run's terminal output ends with what
+// printResult renders from its -json report: the terminal shows the
+// result the report carries, bytes, cases and verdict line alike.
+func wantTerminal(t *testing.T, r rigRun, opts runner.Options) {
+	t.Helper()
+	var b strings.Builder
+	printResult(&b, *r.report(t), opts)
+	if !strings.HasSuffix(r.out, b.String()) {
+		t.Errorf("the terminal does not end with the report's rendering:\n%s", b.String())
 	}
 }
 
@@ -164,13 +225,8 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("the reader printed %q, want the ten bytes 0..9", rep.Output)
 	}
 	assertContract(t, rep)
-	if !strings.Contains(r.out, "\n0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n") ||
-		!regexp.MustCompile(`(?m)^PASS: /dev/mymap maps the expected 10 bytes and meets the contract \(7 cases\)`).MatchString(r.out) {
-		t.Error("the terminal output lacks the bytes or the PASS line")
-	}
-	if !strings.Contains(r.out, "mymap.ko, 0 warning(s) with W=1") {
-		t.Error("the driver does not build warning-free with W=1")
-	}
+	wantTerminal(t, r, defaultOptions())
+	wantNoWarnings(t, rep, "module/")
 	var stages []string
 	for _, s := range rep.Stages {
 		stages = append(stages, s.Stage)
@@ -264,60 +320,44 @@ func TestBrokenModules(t *testing.T) {
 	}
 }
 
+// Bad usage through the built binary: exit 2 and a clear message, from
+// each step that finds it (parsing, resolving, the run's stages). Each
+// misuse's exact message is checked in process, in cli_test.go; these are
+// the ones that need the built rig's child processes, and one of each kind.
 func TestBadUsage(t *testing.T) {
 	empty := t.TempDir()
 	notOurs := t.TempDir()
 	os.WriteFile(filepath.Join(notOurs, "thesis.tex"), []byte("precious"), 0o644)
-	for _, args := range [][]string{
-		{"-kernel", "9.99"},
-		{"-kernel", "six"},
-		{"-module", empty},
-		{"-module", filepath.Join(empty, "missing")},
-		{"-expect", "1,2,300"},
-		{"-expect", strings.Repeat("1,", 4096) + "1"},
-		{"-config", "nonesuch"},
-		{"-boot-timeout", "-1s"},
-		{"-settle", "-1s"},
-		{"-settle", "2m"},
-		{"-accel", "hvf"},
-		{"-cell", "no-such-cell"},
-		{"-cell", "6.1,6.1"},
-		{"-cell", "6.1", "-config", "debug"},
-		{"-cell", "6.1", "-kernel", "6.12"},
-		{"-cell", "6.1", "-kernel-src", empty},
-		{"exec", "-junit", filepath.Join(empty, "j.xml"), "--", "true"},
-		{"-guest-test", "no/such/dir", "-build-only"},
-		{"-checks", "none", "-guest-test", "../testdata/modules/wrongbytes/wrongbytes.c", "-build-only"},
-		{"-network"},
-		{"-kernel-sha256", strings.Repeat("0", 64)},
-		{"-cache", "/proc/mmaprig-cache"},
-		{"-channel", "carrier-pigeon"},
-		{"-checks", "some"},
-		{"-mem", "12"},
-		{"-inject", "gremlins"},
-		{"-qemu", "/nonexistent/qemu-system-x86_64", "-build-only"},
-		{"exec", "-channel", "serial", "--", "true"},
-		{"-artifacts", notOurs},
-		{"nonsense-command"},
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-kernel", "six"}, `rig: -kernel "six": want a version like 6.1 or 6.12`},
+		{[]string{"lint", "-html", "x.html"}, "rig: rig lint has no flag -html (rig run and rig matrix take it); see rig lint -h"},
+		{[]string{"exec", "-channel", "serial", "--", "true"}, "rig: rig exec has no flag -channel (rig run, rig matrix and rig watch take it); see rig exec -h"},
+		{[]string{"-config", "nonesuch"}, `rig: -config: unknown config fragment "nonesuch" (have: ` + strings.Join(kernel.FragmentNames(), ", ") + ", or give a file's path)"},
+		{[]string{"-module", empty}, "FAIL [setup]: -module " + empty + ": give a directory with the module's Kbuild or Makefile"},
+		// Found once the module is built, after the initramfs.
+		{[]string{"-checks", "none", "-guest-test", "../testdata/modules/wrongbytes/wrongbytes.c", "-build-only"},
+			"FAIL [setup]: -guest-test ../testdata/modules/wrongbytes/wrongbytes.c"},
+		{[]string{"-artifacts", notOurs}, "rig: -artifacts " + notOurs + " holds files that are not a rig run's artifacts; give a new or empty directory"},
+		{[]string{"nonsense-command"}, `rig: unknown command "nonsense-command"; the commands are run, matrix, exec, shell, watch, lint, key, kdir, srcdir (run is the default); see rig help`},
 	} {
+		args := tc.args
 		if !slices.Contains(args, "-artifacts") {
 			i := slices.Index(args, "--")
 			if i < 0 {
 				i = len(args)
 			}
-			args = slices.Insert(args, i, "-artifacts", filepath.Join(t.TempDir(), "artifacts"))
+			args = slices.Insert(slices.Clone(args), i, "-artifacts", filepath.Join(t.TempDir(), "artifacts"))
 		}
-		cmd := exec.Command(rigBin, args...)
-		out, err := cmd.CombinedOutput()
+		out, err := exec.Command(rigBin, args...).CombinedOutput()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()
 		}
-		if code != 2 {
-			t.Errorf("rig %v: exit %d; want 2 (bad usage or setup)\n%s", args, code, out)
-		}
-		if !strings.Contains(string(out), "rig:") && !strings.Contains(string(out), "FAIL [setup]") {
-			t.Errorf("rig %v: no clear error:\n%s", args, out)
+		if code != 2 || !slices.Contains(strings.Split(string(out), "\n"), tc.want) {
+			t.Errorf("rig %v: exit %d; want 2 (bad usage or setup) and the line %q\n%s", args, code, tc.want, out)
 		}
 	}
 	if !testing.Short() {

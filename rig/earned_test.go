@@ -59,8 +59,8 @@ func TestFloodedConsoleStillFails(t *testing.T) {
 			t.Run("", func(t *testing.T) {
 				r := runRig(t, "-module", fixture("floodwrong"), "-checks", "reader")
 				rep := r.report(t)
-				if rep.Class != verdict.Contract || r.code != 1 || !strings.Contains(rep.Message, "wrong bytes in the mapped page: got [9 8 7 6 5 4 3 2 1 0]") {
-					t.Errorf("run %d of %d: %s, exit %d: %s", i+1, runs, rep.Class, r.code, rep.Message)
+				if rep.Class != verdict.Contract || r.code != 1 || !strings.Contains(rep.Verdict(), "wrong bytes in the mapped page: got [9 8 7 6 5 4 3 2 1 0]") {
+					t.Errorf("run %d of %d: %s, exit %d: %s", i+1, runs, rep.Class, r.code, rep.Verdict())
 				}
 			})
 		}()
@@ -105,8 +105,8 @@ func TestLostEventIsChannel(t *testing.T) {
 	}
 	// The kernel's records forwarded between the steps take sequence
 	// numbers too, so the device event's is not fixed.
-	if !regexp.MustCompile(`step device \(seq \d+\) never arrived`).MatchString(rep.Message) {
-		t.Errorf("the verdict %q does not name the step that never arrived", rep.Message)
+	if !regexp.MustCompile(`step device \(seq \d+\) never arrived`).MatchString(rep.Verdict()) {
+		t.Errorf("the verdict %q does not name the step that never arrived", rep.Verdict())
 	}
 }
 

@@ -8,6 +8,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"github.com/mmaprig/mmaprig/internal/layout"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -170,7 +172,7 @@ func alive(pids []int) []int {
 // verdictWithin runs the rig with -timeout limit and checks class and
 // message: a rig that hangs ends interrupted, in the wrong class, rather
 // than the test measuring wall time.
-func verdictWithin(t *testing.T, limit time.Duration, class verdict.Class, says string, args ...string) *runner.Report {
+func verdictWithin(t *testing.T, limit time.Duration, class verdict.Class, says string, args ...string) *result.Run {
 	t.Helper()
 	start := time.Now()
 	r := runRig(t, append([]string{"-timeout", limit.String()}, args...)...)
@@ -333,7 +335,7 @@ func TestKill9MidBuild(t *testing.T) {
 		}
 	}
 	r := runRig(t, "-cache", cache, "-checks", "reader")
-	if r.code != 0 || !strings.Contains(r.out, "u-root base built") {
+	if r.code != 0 || !strings.Contains(stageOf(t, r.report(t), layout.StageInitramfs).Summary, "u-root base built") {
 		t.Errorf("the run after the kill: exit %d; want 0 and a fresh base build", r.code)
 	}
 	if left, _ := filepath.Glob(filepath.Join(cache, "initramfs", "*.tmp-*")); len(left) > 0 {

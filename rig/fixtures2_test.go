@@ -8,23 +8,23 @@ package main
 // deadlines; and runRig checks that no QEMU outlives the rig.
 
 import (
+	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
 // mustFail checks that a run failed: a report, a class other than pass,
 // that class's exit code, and no PASS verdict on the terminal.
-func mustFail(t *testing.T, r result) *runner.Report {
+func mustFail(t *testing.T, r rigRun) *result.Run {
 	t.Helper()
 	rep := r.report(t)
 	if rep.Class == verdict.Pass || r.code == 0 {
-		t.Fatalf("a broken module passed: class %s, exit %d: %s", rep.Class, r.code, rep.Message)
+		t.Fatalf("a broken module passed: class %s, exit %d: %s", rep.Class, r.code, rep.Verdict())
 	}
 	if r.code != rep.Class.ExitCode() || rep.ExitCode != r.code {
 		t.Errorf("class %s, exit %d (report says %d); want exit %d", rep.Class, r.code, rep.ExitCode, rep.Class.ExitCode())
@@ -58,10 +58,10 @@ func TestFixtures2PowerOff(t *testing.T) {
 			rep := mustFail(t, r)
 			if rep.Class != tc.class || r.code != verdict.ExitModule {
 				t.Errorf("class %s, exit %d: %s; want %s (exit %d): the module took the guest down",
-					rep.Class, r.code, rep.Message, tc.class, verdict.ExitModule)
+					rep.Class, r.code, rep.Verdict(), tc.class, verdict.ExitModule)
 			}
-			if !strings.Contains(rep.Message, tc.says) || !strings.Contains(strings.ToLower(rep.Message), tc.reason) {
-				t.Errorf("the verdict %q does not say %q and name the %s", rep.Message, tc.says, tc.reason)
+			if !strings.Contains(rep.Verdict(), tc.says) || !strings.Contains(strings.ToLower(rep.Verdict()), tc.reason) {
+				t.Errorf("the verdict %q does not say %q and name the %s", rep.Verdict(), tc.says, tc.reason)
 			}
 			if rep.Step != "run reader" {
 				t.Errorf("the verdict is about step %q; want run reader, the program that mapped the device", rep.Step)
@@ -89,15 +89,15 @@ func TestFixtures2StallMmap(t *testing.T) {
 		rep := mustFail(t, r)
 		switch rep.Class {
 		case verdict.Channel:
-			if !strings.Contains(rep.Message, "step run reader") || !strings.Contains(rep.Message, "did not arrive within 8s") {
-				t.Errorf("the verdict %q does not name the reader and its deadline", rep.Message)
+			if !strings.Contains(rep.Verdict(), "step run reader") || !strings.Contains(rep.Verdict(), "did not arrive within 8s") {
+				t.Errorf("the verdict %q does not name the reader and its deadline", rep.Verdict())
 			}
 		case verdict.GuestCrash:
-			if !strings.Contains(rep.Message, "stall") {
-				t.Errorf("the verdict %q does not name the stall", rep.Message)
+			if !strings.Contains(rep.Verdict(), "stall") {
+				t.Errorf("the verdict %q does not name the stall", rep.Verdict())
 			}
 		default:
-			t.Errorf("class %s: %s; want channel (the guest froze) or guest-crash (a stall report)", rep.Class, rep.Message)
+			t.Errorf("class %s: %s; want channel (the guest froze) or guest-crash (a stall report)", rep.Class, rep.Verdict())
 		}
 	})
 
@@ -115,12 +115,12 @@ func TestFixtures2StallMmap(t *testing.T) {
 		rep := mustFail(t, r)
 		switch rep.Class {
 		case verdict.Channel:
-			if !strings.Contains(rep.Message, "step run reader") {
-				t.Errorf("the verdict %q does not name the reader", rep.Message)
+			if !strings.Contains(rep.Verdict(), "step run reader") {
+				t.Errorf("the verdict %q does not name the reader", rep.Verdict())
 			}
 		case verdict.Contract:
-			if rep.Step != "run reader" || !strings.Contains(rep.Message, "stuck in the kernel") {
-				t.Errorf("step %q: %q; want the reader, stuck in the kernel", rep.Step, rep.Message)
+			if rep.Step != "run reader" || !strings.Contains(rep.Verdict(), "stuck in the kernel") {
+				t.Errorf("step %q: %q; want the reader, stuck in the kernel", rep.Step, rep.Verdict())
 			}
 		case verdict.GuestCrash:
 			if rep.Step != "run reader" {
@@ -133,7 +133,7 @@ func TestFixtures2StallMmap(t *testing.T) {
 				t.Errorf("title %q does not name the module's function stallmmap_mmap", rep.Title)
 			}
 		default:
-			t.Errorf("class %s: %s; want guest-crash (a stall report), channel (the guest froze) or contract (the reader stuck in the kernel)", rep.Class, rep.Message)
+			t.Errorf("class %s: %s; want guest-crash (a stall report), channel (the guest froze) or contract (the reader stuck in the kernel)", rep.Class, rep.Verdict())
 		}
 	})
 
@@ -147,10 +147,10 @@ func TestFixtures2StallMmap(t *testing.T) {
 		rep := mustFail(t, r)
 		if r.code != verdict.ExitModule || (rep.Class != verdict.Contract && rep.Class != verdict.GuestCrash) {
 			t.Errorf("class %s, exit %d: %s; want contract or guest-crash (exit 1): the guest answers, its reader is stuck in the module",
-				rep.Class, r.code, rep.Message)
+				rep.Class, r.code, rep.Verdict())
 		}
-		if !strings.Contains(rep.Message, "reader") || !strings.Contains(rep.Message, "uninterruptible") {
-			t.Errorf("the verdict %q does not name the reader stuck in an uninterruptible sleep", rep.Message)
+		if !strings.Contains(rep.Verdict(), "reader") || !strings.Contains(rep.Verdict(), "uninterruptible") {
+			t.Errorf("the verdict %q does not name the reader stuck in an uninterruptible sleep", rep.Verdict())
 		}
 		// This restored guest ran for several seconds: its clock stayed
 		// sane (under TCG the watchdog used to call the TSC unstable a few

@@ -11,10 +11,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +38,7 @@ func needMountNamespace(t *testing.T) {
 
 // runRigMounted runs the rig as runRig does, but in a private mount
 // namespace where the shell commands mounts ran first.
-func runRigMounted(t *testing.T, mounts string, args ...string) result {
+func runRigMounted(t *testing.T, mounts string, args ...string) rigRun {
 	t.Helper()
 	dir := t.TempDir()
 	art, js := filepath.Join(dir, "artifacts"), filepath.Join(dir, "result.json")
@@ -68,11 +68,11 @@ func warmCache(t *testing.T) string {
 // wantHostFault checks a run that met the host's fault: setup, exit 2,
 // a message that names the path and says what to do, and nothing that
 // blames the module or the rig.
-func wantHostFault(t *testing.T, r result, path, advice string) {
+func wantHostFault(t *testing.T, r rigRun, path, advice string) {
 	t.Helper()
 	rep := wantVerdict(t, r, verdict.Setup, path)
-	if !strings.Contains(rep.Message, advice) {
-		t.Errorf("the message %q does not say %q", rep.Message, advice)
+	if !strings.Contains(rep.Verdict(), advice) {
+		t.Errorf("the message %q does not say %q", rep.Verdict(), advice)
 	}
 	for _, bad := range []string{"did not compile", "internal error", "FAIL [module-build]", "FAIL [infra]"} {
 		if strings.Contains(r.out, bad) {
@@ -166,8 +166,8 @@ func TestModpostHeadlines(t *testing.T) {
 			if !strings.HasPrefix(rep.Excerpt, headline) {
 				t.Errorf("the excerpt %q does not start with %q", rep.Excerpt, headline)
 			}
-			if strings.Contains(rep.Message+rep.Excerpt, "/module/") {
-				t.Errorf("the verdict names the cache's copy: %q / %q", rep.Message, rep.Excerpt)
+			if strings.Contains(rep.Verdict()+rep.Excerpt, "/module/") {
+				t.Errorf("the verdict names the cache's copy: %q / %q", rep.Verdict(), rep.Excerpt)
 			}
 		})
 	}
@@ -208,18 +208,17 @@ func TestMovedCache(t *testing.T) {
 			t.Error("the kernel was rebuilt")
 		}
 	}
-	if !strings.Contains(r.out, "source relinked") || !strings.Contains(r.out, "which is gone") {
+	if k := stageOf(t, rep, layout.StageKernel).Summary; !strings.Contains(k, "source relinked") || !strings.Contains(k, "which is gone") {
 		t.Error("the run does not say that it repointed the kernel tree, and why")
 	}
 	// The tree the run used is repaired; the others are, when a run uses
 	// them.
-	m := regexp.MustCompile(`kernel .* cached \S+ \(([0-9a-f]+)\)`).FindStringSubmatch(r.out)
-	if m == nil {
-		t.Fatal("the run does not name its kernel's key")
+	if rep.Origin == nil || rep.Origin.Key == "" {
+		t.Fatal("the run's report does not name its kernel's key")
 	}
-	mk, _ := filepath.Glob(filepath.Join(moved, "kernel", m[1]+"*", "Makefile"))
+	mk, _ := filepath.Glob(filepath.Join(moved, "kernel", rep.Origin.Key+"*", "Makefile"))
 	if len(mk) != 1 {
-		t.Fatalf("kernel trees for key %s: %q; want one", m[1], mk)
+		t.Fatalf("kernel trees for key %s: %q; want one", rep.Origin.Key, mk)
 	}
 	if b, _ := os.ReadFile(mk[0]); bytes.Contains(b, []byte(old)) {
 		t.Errorf("%s still names the old cache: %s", mk[0], b)

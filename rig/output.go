@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/report"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
+	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
 // The run's outputs: the terminal's verdict, and the -json, -junit and
@@ -32,7 +33,7 @@ type outputs struct {
 // write writes the result document (-json), the JUnit XML and the HTML
 // page, all from the same cells, and appends the job summary; a summary
 // that cannot be written is only a warning.
-func (o outputs) write(cells []report.Cell, stderr io.Writer) error {
+func (o outputs) write(cells []result.Cell, stderr io.Writer) error {
 	if o.json != "" {
 		if err := report.WriteJSON(o.json, cells); err != nil {
 			return err
@@ -70,7 +71,7 @@ func prepareArtifacts(opts runner.Options, stderr io.Writer) bool {
 	return true
 }
 
-func printResult(w io.Writer, res runner.Result, opts runner.Options) {
+func printResult(w io.Writer, res result.Run, opts runner.Options) {
 	if len(res.Output) > 0 {
 		fmt.Fprintf(w, "bytes read through the mapping of %s:\n", opts.Device)
 		for _, l := range res.Output {
@@ -86,9 +87,9 @@ func printResult(w io.Writer, res runner.Result, opts runner.Options) {
 			}
 			t := ""
 			if c.Time > 0 {
-				t = progress.FormatDuration(c.Time)
+				t = progress.FormatDuration(c.Time.D())
 			}
-			switch c.Result {
+			switch wire.CaseResult(c.Result) {
 			case wire.Pass:
 				fmt.Fprintf(w, "  ok    %-20s %8s\n", c.Name, t)
 			case wire.Skip:
@@ -101,27 +102,27 @@ func printResult(w io.Writer, res runner.Result, opts runner.Options) {
 			}
 		}
 	}
-	if res.Err == nil && opts.BuildOnly {
+	if res.Class == verdict.Pass && opts.BuildOnly {
 		fmt.Fprintf(w, "BUILT: kernel, module and initramfs are ready (-build-only; nothing booted)\nartifacts: %s\n", res.ArtifactDir)
 		return
 	}
-	if res.Err == nil {
+	if res.Class == verdict.Pass {
 		what := passSummary(res, opts)
 		printCoverage(w, res)
-		fmt.Fprintf(w, "PASS: %s (boot to verdict %.2fs, accel %s)\n", what, res.BootToVerdict.Seconds(), res.Accel.Name)
+		fmt.Fprintf(w, "PASS: %s (boot to verdict %.2fs, accel %s)\n", what, res.BootToVerdict.Seconds(), res.Accel)
 		fmt.Fprintf(w, "artifacts: %s\n", res.ArtifactDir)
 		return
 	}
 	printCoverage(w, res)
-	fmt.Fprintf(w, "FAIL [%s]: %s\n", res.Class, res.Err.Msg)
-	if res.Err.Err != nil {
-		fmt.Fprintf(w, "  cause: %v\n", res.Err.Err)
+	fmt.Fprintf(w, "FAIL [%s]: %s\n", res.Class, res.Message)
+	if res.Cause != "" {
+		fmt.Fprintf(w, "  cause: %s\n", res.Cause)
 	}
-	if res.Err.Excerpt != "" {
-		fmt.Fprintf(w, "--- excerpt ---\n%s\n--- end of excerpt ---\n", res.Err.Excerpt)
+	if res.Excerpt != "" {
+		fmt.Fprintf(w, "--- excerpt ---\n%s\n--- end of excerpt ---\n", res.Excerpt)
 	}
-	if con := filepath.Join(res.ArtifactDir, "console.log"); fileExists(con) {
-		fmt.Fprintf(w, "serial log: %s\n", con)
+	if fileExists(res.ConsoleLog) {
+		fmt.Fprintf(w, "serial log: %s\n", res.ConsoleLog)
 	} else {
 		fmt.Fprintln(w, "serial log: none; the VM did not start")
 	}
@@ -129,7 +130,7 @@ func printResult(w io.Writer, res runner.Result, opts runner.Options) {
 }
 
 // printCoverage prints a line per source file of the module's coverage.
-func printCoverage(w io.Writer, res runner.Result) {
+func printCoverage(w io.Writer, res result.Run) {
 	if res.Coverage == nil {
 		return
 	}
@@ -140,12 +141,12 @@ func printCoverage(w io.Writer, res runner.Result) {
 }
 
 // passSummary says what a passing run proved.
-func passSummary(res runner.Result, opts runner.Options) string {
+func passSummary(res result.Run, opts runner.Options) string {
 	var what []string
 	if opts.Checks != runner.ChecksNone {
 		what = append(what, fmt.Sprintf("%s maps the expected %d bytes", opts.Device, len(opts.Expect)))
 	}
-	n := map[string][]wire.Case{}
+	n := map[string][]result.Case{}
 	var suites []string
 	for _, c := range res.Cases {
 		if n[c.Suite] == nil {
@@ -155,9 +156,9 @@ func passSummary(res runner.Result, opts runner.Options) string {
 	}
 	for _, s := range suites {
 		if s == wire.CmdContract {
-			what = append(what, fmt.Sprintf("meets the contract (%s)", runner.CaseCount(n[s])))
+			what = append(what, fmt.Sprintf("meets the contract (%s)", result.CaseCount(n[s])))
 		} else {
-			what = append(what, fmt.Sprintf("passes %s (%s)", s, runner.CaseCount(n[s])))
+			what = append(what, fmt.Sprintf("passes %s (%s)", s, result.CaseCount(n[s])))
 		}
 	}
 	if len(what) == 0 {

@@ -59,7 +59,7 @@ func TestLeftoverAtUnload(t *testing.T) {
 			r := runRig(t, append([]string{"-module", fixture("leftover")}, tc.args...)...)
 			rep := wantVerdict(t, r, verdict.GuestCrash, "")
 			if !slices.Contains(tc.steps, rep.Step) {
-				t.Errorf("the verdict is about step %q (%s); want one of %q", rep.Step, rep.Message, tc.steps)
+				t.Errorf("the verdict is about step %q (%s); want one of %q", rep.Step, rep.Verdict(), tc.steps)
 			}
 			if !strings.Contains(rep.Title, tc.title) {
 				t.Errorf("title %q does not say %q", rep.Title, tc.title)
@@ -88,7 +88,7 @@ func TestQuietWarn(t *testing.T) {
 			r := runRig(t, append([]string{"-module", fixture("quietwarn")}, tc.args...)...)
 			rep := wantVerdict(t, r, verdict.GuestCrash, "")
 			if rep.Step != tc.step || rep.Title != tc.title {
-				t.Errorf("step %q, title %q; want %q, %q (%s)", rep.Step, rep.Title, tc.step, tc.title, rep.Message)
+				t.Errorf("step %q, title %q; want %q, %q (%s)", rep.Step, rep.Title, tc.step, tc.title, rep.Verdict())
 			}
 			b, err := os.ReadFile(filepath.Join(r.artifacts, "kmsg.txt"))
 			if err != nil || !strings.Contains(string(b), "WARNING: CPU:") {

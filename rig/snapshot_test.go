@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,14 +21,14 @@ import (
 	"github.com/mmaprig/mmaprig/rig/vm"
 )
 
-// bootOf returns the boot stage's summary line of a run's output.
-func bootOf(out string) string {
-	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(l, "  boot ") {
-			return l
-		}
+// bootOf returns how a run's guest came up, from its -json report.
+func bootOf(t *testing.T, r rigRun) result.Boot {
+	t.Helper()
+	b := r.report(t).Boot
+	if b == nil {
+		t.Fatalf("the -json report says nothing of the boot (exit %d)", r.code)
 	}
-	return ""
+	return *b
 }
 
 // The fixtures give the same verdict, class and title, from a snapshot as
@@ -57,11 +58,11 @@ func TestSnapshotJudgesAsColdBoot(t *testing.T) {
 			warm := runRig(t, args...)
 			cold := runRig(t, append([]string{"-boot", "cold"}, args...)...)
 			w, c := warm.report(t), cold.report(t)
-			if !strings.Contains(bootOf(warm.out), "restored from a snapshot") {
-				t.Errorf("the second run did not restore a snapshot: %q", bootOf(warm.out))
+			if bootOf(t, warm).Mode != result.BootRestored {
+				t.Errorf("the second run did not restore a snapshot: %+v", bootOf(t, warm))
 			}
-			if strings.Contains(bootOf(cold.out), "snapshot") {
-				t.Errorf("-boot cold used or saved a snapshot: %q", bootOf(cold.out))
+			if b := bootOf(t, cold); b.Mode != result.BootCold || b.Saved || b.RestoreFailed != "" {
+				t.Errorf("-boot cold used or saved a snapshot: %+v", bootOf(t, cold))
 			}
 			if w.Class != c.Class || w.Title != c.Title || w.Step != c.Step || warm.code != cold.code {
 				t.Errorf("restored: %s %q at %s (exit %d); cold: %s %q at %s (exit %d)",
@@ -105,10 +106,10 @@ func TestCorruptSnapshotFallsBack(t *testing.T) {
 	}
 	r := runRig(t, "-cache", cache, "-checks", "reader")
 	if r.report(t).Class != verdict.Pass {
-		t.Errorf("after a corrupt snapshot: %s: %s", r.rep.Class, r.rep.Message)
+		t.Errorf("after a corrupt snapshot: %s: %s", r.rep.Class, r.rep.Verdict())
 	}
-	if !strings.Contains(r.out, "the saved guest did not restore") || !strings.Contains(bootOf(r.out), "snapshot saved") {
-		t.Errorf("the run did not say it fell back, or did not save a new snapshot: %q", bootOf(r.out))
+	if bootOf(t, r).RestoreFailed == "" || !bootOf(t, r).Saved {
+		t.Errorf("the run did not say it fell back, or did not save a new snapshot: %+v", bootOf(t, r))
 	}
 	if fi, err := os.Stat(states[0]); err != nil || fi.Size() < 1<<20 {
 		t.Errorf("the snapshot was not saved again: %v", err)
@@ -118,8 +119,8 @@ func TestCorruptSnapshotFallsBack(t *testing.T) {
 		t.Errorf("the failed restore's qemu.log was not kept: %v", err)
 	}
 	r = runRig(t, "-cache", cache, "-checks", "reader")
-	if r.report(t).Class != verdict.Pass || !strings.Contains(bootOf(r.out), "restored from a snapshot") {
-		t.Errorf("the new snapshot did not restore: %s %q", r.rep.Class, bootOf(r.out))
+	if r.report(t).Class != verdict.Pass || bootOf(t, r).Mode != result.BootRestored {
+		t.Errorf("the new snapshot did not restore: %s %+v", r.rep.Class, bootOf(t, r))
 	}
 }
 
@@ -131,7 +132,7 @@ func TestParallelRestores(t *testing.T) {
 	}
 	runRig(t, "-checks", "reader") // the snapshot exists after this
 	var wg sync.WaitGroup
-	results := make([]result, 2)
+	results := make([]rigRun, 2)
 	for i := range results {
 		wg.Add(1)
 		go func() {
@@ -141,8 +142,8 @@ func TestParallelRestores(t *testing.T) {
 	}
 	wg.Wait()
 	for i, r := range results {
-		if r.report(t).Class != verdict.Pass || !strings.Contains(bootOf(r.out), "restored") {
-			t.Errorf("run %d: %s, %q", i, r.rep.Class, bootOf(r.out))
+		if r.report(t).Class != verdict.Pass || bootOf(t, r).Mode != result.BootRestored {
+			t.Errorf("run %d: %s, %+v", i, r.rep.Class, bootOf(t, r))
 		}
 	}
 	if results[0].rep.Nonce == results[1].rep.Nonce {

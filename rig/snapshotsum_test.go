@@ -8,13 +8,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )
@@ -78,7 +78,7 @@ func guestRAMByte(t *testing.T, b []byte, memMB int) int {
 }
 
 // bootCached reports whether the run's boot stage restored a snapshot.
-func bootCached(t *testing.T, rep *runner.Report) bool {
+func bootCached(t *testing.T, rep *result.Run) bool {
 	t.Helper()
 	for _, s := range rep.Stages {
 		if s.Stage == "boot" {
@@ -137,8 +137,8 @@ func snapshotStates(cache string) []string {
 func warmAndFlip(t *testing.T, args []string, cache string) (string, []byte) {
 	t.Helper()
 	first := runRig(t, args...)
-	if first.report(t).Class != verdict.Pass || !strings.Contains(bootOf(first.out), "snapshot saved") {
-		t.Fatalf("the first run did not pass and save a snapshot: %s, %q", first.rep.Class, bootOf(first.out))
+	if first.report(t).Class != verdict.Pass || !bootOf(t, first).Saved {
+		t.Fatalf("the first run did not pass and save a snapshot: %s, %+v", first.rep.Class, bootOf(t, first))
 	}
 	state := snapshotStates(cache)[0]
 	b, err := os.ReadFile(state)
@@ -156,17 +156,17 @@ func warmAndFlip(t *testing.T, args []string, cache string) (string, []byte) {
 
 // wantCaught checks that run r caught the flipped state by its checksum,
 // before QEMU read it, booted cold, passed, and saved a good snapshot.
-func wantCaught(t *testing.T, r result, state string) {
+func wantCaught(t *testing.T, r rigRun, state string) {
 	t.Helper()
 	rep := r.report(t)
 	if rep.Class != verdict.Pass || r.code != 0 {
-		t.Errorf("after a flipped byte: %s (exit %d): %s", rep.Class, r.code, rep.Message)
+		t.Errorf("after a flipped byte: %s (exit %d): %s", rep.Class, r.code, rep.Verdict())
 	}
 	if want := "the checksum of " + state + " did not match"; !strings.Contains(r.out, want) {
 		t.Errorf("the run did not say %q", want)
 	}
-	if bootCached(t, rep) || !strings.Contains(bootOf(r.out), "booted") || !strings.Contains(bootOf(r.out), "snapshot saved") {
-		t.Errorf("the run did not boot cold and save a new snapshot: %q", bootOf(r.out))
+	if bootCached(t, rep) || bootOf(t, r).Mode != result.BootCold || !bootOf(t, r).Saved {
+		t.Errorf("the run did not boot cold and save a new snapshot: %+v", bootOf(t, r))
 	}
 	if _, err := os.Stat(filepath.Join(r.artifacts, "restore-qemu.log")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("QEMU ran on the corrupt snapshot (restore-qemu.log: %v)", err)
@@ -192,8 +192,8 @@ func wouldLoad(t *testing.T, args []string, cache, state string, flipped []byte)
 		t.Logf("the machine changed (a new snapshot key) before the flipped state could be restored; not checked")
 		return
 	}
-	if !strings.Contains(bootOf(r.out), "restored from a snapshot") {
-		t.Errorf("QEMU did not restore the flipped snapshot once its checksum matched, so the byte may not be in guest RAM: %q", bootOf(r.out))
+	if bootOf(t, r).Mode != result.BootRestored {
+		t.Errorf("QEMU did not restore the flipped snapshot once its checksum matched, so the byte may not be in guest RAM: %+v", bootOf(t, r))
 	}
 }
 

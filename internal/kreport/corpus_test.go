@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -127,12 +128,19 @@ func TestCorpus(t *testing.T) {
 				t.Fatalf("Parse found no report; want %q", f.want.Title)
 			case got != nil && f.want == nil:
 				t.Fatalf("Parse found %q at line %d; want no report", got.Title, got.Start+1)
-			case got != nil && *got != *f.want:
+			case got != nil && !sameReport(*got, *f.want):
 				t.Errorf("Parse =\n%s\nwant\n%s", f.format(got), f.format(f.want))
 			}
 			checkMatch(t, f.console, got)
 		})
 	}
+}
+
+// sameReport compares reports but for their header texts and stacks,
+// which the corpus files do not record (TestParseInterleaved checks one).
+func sameReport(a, b Report) bool {
+	a.Stack, b.Stack, a.Text, b.Text = nil, nil, "", ""
+	return reflect.DeepEqual(a, b)
 }
 
 // checkMatch checks that Match agrees with Parse line by line: no line

@@ -205,6 +205,28 @@ func traceFrames(body []string) []string {
 	return nil
 }
 
+// stackLines returns the frame lines of the first stack trace in body that
+// has any, as printed, without the trace's section markers.
+func stackLines(body []string) []string {
+	for i := 0; i < len(body); i++ {
+		if !traceRE.MatchString(body[i]) {
+			continue
+		}
+		var lines []string
+		for _, l := range body[i+1:] {
+			if frameRE.MatchString(l) {
+				lines = append(lines, strings.TrimSpace(l))
+			} else if !markerRE.MatchString(l) {
+				break
+			}
+		}
+		if len(lines) > 0 {
+			return lines
+		}
+	}
+	return nil
+}
+
 // frame is a frame of a stack trace that the unwinder guessed.
 type frame struct {
 	name string

@@ -50,6 +50,11 @@ type Report struct {
 	Title string
 	// Frame is the guilty function, "" if none was found.
 	Frame string
+	// Text is the header's record, as printed.
+	Text string
+	// Stack is the report's first stack trace, a frame a line as the
+	// kernel printed it ("? mymap_mmap+0x1c/0x40 [mymap]").
+	Stack []string
 	// Start is the index in lines of the header line.
 	Start int
 }
@@ -76,6 +81,8 @@ func Parse(lines []string) (Report, bool) {
 				Header: m.header(),
 				Title:  m.title(frame, access(body)),
 				Frame:  frame,
+				Text:   m.text,
+				Stack:  stackLines(body),
 				Start:  i,
 			}, true
 		}

@@ -249,9 +249,11 @@ func TestParseInterleaved(t *testing.T) {
 		Header: Header{Kind: "BUG", Title: "BUG: kernel NULL pointer dereference"},
 		Title:  "BUG: kernel NULL pointer dereference in broken_mmap",
 		Frame:  "broken_mmap",
+		Text:   "BUG: kernel NULL pointer dereference, address: 0000000000000000",
+		Stack:  []string{"mmap_region+0x1f/0x30"},
 		Start:  2,
 	}
-	if !ok || rep != want {
+	if !ok || !reflect.DeepEqual(rep, want) {
 		t.Errorf("Parse = %+v, %v; want %+v", rep, ok, want)
 	}
 }

@@ -1,6 +1,6 @@
 // Package coverage turns the gcov data a guest sent back into a module's
-// line coverage: lcov.info and an HTML report in the artifacts, and a
-// summary per source file.
+// line coverage (a result.Coverage): lcov.info and an HTML report in the
+// artifacts, and a summary per source file.
 package coverage
 
 import (
@@ -18,44 +18,8 @@ import (
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/result"
 )
-
-// Report is a module's line coverage, from whatever checks ran.
-type Report struct {
-	Files []File
-	// LCOV and HTML are the reports in the artifact directory.
-	LCOV string
-	HTML string
-}
-
-// File is one source file's coverage, as lcov counts it.
-type File struct {
-	File           string
-	LinesHit       int
-	LinesFound     int
-	FunctionsHit   int
-	FunctionsFound int
-	// Uncovered are the line numbers that never ran.
-	Uncovered []int
-}
-
-// String is the one-line summary: "mymap.c 94.1% lines (113/120), 100%
-// functions".
-func (f File) String() string {
-	return fmt.Sprintf("%s %s lines (%d/%d), %s functions", filepath.Base(f.File),
-		percent(f.LinesHit, f.LinesFound), f.LinesHit, f.LinesFound, percent(f.FunctionsHit, f.FunctionsFound))
-}
-
-func percent(hit, found int) string {
-	if found == 0 {
-		return "-"
-	}
-	p := 100 * float64(hit) / float64(found)
-	if p == float64(int(p)) {
-		return fmt.Sprintf("%d%%", int(p))
-	}
-	return fmt.Sprintf("%.1f%%", p)
-}
 
 // Module is the module whose coverage is reported.
 type Module struct {
@@ -77,7 +41,7 @@ const timeout = 2 * time.Minute
 // HTML report in artifactDir (lcov and genhtml, from apt), and the
 // summary per source file. The .gcda files go next to the module build's
 // .gcno notes, in a copy.
-func Collect(ctx context.Context, m Module, files []wire.File, artifactDir string) (*Report, error) {
+func Collect(ctx context.Context, m Module, files []wire.File, artifactDir string) (*result.Coverage, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if len(files) == 0 {
@@ -96,7 +60,7 @@ func Collect(ctx context.Context, m Module, files []wire.File, artifactDir strin
 	if err := placeData(m.BuildDir, build, files); err != nil {
 		return nil, err
 	}
-	c := &Report{LCOV: filepath.Join(artifactDir, "lcov.info"), HTML: filepath.Join(dir, "html", "index.html")}
+	c := &result.Coverage{LCOV: filepath.Join(artifactDir, "lcov.info"), HTML: filepath.Join(dir, "html", "index.html")}
 	if err := runLCOV(ctx, m.CC, build, c); err != nil {
 		return nil, err
 	}
@@ -135,7 +99,7 @@ func placeData(moduleBuild, build string, files []wire.File) error {
 
 // runLCOV captures the data in build into c.LCOV, and renders c.HTML from
 // it; their output goes to lcov.log beside the build.
-func runLCOV(ctx context.Context, cc, build string, c *Report) error {
+func runLCOV(ctx context.Context, cc, build string, c *result.Coverage) error {
 	log, err := os.Create(filepath.Join(filepath.Dir(build), "lcov.log"))
 	if err != nil {
 		return err
@@ -190,20 +154,20 @@ func CheckGcov(ctx context.Context, cc string) error {
 // hit, the functions found and hit, and the lines that never ran. Files
 // outside the module directory (kernel headers' inline functions) are
 // left out.
-func parseLCOV(path, moduleDir string) ([]File, error) {
+func parseLCOV(path, moduleDir string) ([]result.FileCoverage, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var out []File
-	var cur *File
+	var out []result.FileCoverage
+	var cur *result.FileCoverage
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), ":")
 		switch {
 		case k == "SF":
-			out = append(out, File{File: v})
+			out = append(out, result.FileCoverage{File: v})
 			cur = &out[len(out)-1]
 		case cur == nil:
 		case k == "FN":
@@ -228,9 +192,10 @@ func parseLCOV(path, moduleDir string) ([]File, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	var mine []File
+	var mine []result.FileCoverage
 	for _, fc := range out {
 		if strings.HasPrefix(fc.File, moduleDir+"/") && kernel.IsModuleSource(fc.File) {
+			fc.Summarize()
 			mine = append(mine, fc)
 		}
 	}

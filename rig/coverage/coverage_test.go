@@ -40,8 +40,8 @@ end_of_record
 	if f.LinesHit != 2 || f.LinesFound != 4 || f.FunctionsHit != 1 || f.FunctionsFound != 2 || !slices.Equal(f.Uncovered, []int{102, 103}) {
 		t.Errorf("mymap.c = %+v", f)
 	}
-	if got := f.String(); got != "mymap.c 50% lines (2/4), 50% functions" {
-		t.Errorf("summary %q", got)
+	if got := f.String(); got != "mymap.c 50% lines (2/4), 50% functions" || f.Summary != got || f.LinePercent != 50 {
+		t.Errorf("summary %q (%q, %v%%)", got, f.Summary, f.LinePercent)
 	}
 	if _, err := parseLCOV(path, "/elsewhere"); err == nil {
 		t.Error("a tracefile without the module's files parsed")

@@ -2,24 +2,21 @@ package report
 
 import (
 	"fmt"
+	"github.com/mmaprig/mmaprig/internal/layout"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/progress"
-	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
-
-// stageOrder is the order a run's stages take; stages the runner adds
-// later follow them in the order they first appear.
-var stageOrder = []string{"setup", "kernel", "module", "initramfs", "boot"}
 
 // status is how a cell ended, for the reports that group or colour
 // cells: "skip" (it did not run), "pass" (it ended in the class it must,
 // even a failure class), or "fail".
-func (c Cell) status() string {
+func cellStatus(c result.Cell) string {
 	switch {
 	case c.Skipped != "":
 		return "skip"
@@ -31,7 +28,7 @@ func (c Cell) status() string {
 
 // verdict is the cell's class, with the class it must end in when the
 // two differ: "contract (expected pass)".
-func (c Cell) verdict() string {
+func cellVerdict(c result.Cell) string {
 	if c.Skipped != "" {
 		return "skipped"
 	}
@@ -39,14 +36,14 @@ func (c Cell) verdict() string {
 	if v == "" {
 		v = "unknown"
 	}
-	if c.Expect != "" && c.Expect != string(c.Result.Class) {
-		v += " (expected " + c.Expect + ")"
+	if c.Expect != "" && c.Expect != c.Result.Class {
+		v += " (expected " + string(c.Expect) + ")"
 	}
 	return v
 }
 
 // failingCases are the names of the contract cases that failed.
-func (c Cell) failingCases() []string {
+func cellFailingCases(c result.Cell) []string {
 	var names []string
 	for _, k := range c.Result.Cases {
 		if k.Result == string(wire.Fail) {
@@ -59,14 +56,14 @@ func (c Cell) failingCases() []string {
 // failure names what went wrong in a line: the crash or failure title,
 // or the first line of the message when there is no title, with the
 // plan step it is about. It is empty for a cell that passed.
-func (c Cell) failure() string {
+func cellFailure(c result.Cell) string {
 	r := c.Result
 	if c.Skipped != "" || (r.Class == verdict.Pass && r.Title == "") {
 		return ""
 	}
 	s := r.Title
 	if s == "" {
-		s, _, _ = strings.Cut(r.Message, "\n")
+		s, _, _ = strings.Cut(r.Verdict(), "\n")
 		s = truncate(s, 200)
 	}
 	if r.Step != "" {
@@ -79,7 +76,7 @@ func (c Cell) failure() string {
 }
 
 // stageNames lists the stages any cell went through, in run order.
-func stageNames(cells []Cell) []string {
+func stageNames(cells []result.Cell) []string {
 	var seen []string
 	for _, c := range cells {
 		for _, s := range c.Result.Stages {
@@ -89,7 +86,9 @@ func stageNames(cells []Cell) []string {
 		}
 	}
 	var names []string
-	for _, s := range stageOrder {
+	// Stages in the order a run takes them; any other follows in the
+	// order it first appears.
+	for _, s := range layout.Stages() {
 		if slices.Contains(seen, s) {
 			names = append(names, s)
 		}
@@ -103,13 +102,13 @@ func stageNames(cells []Cell) []string {
 }
 
 // stage finds a stage's time in a report.
-func stage(r runner.Report, name string) (runner.StageReport, bool) {
+func stage(r result.Run, name string) (result.Stage, bool) {
 	for _, s := range r.Stages {
 		if s.Stage == name {
 			return s, true
 		}
 	}
-	return runner.StageReport{}, false
+	return result.Stage{}, false
 }
 
 // seconds formats seconds as the terminal report does: 5ms, 3.62s, 4m12s.
@@ -118,10 +117,10 @@ func seconds(s float64) string {
 }
 
 // totals counts the cells by how they ended: "2 passed, 1 failed, 1 skipped".
-func totals(cells []Cell) string {
+func totals(cells []result.Cell) string {
 	n := map[string]int{}
 	for _, c := range cells {
-		n[c.status()]++
+		n[cellStatus(c)]++
 	}
 	parts := []string{fmt.Sprintf("%d passed", n["pass"])}
 	if n["fail"] > 0 {

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	_ "embed"
 	"fmt"
 	"html/template"
 	"net/url"
@@ -9,48 +10,78 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
+
+	"github.com/mmaprig/mmaprig/internal/layout"
+	"github.com/mmaprig/mmaprig/rig/result"
 )
 
-// htmlExcerptLines bounds each cell's console excerpt in the HTML report.
-const htmlExcerptLines = 200
+// htmlExcerptLines bounds each cell's console excerpt in the HTML report,
+// and htmlOutputLines the reader's output.
+const (
+	htmlExcerptLines = 200
+	htmlOutputLines  = 200
+)
 
 // artifactFiles are the files of a cell's artifact directory that the
-// HTML report links to, when the run left them.
+// HTML report links to, when the run left them, in the order a reader
+// wants them: the console first, the build logs last.
 var artifactFiles = []string{
-	"console.log", "engine.log", "run.json", "ktap.txt", "dmesg.txt",
-	"qemu.cmdline", "module-build.log", "kernel-build.log",
+	layout.ConsoleLog, layout.EngineLog, layout.QEMULog, layout.Dmesg, layout.Kmsg, layout.KTAP,
+	layout.RunSpec, layout.QEMUCmdline, layout.QEMUArgv, layout.KernelConfig,
+	layout.ModuleLog, layout.KernelLog,
 }
+
+// artifactDirs are the directories of an artifact directory the report
+// links to when they exist.
+var artifactDirs = []string{layout.CoverageDir, layout.WorkDir}
 
 // htmlPage is what the HTML template renders.
 type htmlPage struct {
 	Totals    string
 	Generated string
-	Rows      []htmlRow
+	Cells     []htmlCell
 }
 
-// htmlRow is one cell.
-type htmlRow struct {
-	Name, Status, Verdict, Skipped, Wall string
-	Kernel, Arch, Accel, AccelReason     string
-	Stages                               []htmlStage
-	Cases                                []htmlCase
-	Failure, Message, Excerpt            string
-	Artifacts                            htmlLink
-	Links                                []htmlLink
+// htmlCell is one cell: its summary row and its section.
+type htmlCell struct {
+	Name, Status, Failure, Skipped string
+	// Anchor is the section's id, which the summary links to.
+	Anchor string
+	// Class is how the cell ended ("skipped" if it did not run), and
+	// Expected the class it had to end in, when the two differ.
+	Class, Expected string
+	Kernel, Wall    string
+	R               result.Run
+	Guest           []htmlFact
+	Crash           []htmlFact
+	Stages          []htmlStage
+	Cases           []htmlCase
+	CaseCount       string
+	Output, Excerpt string
+	ExcerptLines    int
+	Coverage        []htmlFact
+	Dir             htmlLink
+	Links           []htmlLink
 }
 
-// htmlStage is one stage's time and its bar's width, in percent of the
-// longest stage in the report.
+// htmlFact is a line of a definition list: "boot: cold, 1.20s".
+type htmlFact struct {
+	Label, Value string
+	Link         *htmlLink
+}
+
+// htmlStage is one stage, its time and its bar's width in percent of
+// the longest stage in the report.
 type htmlStage struct {
-	Name, Time string
-	Cached     bool
-	Width      string
+	result.Stage
+	Time, Width string
 }
 
-// htmlCase is one contract case.
+// htmlCase is one case of the contract or of a guest test.
 type htmlCase struct {
-	Name, Result, Time, Reason string
-	Diagnostics                []string
+	result.Case
+	Time, Why, Diagnostics string
 }
 
 // htmlLink is a link to an artifact, relative to the report.
@@ -60,13 +91,12 @@ type htmlLink struct {
 }
 
 // WriteHTML writes one self-contained HTML page for the cells to path,
-// atomically: a row per cell with its kernel, architecture and
-// accelerator, a bar per stage (its width proportional to the stage's
-// time; cached stages are hatched), the verdict, the contract cases,
-// the crash or failure title and the console excerpt, and links to the
-// cell's artifacts, relative to path's directory. The page loads
+// atomically: a summary table of the cells first, then a section per
+// cell with its verdict, crash, guest, stages (a bar each, to one scale
+// across cells), reader output, cases, coverage, console excerpt and
+// links to its artifacts, relative to path's directory. The page loads
 // nothing: no script, no font, no stylesheet from elsewhere.
-func WriteHTML(path string, cells []Cell) error {
+func WriteHTML(path string, cells []result.Cell) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
@@ -75,11 +105,14 @@ func WriteHTML(path string, cells []Cell) error {
 	longest := 0.0
 	for _, c := range cells {
 		for _, s := range c.Result.Stages {
-			longest = max(longest, s.Seconds)
+			longest = max(longest, s.Time.Seconds())
 		}
 	}
+	ids := map[string]bool{}
 	for _, c := range cells {
-		page.Rows = append(page.Rows, htmlCell(c, filepath.Dir(abs), longest))
+		h := newHTMLCell(c, filepath.Dir(abs), longest)
+		h.Anchor = anchor(c.Name, ids)
+		page.Cells = append(page.Cells, h)
 	}
 	var b bytes.Buffer
 	if err := htmlReport.Execute(&b, page); err != nil {
@@ -91,40 +124,115 @@ func WriteHTML(path string, cells []Cell) error {
 	return nil
 }
 
-// htmlCell turns a cell into its row; dir is the report's directory,
-// which links are relative to, and longest the longest stage's seconds.
-func htmlCell(c Cell, dir string, longest float64) htmlRow {
+// newHTMLCell turns a cell into what the page shows of it; dir is the
+// report's directory, which links are relative to, and longest the
+// longest stage's seconds.
+func newHTMLCell(c result.Cell, dir string, longest float64) htmlCell {
 	r := c.Result
-	row := htmlRow{
-		Name: c.Name, Status: c.status(), Verdict: c.verdict(), Skipped: c.Skipped,
-		Kernel: r.Kernel, Arch: r.Arch, Accel: r.Accel, AccelReason: r.AccelReason,
-		Failure: c.failure(), Message: r.Message, Excerpt: lastLines(r.Excerpt, htmlExcerptLines),
+	h := htmlCell{
+		Name: c.Name, Status: cellStatus(c), Class: cellVerdict(c), Failure: cellFailure(c), Skipped: c.Skipped,
+		Kernel: short(r.Kernel), R: r, Excerpt: lastLines(r.Excerpt, htmlExcerptLines),
+		Output: lastLines(strings.Join(r.Output, "\n"), htmlOutputLines),
+	}
+	if c.Skipped == "" && c.Expect != "" && c.Expect != r.Class {
+		// The class alone: cellVerdict of a cell that expects nothing.
+		h.Class, h.Expected = cellVerdict(result.Cell{Result: r}), "expected "+string(c.Expect)
+	}
+	h.ExcerptLines = strings.Count(h.Excerpt, "\n") + 1
+	if c.Skipped != "" {
+		return h
 	}
 	if c.Wall > 0 {
-		row.Wall = seconds(c.Wall.Seconds())
+		h.Wall = seconds(c.Wall.Seconds())
 	}
+	h.Guest = guestFacts(r)
+	h.Crash = crashFacts(r)
+	h.Coverage = coverageFacts(r, dir)
 	for _, s := range r.Stages {
 		width := 0.0
 		if longest > 0 {
-			width = 100 * s.Seconds / longest
+			width = 100 * s.Time.Seconds() / longest
 		}
-		row.Stages = append(row.Stages, htmlStage{Name: s.Stage, Time: seconds(s.Seconds), Cached: s.Cached,
-			Width: fmt.Sprintf("%.2f", width)})
+		h.Stages = append(h.Stages, htmlStage{Stage: s, Time: seconds(s.Time.Seconds()), Width: fmt.Sprintf("%.2f", width)})
 	}
 	for _, k := range r.Cases {
-		row.Cases = append(row.Cases, htmlCase{Name: k.Name, Result: k.Result, Time: seconds(k.Seconds),
-			Reason: k.Reason, Diagnostics: k.Diagnostics})
+		hc := htmlCase{Case: k, Time: seconds(k.Time.Seconds()), Why: k.Reason, Diagnostics: strings.Join(k.Diagnostics, "\n")}
+		if k.Why != "" && k.Why != k.Reason {
+			hc.Why = k.Why + ": " + strings.TrimPrefix(k.Reason, k.Why+": ")
+		}
+		h.Cases = append(h.Cases, hc)
 	}
-	if c.Skipped == "" && r.ArtifactDir != "" {
-		row.Artifacts = htmlLink{Name: r.ArtifactDir, Href: relHref(dir, r.ArtifactDir, true)}
-		for _, f := range artifactFiles {
-			p := filepath.Join(r.ArtifactDir, f)
-			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-				row.Links = append(row.Links, htmlLink{Name: f, Href: relHref(dir, p, false)})
-			}
+	if len(r.Cases) > 0 {
+		h.CaseCount = caseCount(c)
+	}
+	if r.ArtifactDir != "" {
+		h.Dir = htmlLink{Name: r.ArtifactDir, Href: relHref(dir, r.ArtifactDir, true)}
+		h.Links = artifactLinks(dir, r.ArtifactDir)
+	}
+	return h
+}
+
+// caseCount is result.CaseCount with the failed cases counted too: "7
+// cases, 1 failed, 1 skipped: kernel_clean (no log)".
+func caseCount(c result.Cell) string {
+	failed := len(cellFailingCases(c))
+	s := result.CaseCount(c.Result.Cases)
+	if failed == 0 {
+		return s
+	}
+	head, tail, _ := strings.Cut(s, ", ")
+	s = fmt.Sprintf("%s, %d failed", head, failed)
+	if tail != "" {
+		s += ", " + tail
+	}
+	return s
+}
+
+// artifactLinks links to the files and directories of an artifact
+// directory that exist: the known files, the logs of a restore that
+// failed, and the coverage and work directories.
+func artifactLinks(dir, art string) []htmlLink {
+	var links []htmlLink
+	regular := func(p string) bool {
+		st, err := os.Stat(p)
+		return err == nil && st.Mode().IsRegular()
+	}
+	for _, f := range artifactFiles {
+		if p := filepath.Join(art, f); regular(p) {
+			links = append(links, htmlLink{Name: f, Href: relHref(dir, p, false)})
 		}
 	}
-	return row
+	restores, _ := filepath.Glob(filepath.Join(art, layout.RestorePrefix+"*"))
+	for _, p := range restores {
+		if regular(p) {
+			links = append(links, htmlLink{Name: filepath.Base(p), Href: relHref(dir, p, false)})
+		}
+	}
+	for _, d := range artifactDirs {
+		p := filepath.Join(art, d)
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			links = append(links, htmlLink{Name: d + "/", Href: relHref(dir, p, true)})
+		}
+	}
+	return links
+}
+
+// anchor is an id for a cell's section: "cell-" and its name, with
+// anything but letters, digits, dots and dashes made a dash (an id
+// holds no space), numbered when another cell took it already.
+func anchor(name string, taken map[string]bool) string {
+	slug := strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return r
+		}
+		return '-'
+	}, name)
+	id := "cell-" + slug
+	for n := 2; taken[id]; n++ {
+		id = fmt.Sprintf("cell-%s-%d", slug, n)
+	}
+	taken[id] = true
+	return id
 }
 
 // relHref is the link from a page in dir to target: a relative URL when
@@ -146,78 +254,8 @@ func relHref(dir, target string, isDir bool) template.URL {
 	return template.URL((&url.URL{Path: p}).String())
 }
 
+//go:embed html.tmpl
+var htmlTemplate string
+
 // htmlReport is the page. Its style is inline, and it has no script.
-var htmlReport = template.Must(template.New("report").Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>mmaprig: {{.Totals}}</title>
-<style>
-:root { color-scheme: light dark; --ok: #1a7f37; --bad: #cf222e; --skip: #8c959f; --bar: #0969da; --line: #d0d7de; }
-body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em; }
-h1 { font-size: 1.4em; margin: 0 0 .2em; }
-.meta { color: #57606a; margin-bottom: 1em; }
-table.cells { border-collapse: collapse; width: 100%; }
-table.cells > thead > tr > th { text-align: left; border-bottom: 2px solid var(--line); padding: .4em .6em; }
-tr.cell > td { vertical-align: top; border-bottom: 1px solid var(--line); padding: .5em .6em; }
-tr.cell.pass > td:first-child { border-left: 4px solid var(--ok); }
-tr.cell.fail > td:first-child { border-left: 4px solid var(--bad); }
-tr.cell.skip > td:first-child { border-left: 4px solid var(--skip); }
-.name { font-weight: 600; }
-.small, .wall { color: #57606a; font-size: .9em; }
-.stages { display: grid; grid-template-columns: max-content 12em max-content; gap: .15em .5em; align-items: center; }
-.track { display: block; background: rgba(127,127,127,.12); height: .8em; }
-.bar { display: block; height: 100%; min-width: 1px; background: var(--bar); }
-.bar.cached { background: repeating-linear-gradient(45deg, var(--bar) 0 3px, transparent 3px 6px); }
-.verdict { font-weight: 600; white-space: nowrap; }
-.verdict.pass { color: var(--ok); }
-.verdict.fail { color: var(--bad); }
-.verdict.skip { color: var(--skip); }
-table.cases { border-collapse: collapse; font-size: .92em; }
-table.cases td { padding: .05em .5em .05em 0; vertical-align: top; }
-.case-pass { color: var(--ok); }
-.case-fail { color: var(--bad); font-weight: 600; }
-.case-skip { color: var(--skip); }
-.failure { font-weight: 600; color: var(--bad); }
-.message { white-space: pre-wrap; }
-pre { white-space: pre-wrap; word-break: break-all; font-size: .85em; max-height: 30em; overflow: auto; background: rgba(127,127,127,.08); padding: .5em; margin: .3em 0; }
-ul.links { margin: 0; padding-left: 1.1em; }
-</style>
-</head>
-<body>
-<h1>mmaprig</h1>
-<div class="meta">{{.Totals}} · generated {{.Generated}} · stage bars are to one scale across cells; hatched stages came from the cache</div>
-<table class="cells">
-<thead><tr><th>cell</th><th>stages</th><th>verdict</th><th>contract cases</th><th>failure</th><th>artifacts</th></tr></thead>
-<tbody>
-{{- range .Rows}}
-<tr class="cell {{.Status}}" id="cell-{{.Name}}" data-cell="{{.Name}}">
-<td class="cellinfo"><div class="name">{{.Name}}</div>
-{{- if .Kernel}}<div class="kernel small">{{.Kernel}}</div>{{end}}
-{{- if or .Arch .Accel}}<div class="platform small">{{.Arch}}{{if .Accel}}, <span class="accel" title="{{.AccelReason}}">{{.Accel}}</span>{{end}}</div>{{end}}
-{{- if .Wall}}<div class="wall">wall {{.Wall}}</div>{{end}}</td>
-<td class="stages-cell">{{if .Stages}}<div class="stages">
-{{- range .Stages}}
-<span class="stage-name">{{.Name}}</span><span class="track"><span class="bar{{if .Cached}} cached{{end}}" data-stage="{{.Name}}" style="width: {{.Width}}%" title="{{.Name}} {{.Time}}{{if .Cached}} (cached){{end}}"></span></span><span class="stage-time small">{{.Time}}{{if .Cached}} cached{{end}}</span>
-{{- end}}
-</div>{{end}}</td>
-<td><span class="verdict {{.Status}}">{{.Verdict}}</span>{{if .Skipped}}<div class="skipped small">{{.Skipped}}</div>{{end}}</td>
-<td>{{if .Cases}}<table class="cases">
-{{- range .Cases}}
-<tr class="case case-{{.Result}}"><td class="case-result">{{.Result}}</td><td class="case-name">{{.Name}}</td><td class="case-time small">{{.Time}}</td><td class="case-why small">{{.Reason}}{{if .Diagnostics}}<pre>{{range .Diagnostics}}{{.}}
-{{end}}</pre>{{end}}</td></tr>
-{{- end}}
-</table>{{end}}</td>
-<td>{{if .Failure}}<div class="failure">{{.Failure}}</div>{{end}}
-{{- if .Message}}<div class="message small">{{.Message}}</div>{{end}}
-{{- if .Excerpt}}<details class="excerpt"><summary>console excerpt</summary><pre>{{.Excerpt}}</pre></details>{{end}}</td>
-<td>{{if .Artifacts.Href}}<a class="artifact-dir" href="{{.Artifacts.Href}}">{{.Artifacts.Name}}</a>{{end}}
-{{- if .Links}}<ul class="links">{{range .Links}}<li><a href="{{.Href}}">{{.Name}}</a></li>{{end}}</ul>{{end}}</td>
-</tr>
-{{- end}}
-</tbody>
-</table>
-</body>
-</html>
-`))
+var htmlReport = template.Must(template.New("report").Parse(htmlTemplate))

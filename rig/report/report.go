@@ -6,6 +6,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,40 +18,13 @@ import (
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/progress"
-	"github.com/mmaprig/mmaprig/rig/runner"
 )
-
-// Cell is one cell's outcome.
-type Cell struct {
-	Name string `json:"cell"`
-	// Expect is the class the cell must end in.
-	Expect string `json:"expect"`
-	// Skipped says why the cell did not run; empty if it ran.
-	Skipped string `json:"skipped,omitempty"`
-	// OK is whether the cell ended as expected (or was skipped).
-	OK     bool          `json:"ok"`
-	Result runner.Report `json:"result"`
-	// Wall is the cell's whole run time.
-	Wall time.Duration `json:"-"`
-
-	cases []wire.Case
-}
-
-// NewCell records a finished cell.
-func NewCell(name, expect string, res runner.Result, wall time.Duration) Cell {
-	return Cell{Name: name, Expect: expect, OK: string(res.Class) == expect, Result: res.Report(), Wall: wall, cases: res.Cases}
-}
-
-// SkippedCell records a cell that did not run.
-func SkippedCell(name, expect, why string) Cell {
-	return Cell{Name: name, Expect: expect, Skipped: why, OK: true}
-}
 
 var stages = []string{"kernel", "module", "initramfs", "boot"}
 
 // Table writes one row per cell: kernel, architecture, accelerator, stage
 // times, verdict.
-func Table(w io.Writer, cells []Cell) {
+func Table(w io.Writer, cells []result.Cell) {
 	cov := false
 	for _, c := range cells {
 		cov = cov || c.Result.Coverage != nil
@@ -84,7 +58,7 @@ func Table(w io.Writer, cells []Cell) {
 }
 
 // coverage is a cell's line coverage, file by file.
-func coverage(r runner.Report) string {
+func coverage(r result.Run) string {
 	if r.Coverage == nil {
 		return "-"
 	}
@@ -99,10 +73,10 @@ func short(kernel string) string {
 	return strings.TrimPrefix(strings.TrimPrefix(kernel, "Debian package "), "Debian prebuilt ")
 }
 
-func stageTime(r runner.Report, stage string) string {
+func stageTime(r result.Run, stage string) string {
 	for _, s := range r.Stages {
 		if s.Stage == stage {
-			out := progress.FormatDuration(time.Duration(s.Seconds * float64(time.Second)))
+			out := progress.FormatDuration(time.Duration(s.Time.Seconds() * float64(time.Second)))
 			if s.Cached {
 				out += "*"
 			}
@@ -112,9 +86,10 @@ func stageTime(r runner.Report, stage string) string {
 	return "-"
 }
 
-// WriteJSON writes the cells as a JSON array.
-func WriteJSON(path string, cells []Cell) error {
-	b, err := json.MarshalIndent(cells, "", "  ")
+// WriteJSON writes the cells as the result document, the schema of
+// docs/result.md.
+func WriteJSON(path string, cells []result.Cell) error {
+	b, err := json.MarshalIndent(result.NewDocument(cells), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -124,11 +99,11 @@ func WriteJSON(path string, cells []Cell) error {
 // JUnit builds the XML document: a test suite per cell, a test case per
 // contract case, and one for the run's own verdict, so a failure before
 // the contract (a crash, a build error) shows too.
-func JUnit(cells []Cell) junit.Testsuites {
+func JUnit(cells []result.Cell) junit.Testsuites {
 	var doc junit.Testsuites
 	doc.Name = "mmaprig"
 	for _, c := range cells {
-		suite := junit.Testsuite{Name: "mmaprig/" + c.Name, Time: secs(c.Wall)}
+		suite := junit.Testsuite{Name: "mmaprig/" + c.Name, Time: secs(c.Wall.D())}
 		suite.AddProperty("kernel", c.Result.Kernel)
 		suite.AddProperty("accel", c.Result.Accel)
 		suite.AddProperty("artifacts", c.Result.ArtifactDir)
@@ -138,22 +113,22 @@ func JUnit(cells []Cell) junit.Testsuites {
 			doc.AddSuite(suite)
 			continue
 		}
-		verdict := junit.Testcase{Name: "verdict", Classname: c.Name, Time: secs(c.Wall)}
+		verdict := junit.Testcase{Name: "verdict", Classname: c.Name, Time: secs(c.Wall.D())}
 		if !c.OK {
 			verdict.Failure = &junit.Result{
-				Message: fmt.Sprintf("%s: %s (expected %s)", c.Result.Class, c.Result.Message, c.Expect),
+				Message: fmt.Sprintf("%s: %s (expected %s)", c.Result.Class, c.Result.Verdict(), c.Expect),
 				Type:    string(c.Result.Class),
 				Data:    excerpt(c.Result),
 			}
 		}
 		suite.AddTestcase(verdict)
-		for _, k := range c.cases {
+		for _, k := range c.Result.Cases {
 			suiteName := k.Suite
 			if suiteName == "" {
 				suiteName = "contract"
 			}
-			tc := junit.Testcase{Name: k.Name, Classname: c.Name + "." + suiteName, Time: secs(k.Time)}
-			switch k.Result {
+			tc := junit.Testcase{Name: k.Name, Classname: c.Name + "." + suiteName, Time: secs(k.Time.D())}
+			switch wire.CaseResult(k.Result) {
 			case wire.Skip:
 				tc.Skipped = &junit.Result{Message: k.Reason}
 			case wire.Fail:
@@ -167,7 +142,7 @@ func JUnit(cells []Cell) junit.Testsuites {
 	return doc
 }
 
-func excerpt(r runner.Report) string {
+func excerpt(r result.Run) string {
 	s := r.Excerpt
 	if s != "" {
 		s += "\n"
@@ -176,7 +151,7 @@ func excerpt(r runner.Report) string {
 }
 
 // WriteJUnit writes the JUnit XML to path.
-func WriteJUnit(path string, cells []Cell) error {
+func WriteJUnit(path string, cells []result.Cell) error {
 	doc := JUnit(cells)
 	var b strings.Builder
 	if err := doc.WriteXML(&b); err != nil {

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/xml"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,24 +12,21 @@ import (
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
 
-	"github.com/mmaprig/mmaprig/internal/wire"
-	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
-	"github.com/mmaprig/mmaprig/rig/vm"
 )
 
-func cells() []Cell {
-	pass := runner.Result{Class: verdict.Pass, Kernel: "Debian package linux-source-6.1", Arch: "x86_64", Accel: vm.Accel{Name: "tcg"},
-		Stages: []runner.StageTime{{Stage: "kernel", Duration: 3 * time.Millisecond, Cached: true}, {Stage: "boot", Duration: 1700 * time.Millisecond}},
-		Cases:  []wire.Case{{Name: "reader_output", Result: wire.Pass}, {Name: "user_kernel_agree", Result: wire.Skip, Reason: "no read()"}}}
-	failed := runner.Result{Class: verdict.Contract, Kernel: "Debian package linux-source-6.12", Arch: "aarch64", Accel: vm.Accel{Name: "kvm"},
-		Err:         &runner.Error{Class: verdict.Contract, Msg: "contract case(s) failed: refuses_bad_maps", Excerpt: "2 pages was mapped"},
+func cells() []result.Cell {
+	pass := result.Run{Class: verdict.Pass, Kernel: "Debian package linux-source-6.1", Arch: "x86_64", Accel: "tcg",
+		Stages: []result.Stage{{Stage: "kernel", Time: result.Seconds(3 * time.Millisecond), Cached: true}, {Stage: "boot", Time: result.Seconds(1700 * time.Millisecond)}},
+		Cases:  []result.Case{{Name: "reader_output", Result: "pass"}, {Name: "user_kernel_agree", Result: "skip", Reason: "no read()"}}}
+	failed := result.Run{Class: verdict.Contract, Kernel: "Debian package linux-source-6.12", Arch: "aarch64", Accel: "kvm",
+		Message: "contract case(s) failed: refuses_bad_maps", Excerpt: "2 pages was mapped",
 		ArtifactDir: "/tmp/art/6.12",
-		Cases:       []wire.Case{{Name: "refuses_bad_maps", Result: wire.Fail, Diagnostics: []string{"2 pages was mapped"}}}}
-	return []Cell{
-		NewCell("6.1", "pass", pass, 2*time.Second),
-		NewCell("6.12", "pass", failed, 3*time.Second),
-		SkippedCell("6.6", "pass", "needs the internet"),
+		Cases:       []result.Case{{Name: "refuses_bad_maps", Result: "fail", Diagnostics: []string{"2 pages was mapped"}}}}
+	return []result.Cell{
+		result.NewCell("6.1", verdict.Pass, pass, 2*time.Second),
+		result.NewCell("6.12", verdict.Pass, failed, 3*time.Second),
+		result.SkippedCell("6.6", verdict.Pass, "needs the internet"),
 	}
 }
 

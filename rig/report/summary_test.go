@@ -2,6 +2,8 @@ package report
 
 import (
 	"bytes"
+	"github.com/mmaprig/mmaprig/rig/result"
+	"github.com/mmaprig/mmaprig/rig/verdict"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -58,9 +60,9 @@ func parseTable(t *testing.T, md string) (head []string, rows map[string][]strin
 	return head, rows, order
 }
 
-// The summary has a row per cell, in order, and each row holds its cell's
-// kernel, platform, stage times (cached marked), verdict, failing cases
-// and failure title, even when those hold pipes, newlines or HTML.
+// The summary opens with a table, a row per cell, in order, and each
+// row holds its cell's kernel, platform, wall time, verdict and failure
+// title, even when those hold pipes, newlines or HTML.
 func TestSummary(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteSummary(&b, matrix(t, t.TempDir())); err != nil {
@@ -68,55 +70,149 @@ func TestSummary(t *testing.T) {
 	}
 	md := b.String()
 	head, rows, order := parseTable(t, md)
-	wantHead := []string{"Cell", "Kernel", "Arch", "Accel", "⏱ setup", "⏱ kernel", "⏱ module", "⏱ initramfs", "⏱ boot", "Verdict", "Failing cases", "Failure"}
+	wantHead := []string{"Cell", "Kernel", "Arch", "Accel", "Wall", "Verdict", "Failure"}
 	if strings.Join(head, "|") != strings.Join(wantHead, "|") {
 		t.Errorf("header = %q\nwant     %q", head, wantHead)
 	}
-	if got := strings.Join(order, " "); got != "6.1 6.12 6.1-debug 6.6" {
-		t.Errorf("rows for cells %s, want 6.1 6.12 6.1-debug 6.6\n%s", got, md)
+	if got := strings.Join(order, "|"); got != allCells {
+		t.Errorf("rows for cells %s, want %s\n%s", got, allCells, md)
 	}
 	for cell, want := range map[string][]string{
-		"6.1": {"6.1", "linux-source-6.1", "x86_64", "tcg", "1ms", "5ms (cached)", "500ms", "3ms (cached)", "2.00s",
-			"✅ pass", "", ""},
-		"6.12": {"6.12", "linux-source-6.12", "x86_64", "kvm", "", "4.00s", "1.00s", "", "3.00s",
-			"❌ contract (expected pass)", "refuses_bad_maps", "contract case refuses_bad_maps failed (step run:contract)"},
-		"6.1-debug": {"6.1-debug", "linux-source-6.1", "x86_64", "tcg", "", "6ms (cached)", "", "", "1.50s",
-			"❌ guest-crash (expected pass)", "", crashTitle + " (step insmod)"},
-		"6.6": {"6.6", "", "", "", "", "", "", "", "", "⏭️ skipped", "", "needs the internet to download linux-6.6.74.tar.xz"},
+		"6.1":      {"6.1", "linux-source-6.1", "x86_64", "tcg", "2.60s", "✅ pass", ""},
+		readerCell: {readerCell, "linux-source-6.1", "x86_64", "tcg", "3.00s", "✅ pass", ""},
+		"6.12": {"6.12", "linux-source-6.12", "x86_64", "kvm", "8.00s",
+			"❌ contract (expected pass)", "contract case refuses_bad_maps failed (step run:contract)"},
+		"6.1-debug": {"6.1-debug", "linux-source-6.1", "x86_64", "tcg", "2.00s",
+			"❌ guest-crash (expected pass)", crashTitle + " (step insmod)"},
+		"6.6": {"6.6", "", "", "", "", "⏭️ skipped", "needs the internet to download linux-6.6.74.tar.xz"},
 	} {
 		if got := rows[cell]; strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Errorf("row %s = %q\nwant     %q", cell, got, want)
 		}
 	}
-	// No value in the table became HTML (the excerpt, in a code block
-	// below it, is shown as it is).
+}
+
+// mdBlocks splits Markdown into its text lines and its fenced code
+// blocks, following the fences as GitHub does: a fence closes at a line
+// of the same backticks.
+func mdBlocks(t *testing.T, md string) (text []string, code []string) {
+	t.Helper()
+	fence, body := "", []string{}
 	for _, l := range strings.Split(md, "\n") {
-		if strings.HasPrefix(l, "|") && strings.Contains(strings.ReplaceAll(l, "<br>", ""), "<") {
-			t.Errorf("HTML from a value reached the table unescaped: %s", l)
+		switch {
+		case fence == "" && strings.HasPrefix(l, "```"):
+			fence, body = strings.TrimRight(l, "abcdefghijklmnopqrstuvwxyz"), nil
+		case fence != "" && l == fence:
+			code, fence = append(code, strings.Join(body, "\n")), ""
+		case fence != "":
+			body = append(body, l)
+		default:
+			text = append(text, l)
 		}
 	}
-	// Each failing cell's excerpt follows, in a fence it cannot close.
-	if !strings.Contains(md, "<details><summary>6.1-debug: guest-crash (expected pass)</summary>") ||
-		!strings.Contains(md, "````text\n[    1.2] BUG: kernel NULL pointer dereference\n```\n") {
-		t.Errorf("the crash's excerpt is not in a collapsed block with a long enough fence:\n%s", md)
+	if fence != "" {
+		t.Fatalf("a fence %s is never closed:\n%s", fence, md)
 	}
-	if strings.Contains(md, "<summary>6.1:") || strings.Contains(md, "<summary>6.6:") {
-		t.Errorf("a passing or skipped cell has a failure block:\n%s", md)
+	return text, code
+}
+
+// mdSections splits the text after the table at its cell headings.
+func mdSections(md string) (order []string, sections map[string]string) {
+	sections = map[string]string{}
+	heading := regexp.MustCompile(`(?m)^#### \S+ (.+?): `)
+	locs := heading.FindAllStringSubmatchIndex(md, -1)
+	for i, l := range locs {
+		end := len(md)
+		if i+1 < len(locs) {
+			end = locs[i+1][0]
+		}
+		name := mdUnescape.Replace(md[l[2]:l[3]])
+		order = append(order, name)
+		sections[name] = md[l[0]:end]
+	}
+	return order, sections
+}
+
+// After the table, each cell has a section, in order: its guest, stages
+// and cases in a list, the reader's output (of a pass and of a failure),
+// warnings, and for a failure its message, and its crash, cases and
+// console excerpt in collapsed blocks, in fences they cannot close. No
+// value becomes HTML outside a fence.
+func TestSummarySections(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteSummary(&b, matrix(t, t.TempDir())); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	order, sections := mdSections(md)
+	if got := strings.Join(order, "|"); got != allCells {
+		t.Fatalf("sections for cells %q, want %s\n%s", got, allCells, md)
+	}
+	for _, tc := range []struct {
+		cell    string
+		texts   []string
+		details []string
+		code    []string
+	}{
+		{"6.1", []string{"#### ✅ 6.1: pass", "- **stages**: setup 1ms · kernel 5ms (cached, cached 6.1.192) · initramfs 3ms (cached)",
+			"- **cases**: 4 cases, 1 skipped: user\\_kernel\\_agree (no read())"}, nil, nil},
+		{readerCell, []string{"- **boot**: cold boot, ready in 1.20s", "config base+debug", "not hit: lines 40-42, 57, 90-91",
+			"1 warning in stage module:", "Reader output:"}, nil,
+			[]string{longPath + ":3:1: warning", "|mymap hello.....|\n" + longHex}},
+		{"6.12", []string{"#### ❌ 6.12: contract (expected pass)", "**contract case refuses\\_bad\\_maps failed (step run:contract)**",
+			"| fail | contract | refuses\\_bad\\_maps | 200ms | 2 pages mapped |", "boot 3.00s (failed)"},
+			[]string{"Cases: 4 cases, 1 failed, 1 skipped: user_kernel_agree (no read())", "Console excerpt (1 line)"},
+			[]string{"the reader read 8192 bytes", "mmap(2 pages) = 0x7f00, want EINVAL\nthe page read back as " + longHex, "mymap: mapped 2 pages"}},
+		{"6.1-debug", []string{"the kernel reported a BUG<br>see \\| the log", "cause: exit status 1",
+			"- **frame**: null\\_mmap", "- **boot**: restored from a snapshot, ready in 120ms"},
+			[]string{"Crash: BUG: kernel NULL pointer dereference in null_mmap | &lt;b&gt;x&lt;/b&gt;", "Console excerpt (4 lines)"},
+			[]string{longFrame + "\nmmap_region+0x59e/0x7c0\n<script>alert(2)</script>", "```\n<script>alert(1)</script>"}},
+		{"6.6", []string{"#### ⏭️ 6.6: skipped\n\nneeds the internet to download linux-6.6.74.tar.xz\n"}, nil, nil},
+	} {
+		sec := sections[tc.cell]
+		for _, want := range tc.texts {
+			if !strings.Contains(sec, want) {
+				t.Errorf("section %s does not say %q:\n%s", tc.cell, want, sec)
+			}
+		}
+		var details []string
+		for _, m := range regexp.MustCompile(`<details><summary>(.*)</summary>\n\n`).FindAllStringSubmatch(sec, -1) {
+			details = append(details, m[1])
+		}
+		if strings.Join(details, "|") != strings.Join(tc.details, "|") || strings.Count(sec, "</details>") != len(tc.details) {
+			t.Errorf("section %s has collapsed blocks %q, want %q", tc.cell, details, tc.details)
+		}
+		_, code := mdBlocks(t, sec)
+		for _, want := range tc.code {
+			if !strings.Contains(strings.Join(code, "\n"), want) {
+				t.Errorf("section %s: no code block holds %q:\n%s", tc.cell, want, sec)
+			}
+		}
+	}
+	text, _ := mdBlocks(t, md)
+	allowed := strings.NewReplacer("<details>", "", "</details>", "", "<summary>", "", "</summary>", "", "<br>", "")
+	for _, l := range text {
+		if strings.Contains(allowed.Replace(l), "<") {
+			t.Errorf("HTML from a value reached the summary outside a code block: %s", l)
+		}
 	}
 }
 
-// A single run is a table of one row.
+// A single run is a table of one row, and one section.
 func TestSummaryOneRun(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteSummary(&b, matrix(t, t.TempDir())[:1]); err != nil {
 		t.Fatal(err)
 	}
 	_, rows, order := parseTable(t, b.String())
-	if len(order) != 1 || rows["6.1"][9] != "✅ pass" {
+	if len(order) != 1 || rows["6.1"][5] != "✅ pass" {
 		t.Errorf("rows %q:\n%s", order, b.String())
 	}
 	if !strings.HasPrefix(b.String(), "### mmaprig: 1 passed (1 cell)\n") {
 		t.Errorf("heading: %q", strings.SplitN(b.String(), "\n", 2)[0])
+	}
+	if sections, _ := mdSections(b.String()); len(sections) != 1 {
+		t.Errorf("%d sections, want 1:\n%s", len(sections), b.String())
 	}
 }
 
@@ -134,7 +230,7 @@ func TestAppendSummary(t *testing.T) {
 	}
 	b, _ := os.ReadFile(path)
 	s := string(b)
-	if !strings.HasPrefix(s, "earlier step's summary\n") || strings.Count(s, "### mmaprig: 1 passed, 2 failed, 1 skipped (4 cells)") != 2 {
+	if !strings.HasPrefix(s, "earlier step's summary\n") || strings.Count(s, "### mmaprig: 2 passed, 2 failed, 1 skipped (5 cells)") != 2 {
 		t.Errorf("the summary file after two appends:\n%s", s)
 	}
 	if err := AppendSummary(filepath.Join(t.TempDir(), "no", "such", "dir"), cells); err == nil {
@@ -147,7 +243,7 @@ func TestAppendSummary(t *testing.T) {
 func TestSummaryEscapes(t *testing.T) {
 	why := "line one | `two`\r\nline *three* [x](y) _u_ ~s~ \\ <i>&amp;"
 	var b bytes.Buffer
-	if err := WriteSummary(&b, []Cell{SkippedCell("a|b", "pass", why)}); err != nil {
+	if err := WriteSummary(&b, []result.Cell{result.SkippedCell("a|b", verdict.Pass, why)}); err != nil {
 		t.Fatal(err)
 	}
 	_, rows, _ := parseTable(t, b.String())

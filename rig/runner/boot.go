@@ -14,6 +14,7 @@ import (
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/coverage"
 	"github.com/mmaprig/mmaprig/rig/progress"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )
@@ -27,25 +28,6 @@ var kernelArgs = []string{"panic=-1", "ignore_loglevel"}
 
 // QEMUName is the -name of the QEMU that the rig with this pid starts.
 func QEMUName(pid int) string { return "mmaprig-rig-" + strconv.Itoa(pid) }
-
-// How a run's guest came up (BootInfo.Mode).
-const (
-	BootModeCold     = "cold"
-	BootModeRestored = "restored"
-)
-
-// BootInfo is how a run's guest came up, for reports that need more than
-// the boot stage's line.
-type BootInfo struct {
-	// Mode is BootModeCold or BootModeRestored; empty when no guest ran.
-	Mode string
-	// SnapshotSaved: the cold boot saved the machine's snapshot, for the
-	// runs after it to restore.
-	SnapshotSaved bool
-	// RestoreFailed is why a saved guest did not come back, when the run
-	// booted cold in its place.
-	RestoreFailed string
-}
 
 // machineVM is a running QEMU as the boot stage handles it: the driver's
 // guestVM, and what a restore, a save and the SSH channel need.
@@ -134,9 +116,9 @@ func (r *run) fallBack(snap *snapshot, err error) {
 		logs = "" // the file was refused before any QEMU read it
 	}
 	r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one%s", err, logs)
+	r.restoreFailed = err.Error()
 	r.keepRestoreLogs()
 	r.dropSnapshot(snap)
-	r.res.Boot = BootInfo{RestoreFailed: err.Error()}
 }
 
 // restorePrefix names the logs of a restore that failed, kept beside the
@@ -162,15 +144,15 @@ var errRestore = errors.New("the saved guest did not restore")
 // guestUp is a guest that came up, and how.
 type guestUp struct {
 	v machineVM
-	// mode is BootModeCold or BootModeRestored; how says it for the
-	// stage's line.
+	// mode is result.BootCold or result.BootRestored; how says it for
+	// the stage's line.
 	mode, how string
 	// start is QEMU's start, or the restored guest's resume: the run's
 	// times count from it.
 	start time.Time
-	// saved says how saving the snapshot went, if this boot saved one.
-	saved   string
-	savedOK bool
+	// saved says how saving the snapshot went, if this boot saved one;
+	// saveErr is why it failed.
+	saved, saveErr string
 }
 
 // bootVM runs the guest once: restored from snap (by e, which started it),
@@ -204,7 +186,7 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 		return "", err
 	}
 	owned = true
-	r.res.Boot.Mode = up.mode
+	r.res.Boot = &result.Boot{Mode: up.mode, RestoreFailed: r.restoreFailed}
 	r.opts.Log.Debug("qemu started", "cmdline", up.v.Cmdline())
 	res, err := r.driveGuest(ctx, spec, rec, work, up, snap)
 	if err != nil {
@@ -217,7 +199,7 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 		// snapshot's.
 		return "", fmt.Errorf("%w: %s", errRestore, res.Msg)
 	}
-	r.res.Boot.SnapshotSaved = up.savedOK
+	r.res.Boot.Saved, r.res.Boot.SaveError = up.saved != "" && up.saveErr == "", up.saveErr
 	return r.postProcess(ctx, spec, up, res)
 }
 
@@ -267,15 +249,15 @@ func (r *run) bringUp(ctx context.Context, cfg vm.Config, e *earlyVM) (*guestUp,
 	if e != nil {
 		// The saved guest waits for its work: it said hello before it
 		// was saved.
-		up := &guestUp{v: e.v, mode: BootModeRestored, how: "restored from a snapshot in " + progress.FormatDuration(e.took)}
-		r.res.BootToInit = e.took
+		up := &guestUp{v: e.v, mode: result.BootRestored, how: "restored from a snapshot in " + progress.FormatDuration(e.took)}
+		r.res.BootToInit = result.Seconds(e.took)
 		up.start = r.vms.clock.Now()
 		if err := e.v.Resume(); err != nil {
 			return nil, fmt.Errorf("%w: %w", errRestore, err)
 		}
 		return up, nil
 	}
-	up := &guestUp{mode: BootModeCold, how: "booted", start: r.vms.clock.Now()}
+	up := &guestUp{mode: result.BootCold, how: "booted", start: r.vms.clock.Now()}
 	v, err := r.vms.start(ctx, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -293,13 +275,13 @@ func (r *run) driveGuest(ctx context.Context, spec verdict.Spec, rec *verdict.Re
 	d := r.newDriver(spec, rec, work, up.v, r.vms.clock, up.start)
 	d.hostSteps = func(ctx context.Context) { d.driveSSH(ctx, up.v) }
 	switch {
-	case up.mode == BootModeRestored:
+	case up.mode == result.BootRestored:
 		d.sentWork = true
 	case snap != nil && snap.path == "":
-		d.hello = func(ctx context.Context) { up.saved, up.savedOK = r.saveSnapshot(ctx, up.v, snap) }
+		d.hello = func(ctx context.Context) { up.saved, up.saveErr = r.saveSnapshot(ctx, up.v, snap) }
 	}
 	res, took, err := d.drive(ctx)
-	r.res.BootToVerdict = took
+	r.res.BootToVerdict = result.Seconds(took)
 	r.writeDmesg(d.eng.Console())
 	r.writeKmsg(d.eng.Kmsg())
 	return res, err
@@ -311,10 +293,11 @@ func (r *run) driveGuest(ctx context.Context, spec verdict.Spec, rec *verdict.Re
 func (r *run) postProcess(ctx context.Context, spec verdict.Spec, up *guestUp, res verdict.Result) (string, error) {
 	boot := r.res.BootToInit
 	r.takeResult(res)
-	if up.mode == BootModeRestored {
+	if up.mode == result.BootRestored {
 		// No hello from a restored guest: its init was up at once.
 		r.res.BootToInit = boot
 	}
+	r.res.Boot.Took = r.res.BootToInit
 	if spec.Coverage && len(res.Coverage) > 0 {
 		m := coverage.Module{CC: r.opts.Arch.CC(), BuildDir: r.moduleBuild, SourceDir: r.opts.ModuleDir}
 		c, err := coverage.Collect(ctx, m, res.Coverage, r.opts.ArtifactDir)
@@ -327,7 +310,7 @@ func (r *run) postProcess(ctx context.Context, spec verdict.Spec, up *guestUp, r
 	if up.saved != "" {
 		how += ", " + up.saved
 	}
-	summary := fmt.Sprintf("%s; verdict in %s, accel %s", how, progress.FormatDuration(r.res.BootToVerdict), r.res.Accel.Name)
+	summary := fmt.Sprintf("%s; verdict in %s, accel %s", how, progress.FormatDuration(r.res.BootToVerdict.D()), r.res.Accel)
 	if res.Class != verdict.Pass {
 		// The summary still says how the guest came up.
 		return summary, &Error{Class: res.Class, Title: res.Title, Msg: res.Msg, Excerpt: res.Excerpt}
@@ -337,7 +320,7 @@ func (r *run) postProcess(ctx context.Context, spec verdict.Spec, up *guestUp, r
 
 func (r *run) vmConfig() vm.Config {
 	args, mem := append([]string(nil), kernelArgs...), r.opts.MemMB
-	if r.res.Accel.Name == "tcg" && r.opts.Arch.Name == "x86_64" {
+	if r.accel.Name == "tcg" && r.opts.Arch.Name == "x86_64" {
 		cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
 		args = append(args, vm.TCGKernelArgs(string(cpuinfo))...)
 	}
@@ -363,7 +346,7 @@ func (r *run) vmConfig() vm.Config {
 		Append:      args,
 		MemMB:       mem,
 		SMP:         r.opts.SMP,
-		Accel:       r.res.Accel,
+		Accel:       r.accel,
 		Devices:     devices,
 		ArtifactDir: r.opts.ArtifactDir,
 		RuntimeDir:  r.work.dir,
@@ -374,9 +357,20 @@ func (r *run) vmConfig() vm.Config {
 // takeResult copies what the run produced into the Result, and writes the
 // KTAP artifact.
 func (r *run) takeResult(res verdict.Result) {
-	r.res.Title, r.res.Step = res.Title, res.Step
-	r.res.Output, r.res.Exec, r.res.Cases, r.res.ContractTime = res.Output, res.Exec, res.Cases, res.ContractTime
-	r.res.BootToInit, r.res.BootToReady = res.BootToInit, res.BootToReady
+	r.res.Title, r.res.Step, r.res.Crash = res.Title, res.Step, res.Crash
+	r.res.Output = append(r.res.Output[:0], res.Output...)
+	r.res.ContractTime = result.Seconds(res.ContractTime)
+	r.res.BootToInit, r.res.BootToReady = result.Seconds(res.BootToInit), result.Seconds(res.BootToReady)
+	if x := res.Exec; x != nil {
+		r.res.Exec = &result.Exec{Exit: x.Exit, Signal: x.Signal, Error: x.Err, Stderr: x.Stderr}
+	}
+	r.res.Cases, r.res.SkippedCount = nil, 0
+	for _, c := range res.Cases {
+		r.res.Cases = append(r.res.Cases, result.NewCase(c))
+		if c.Result == wire.Skip {
+			r.res.SkippedCount++
+		}
+	}
 	if res.KTAP != "" {
 		os.WriteFile(filepath.Join(r.opts.ArtifactDir, "ktap.txt"), []byte(res.KTAP), 0o644)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/progress"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )
@@ -43,7 +44,7 @@ func newBootRun(t *testing.T) *bootRun {
 		t.Fatal(err)
 	}
 	b := &bootRun{clock: newFakeClock(), cold: readRecording(t, filepath.Join(corpusDir, "pass-settled.log"))}
-	b.r = &run{res: &Result{}, opts: Options{
+	b.r = &run{res: &result.Run{}, opts: Options{
 		ArtifactDir: filepath.Join(dir, "artifacts"), Device: "/dev/mymap", Expect: []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9},
 		Checks: ChecksReader, Channel: wire.ChannelSerial, Boot: BootAuto, Settle: 1200 * time.Millisecond,
 		Timeouts: DefaultTimeouts, Cache: c, Printer: progress.NewPrinter(&b.out), Log: quietLog(),
@@ -99,7 +100,7 @@ const badRestore = "SPEC: {}\n+0.010000 qmp RESUME\n+0.200000 exit exit status 1
 
 // The boot stage restores the machine's saved guest when it can, and
 // otherwise boots cold, says why, keeps the restore's logs, and saves a
-// new snapshot; Result.Boot says how the guest came up.
+// new snapshot; the result's Boot says how the guest came up.
 func TestBootRestoreOrFallBack(t *testing.T) {
 	silent := &verdict.Recording{Inputs: []verdict.Input{{At: 10 * time.Millisecond, Kind: verdict.QMP, Text: "RESUME"}}}
 	exits, err := verdict.ParseRecording(strings.NewReader(badRestore))
@@ -110,14 +111,17 @@ func TestBootRestoreOrFallBack(t *testing.T) {
 		name      string
 		restore   *verdict.Recording
 		resumeErr error
-		want      BootInfo
+		// mode is how the guest came up, and saved whether a snapshot
+		// was saved.
+		mode  string
+		saved bool
 		// failure is in RestoreFailed, when the restore failed.
 		failure string
 	}{
-		{name: "restored", restore: savedGuest(t), want: BootInfo{Mode: BootModeRestored}},
-		{name: "restored QEMU exits", restore: exits, want: BootInfo{Mode: BootModeCold, SnapshotSaved: true}, failure: "QEMU exited"},
-		{name: "restored guest never takes its work", restore: silent, want: BootInfo{Mode: BootModeCold, SnapshotSaved: true}, failure: "did not report"},
-		{name: "resume fails", restore: silent, resumeErr: errors.New("QMP cont: Migration is not finalized yet"), want: BootInfo{Mode: BootModeCold, SnapshotSaved: true}, failure: "Migration is not finalized"},
+		{name: "restored", restore: savedGuest(t), mode: result.BootRestored},
+		{name: "restored QEMU exits", restore: exits, mode: result.BootCold, saved: true, failure: "QEMU exited"},
+		{name: "restored guest never takes its work", restore: silent, mode: result.BootCold, saved: true, failure: "did not report"},
+		{name: "resume fails", restore: silent, resumeErr: errors.New("QMP cont: Migration is not finalized yet"), mode: result.BootCold, saved: true, failure: "Migration is not finalized"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBootRun(t)
@@ -127,11 +131,14 @@ func TestBootRestoreOrFallBack(t *testing.T) {
 				t.Fatalf("boot: %v (%s)\n%s", err, summary, b.out.String())
 			}
 			got := b.r.res.Boot
-			if got.Mode != tc.want.Mode || got.SnapshotSaved != tc.want.SnapshotSaved || !strings.Contains(got.RestoreFailed, tc.failure) || (tc.failure == "") != (got.RestoreFailed == "") {
-				t.Errorf("Boot = %+v; want %+v, the restore failing with %q", got, tc.want, tc.failure)
+			if got == nil {
+				t.Fatal("the result says nothing of how the guest came up")
 			}
-			if restored != (tc.want.Mode == BootModeRestored) || b.colds != map[bool]int{true: 0, false: 1}[restored] {
-				t.Errorf("the stage says restored=%v after %d cold boot(s); want mode %s", restored, b.colds, tc.want.Mode)
+			if got.Mode != tc.mode || got.Saved != tc.saved || got.SaveError != "" || !strings.Contains(got.RestoreFailed, tc.failure) || (tc.failure == "") != (got.RestoreFailed == "") {
+				t.Errorf("Boot = %+v; want mode %s, saved %v, the restore failing with %q", got, tc.mode, tc.saved, tc.failure)
+			}
+			if restored != (tc.mode == result.BootRestored) || b.colds != map[bool]int{true: 0, false: 1}[restored] {
+				t.Errorf("the stage says restored=%v after %d cold boot(s); want mode %s", restored, b.colds, tc.mode)
 			}
 			if tc.failure == "" {
 				checkRestored(t, b, summary)
@@ -148,8 +155,8 @@ func checkRestored(t *testing.T, b *bootRun, summary string) {
 	if !strings.HasPrefix(summary, "restored from a snapshot in 300ms;") {
 		t.Errorf("summary %q", summary)
 	}
-	if b.r.res.BootToInit != 300*time.Millisecond {
-		t.Errorf("BootToInit = %v; want the restore's 300ms", b.r.res.BootToInit)
+	if b.r.res.BootToInit.D() != 300*time.Millisecond || b.r.res.Boot.Took != b.r.res.BootToInit {
+		t.Errorf("BootToInit = %v, boot took %v; want the restore's 300ms", b.r.res.BootToInit.D(), b.r.res.Boot.Took.D())
 	}
 	if _, ok := b.r.opts.Cache.Lookup("snapshot", snapshotKey); !ok {
 		t.Error("the snapshot that restored was removed")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/progress"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
@@ -50,7 +51,7 @@ type replayRun struct {
 
 func newReplayRun(t *testing.T, rec *verdict.Recording, setup func(*fakeVM, *testRecorder)) *replayRun {
 	t.Helper()
-	r := &run{opts: Options{ArtifactDir: t.TempDir(), Printer: progress.NewPrinter(io.Discard), Log: quietLog()}, res: &Result{}}
+	r := &run{opts: Options{ArtifactDir: t.TempDir(), Printer: progress.NewPrinter(io.Discard), Log: quietLog()}, res: &result.Run{}}
 	c := newFakeClock()
 	rr := &replayRun{f: newFakeVM(rec, c)}
 	vr, err := verdict.NewRecorder(&rr.log, rec.Spec)

@@ -19,11 +19,12 @@ import (
 
 	"github.com/mmaprig/mmaprig/internal/arch"
 	"github.com/mmaprig/mmaprig/internal/cache"
-	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/channel"
 	"github.com/mmaprig/mmaprig/rig/coverage"
 	"github.com/mmaprig/mmaprig/rig/progress"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )
@@ -136,46 +137,6 @@ type Options struct {
 	Log      *slog.Logger
 }
 
-// Result is a finished run.
-type Result struct {
-	Class verdict.Class
-	// Err is nil when Class is Pass.
-	Err *Error
-	// Title names the failure in a few stable words (a crash title names
-	// the guilty function); empty for a pass.
-	Title string
-	// Step is the plan step a failure is about.
-	Step string
-	// Output is what the reader (or the Exec command) printed.
-	Output []string
-	// Exec is how the Exec command ended, if one ran.
-	Exec *verdict.Exec
-	// Cases are the contract checks' results, in order.
-	Cases []wire.Case
-	// ContractTime is how long the contract program ran in the guest.
-	ContractTime time.Duration
-	Stages       []StageTime
-	Accel        vm.Accel
-	Kernel       string
-	// Arch is the guest's architecture, as uname -m says it.
-	Arch        string
-	ArtifactDir string
-	// Nonce is the run's nonce, which every guest event carried.
-	Nonce string
-	// BootToInit is from QEMU start to the guest init's hello.
-	BootToInit time.Duration
-	// BootToReady is from QEMU start to the guest's SSH server listening
-	// (SSH channel only).
-	BootToReady time.Duration
-	// BootToVerdict is from QEMU start to the verdict.
-	BootToVerdict time.Duration
-	// Coverage is the module's line coverage (-coverage).
-	Coverage *coverage.Report
-	// Boot is how the guest came up: cold or restored, whether it saved
-	// a snapshot, and why a restore failed.
-	Boot BootInfo
-}
-
 // machine is what the runs of one kernel, config and guest share.
 type machine struct {
 	accel  vm.Accel
@@ -186,7 +147,7 @@ type machine struct {
 
 type run struct {
 	opts Options
-	res  *Result
+	res  *result.Run
 	work *workDir
 	machine
 	ko   string
@@ -197,6 +158,11 @@ type run struct {
 	moduleBuild string
 	// early is a guest being restored while the module builds.
 	early *earlyVM
+	// restoreFailed is why a saved guest did not come back, before a
+	// cold boot.
+	restoreFailed string
+	// warnings are the stages' warnings, by stage.
+	warnings map[string][]string
 	// vms starts QEMU and tells the driver the time.
 	vms vmHost
 }
@@ -210,7 +176,7 @@ type stage struct {
 
 // Run executes a cell. It never leaves QEMU or a build running, nor a
 // partial cache entry, even when ctx is cancelled.
-func Run(ctx context.Context, opts Options) Result {
+func Run(ctx context.Context, opts Options) result.Run {
 	p, res := Prepare(ctx, opts)
 	if p == nil {
 		return res
@@ -223,7 +189,7 @@ func Run(ctx context.Context, opts Options) Result {
 // runs on every save.
 type Prepared struct {
 	machine
-	stages []StageTime
+	stages []result.Stage
 }
 
 // KernelDir is the built kernel tree modules build against (KDIR).
@@ -231,8 +197,8 @@ func (p *Prepared) KernelDir() string { return p.kernel.BuildDir }
 
 // KernelDir builds or finds the kernel opts name, and returns the tree
 // modules build against (KDIR). On failure it returns "" and the failed
-// Result.
-func KernelDir(ctx context.Context, opts Options) (string, Result) {
+// result.
+func KernelDir(ctx context.Context, opts Options) (string, result.Run) {
 	r := newRun(opts)
 	r.finish(ctx, r.stages(ctx, []stage{
 		{"setup", time.Minute, r.setup},
@@ -245,8 +211,8 @@ func KernelDir(ctx context.Context, opts Options) (string, Result) {
 }
 
 // Prepare runs the stages a module does not change: setup, kernel and
-// initramfs. On failure it returns nil and the failed Result.
-func Prepare(ctx context.Context, opts Options) (*Prepared, Result) {
+// initramfs. On failure it returns nil and the failed result.
+func Prepare(ctx context.Context, opts Options) (*Prepared, result.Run) {
 	r := newRun(opts)
 	r.finish(ctx, r.stages(ctx, []stage{
 		{"setup", time.Minute, r.setup},
@@ -261,11 +227,12 @@ func Prepare(ctx context.Context, opts Options) (*Prepared, Result) {
 
 // Run builds opts.ModuleDir against the prepared kernel and tests it: the
 // module and boot stages, with opts' artifact directory.
-func (p *Prepared) Run(ctx context.Context, opts Options) Result {
+func (p *Prepared) Run(ctx context.Context, opts Options) result.Run {
 	r := newRun(opts)
 	r.machine = p.machine
-	r.res.Accel = p.accel
-	r.res.Stages = append([]StageTime(nil), p.stages...)
+	r.setAccel(p.accel)
+	r.setOrigin()
+	r.res.Stages = append([]result.Stage(nil), p.stages...)
 	stages := []stage{{"module", r.opts.Timeouts.Module, func(sctx context.Context, st *progress.Stage) (string, bool, error) {
 		if !opts.BuildOnly {
 			// The module goes to the guest over the results port, so
@@ -285,8 +252,22 @@ func (p *Prepared) Run(ctx context.Context, opts Options) Result {
 }
 
 func newRun(opts Options) *run {
-	return &run{opts: opts, res: &Result{ArtifactDir: opts.ArtifactDir, Kernel: opts.Kernel.String(), Arch: opts.Arch.Uname},
+	return &run{opts: opts, res: &result.Run{ArtifactDir: opts.ArtifactDir, Kernel: opts.Kernel.String(), Arch: opts.Arch.Uname,
+		ConsoleLog: filepath.Join(opts.ArtifactDir, layout.ConsoleLog), Stages: []result.Stage{}, Output: []string{}},
 		vms: realVMHost()}
+}
+
+// setOrigin records which kernel the run uses.
+func (r *run) setOrigin() {
+	k := r.kernel
+	r.res.Kernel = r.opts.Kernel.String()
+	r.res.Origin = &result.Origin{Source: r.res.Kernel, Release: k.Release, Key: k.Key,
+		Fragments: r.opts.Fragments, Built: k.Fresh}
+}
+
+// setAccel records the accelerator the guest runs with.
+func (r *run) setAccel(acc vm.Accel) {
+	r.accel, r.res.Accel, r.res.AccelReason = acc, acc.Name, acc.Reason
 }
 
 // finish classifies the stages' error and removes (or, with Keep, keeps)
@@ -301,13 +282,17 @@ func (r *run) finish(ctx context.Context, err error) {
 		} else if !errors.As(err, &e) {
 			e = classifyCtx(ctx, err)
 		}
-		r.res.Class, r.res.Err = e.Class, e
+		r.res.Class, r.res.Message, r.res.Excerpt = e.Class, e.Msg, e.Excerpt
+		if e.Err != nil {
+			r.res.Cause = e.Err.Error()
+		}
 		if r.res.Title == "" {
 			r.res.Title = e.Title
 		}
 	} else {
 		r.res.Class = verdict.Pass
 	}
+	r.res.ExitCode = r.res.Class.ExitCode()
 	r.early.stop()
 	if r.work != nil {
 		if err := r.work.finish(r.opts.Keep, filepath.Join(r.opts.ArtifactDir, "work")); err != nil {
@@ -351,14 +336,15 @@ func (r *run) stages(ctx context.Context, stages []stage) error {
 				label += " (" + summary + ")"
 			}
 			d := st.Done(label)
-			r.res.Stages = append(r.res.Stages, StageTime{Stage: step.name, Duration: d, Failed: true})
+			r.res.Stages = append(r.res.Stages, result.Stage{Stage: step.name, Time: result.Seconds(d), Failed: true, Summary: summary})
 			if timedOut {
 				return fail(stageClass(step.name), err, "the %s stage passed its deadline of %v (change it with -%s-timeout)", step.name, step.dl, step.name)
 			}
 			return err
 		}
 		d := st.Done(summary)
-		r.res.Stages = append(r.res.Stages, StageTime{Stage: step.name, Duration: d, Cached: cached})
+		r.res.Stages = append(r.res.Stages, result.Stage{Stage: step.name, Time: result.Seconds(d), Cached: cached, Summary: summary,
+			Warnings: r.warnings[step.name]})
 	}
 	return nil
 }
@@ -403,7 +389,7 @@ func (r *run) setup(ctx context.Context, _ *progress.Stage) (string, bool, error
 	if err != nil {
 		return "", false, fail(verdict.Setup, err, "bad -accel")
 	}
-	r.accel, r.res.Accel = acc, acc
+	r.setAccel(acc)
 	return "accel " + acc.String(), false, nil
 }
 
@@ -429,7 +415,7 @@ func (r *run) prepareKernel(ctx context.Context, st *progress.Stage) (string, bo
 		return "", false, kernelErr(ctx, err)
 	}
 	r.kernel = k
-	r.res.Kernel = r.opts.Kernel.String()
+	r.setOrigin()
 	copyFile(k.Config, filepath.Join(r.opts.ArtifactDir, "kernel.config"))
 	return k.Summary, !k.Fresh, nil
 }
@@ -518,15 +504,17 @@ func (r *run) buildModule(shown string) cache.BuildFunc {
 }
 
 // printWarnings prints the module's build warnings, kept in its cache
-// entry dir, and returns how many there are (without their context
-// lines).
+// entry dir, records them for the module stage, and returns how many
+// there are (without their context lines).
 func (r *run) printWarnings(dir, shown string) int {
 	w, _ := os.ReadFile(filepath.Join(dir, "warnings.txt"))
 	if len(strings.TrimSpace(string(w))) == 0 {
 		return 0
 	}
 	n := 0
-	for _, l := range inDir(shown, strings.Split(strings.TrimSpace(string(w)), "\n")) {
+	lines := inDir(shown, strings.Split(strings.TrimSpace(string(w)), "\n"))
+	r.warnings = map[string][]string{"module": lines}
+	for _, l := range lines {
 		r.opts.Printer.Printf("    %s", l)
 		if !strings.HasPrefix(l, " ") {
 			n++

@@ -148,8 +148,8 @@ func hostCPU(cpuinfo string) string {
 // saveSnapshot saves the guest, parked in its init before any work, for
 // later runs of this machine to restore, and resumes it. A failure costs
 // this run nothing. It returns how it went, for the boot stage's line, and
-// whether the snapshot was saved.
-func (r *run) saveSnapshot(ctx context.Context, v machineVM, s *snapshot) (string, bool) {
+// why it failed.
+func (r *run) saveSnapshot(ctx context.Context, v machineVM, s *snapshot) (string, string) {
 	start := time.Now()
 	err := r.save(ctx, v, s)
 	if rerr := v.Resume(); err == nil {
@@ -157,9 +157,9 @@ func (r *run) saveSnapshot(ctx context.Context, v machineVM, s *snapshot) (strin
 	}
 	if err != nil {
 		r.opts.Log.Warn("save a snapshot", "err", err)
-		return "no snapshot saved (" + err.Error() + ")", false
+		return "no snapshot saved (" + err.Error() + ")", err.Error()
 	}
-	return "snapshot saved in " + progress.FormatDuration(time.Since(start)), true
+	return "snapshot saved in " + progress.FormatDuration(time.Since(start)), ""
 }
 
 // save writes the parked guest into the cache, under the snapshot's key.

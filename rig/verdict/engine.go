@@ -3,7 +3,9 @@ package verdict
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,6 +75,8 @@ type Result struct {
 	Msg string
 	// Excerpt is the console around a crash, or its tail.
 	Excerpt string
+	// Crash is the kernel's report, when the guest crashed.
+	Crash *Crash
 	// Step is the plan step the verdict is about; empty for a pass.
 	Step string
 	// Output is what the reader (or the exec program) printed.
@@ -91,6 +95,21 @@ type Result struct {
 	Completed []string
 	// Coverage are the module's gcov data files (-coverage).
 	Coverage []wire.File
+}
+
+// Crash is a kernel report the guest printed: what kind it is, its
+// title, the guilty function and the stack, as the kernel printed it.
+// File and Line are where the guilty function's code is, when the
+// report named it ("at file.c:12", a WARNING's).
+type Crash struct {
+	Kind  string   `json:"kind,omitempty"`
+	Title string   `json:"title"`
+	Frame string   `json:"frame,omitempty"`
+	File  string   `json:"file,omitempty"`
+	Line  int      `json:"line,omitempty"`
+	Stack []string `json:"stack,omitempty"`
+	// Panic is true when the kernel panicked.
+	Panic bool `json:"panic,omitempty"`
 }
 
 // Status is what the drivers need after each input.
@@ -512,13 +531,15 @@ func (e *Engine) crashResult() Result {
 		lines = e.kmsg
 	}
 	title, excerpt := c.title, e.tail(40)
+	crash := &Crash{Title: title}
 	if rep, ok := kreport.Parse(lines[max(c.start, 0):]); ok {
 		start := max(c.start, 0) + rep.Start
 		title = rep.Title
 		excerpt = strings.Join(lines[max(0, start-3):min(len(lines), start+40)], "\n")
+		crash = newCrash(rep)
 	}
 	if c.early {
-		return Result{Class: Boot, Title: title, Step: c.step, Excerpt: excerpt,
+		return Result{Class: Boot, Title: title, Step: c.step, Excerpt: excerpt, Crash: crash,
 			Msg: "the kernel crashed before the module was loaded: " + title}
 	}
 	msg := fmt.Sprintf("the kernel reported %s (during %s)", title, c.step)
@@ -529,7 +550,21 @@ func (e *Engine) crashResult() Result {
 	case c.start < 0 && title == c.title:
 		msg = fmt.Sprintf("%s (during %s), with no kernel report on the console", title, c.step)
 	}
-	return Result{Class: GuestCrash, Title: title, Step: c.step, Excerpt: excerpt, Msg: msg}
+	return Result{Class: GuestCrash, Title: title, Step: c.step, Excerpt: excerpt, Msg: msg, Crash: crash}
+}
+
+// atFileRE is where a WARNING's header says its code is: "at
+// drivers/foo.c:12 func+0x1/0x2".
+var atFileRE = regexp.MustCompile(` at (\S+\.[chS]):(\d+) `)
+
+// newCrash records a parsed kernel report.
+func newCrash(rep kreport.Report) *Crash {
+	c := &Crash{Kind: rep.Kind, Title: rep.Title, Frame: rep.Frame, Stack: rep.Stack, Panic: rep.Panic}
+	if m := atFileRE.FindStringSubmatch(rep.Text); m != nil {
+		c.File = m[1]
+		c.Line, _ = strconv.Atoi(m[2])
+	}
+	return c
 }
 
 // exitResult judges a QEMU that exited before the plan ended.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -16,13 +15,29 @@ import (
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
+func lintCmd() command {
+	return command{
+		name:     "lint",
+		synopsis: "[flags]",
+		summary:  "check the module statically: checkpatch, sparse, Coccinelle",
+		about:    "Runs checkpatch, sparse against the built kernel, the kernel's Coccinelle scripts, and the rig's own rule for slab or vmalloc memory mapped to user space. Exits 0 when clean, 1 on findings, 3 when a tool failed and nothing else was found.",
+		groups: []flagGroup{commonFlags(), deadlineFlags(), sourceFlags(), configFlags(), buildFlags(),
+			moduleDirFlags(), jsonFlags(), lintFlags()},
+		run: func(ctx context.Context, e env) int {
+			ctx, cancel := context.WithTimeout(ctx, e.cfg.timeout)
+			defer cancel()
+			return lintCommand(ctx, e.cfg, e.opts, e.stdout, e.stderr)
+		},
+	}
+}
+
 // lintCommand runs the static checks on a module directory: checkpatch,
 // sparse against the built kernel, the kernel's Coccinelle scripts, and
 // the rig's own rule for slab or vmalloc memory mapped to user space. Each
 // tool's findings survive another's failure. It exits 0 when clean, 1 on
 // errors or warnings, 3 when a tool failed and nothing else was found (not
 // known to be clean), and 2 on bad input.
-func lintCommand(ctx context.Context, f *flags, opts runner.Options, stdout, stderr io.Writer) int {
+func lintCommand(ctx context.Context, f *config, opts runner.Options, stdout, stderr io.Writer) int {
 	var tools []string
 	if f.tools != "" {
 		for _, t := range strings.Split(f.tools, ",") {
@@ -39,8 +54,7 @@ func lintCommand(ctx context.Context, f *flags, opts runner.Options, stdout, std
 	if dir == "" {
 		dir = opts.ModuleDir
 	}
-	lo := lint.Options{ModuleDir: dir, KernelSrc: src, Tools: tools, Strict: f.lintStrict, InTree: f.lintInTree,
-		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	lo := lint.Options{ModuleDir: dir, KernelSrc: src, Tools: tools, Strict: f.strict, InTree: f.tree, Log: opts.Log}
 	var noKernel *lint.ToolError
 	if len(tools) == 0 || slices.Contains(tools, lint.Sparse) {
 		// sparse runs through kbuild, against the built kernel; without
@@ -67,7 +81,7 @@ func lintCommand(ctx context.Context, f *flags, opts runner.Options, stdout, std
 		result.Tools = selected(tools)
 		result.ToolErrors = append([]lint.ToolError{*noKernel}, result.ToolErrors...)
 	}
-	result.Write(stdout, f.lintStyle, f.verbose)
+	result.Write(stdout, f.style, f.verbose)
 	if f.jsonOut != "" {
 		b, err := json.MarshalIndent(result, "", "  ")
 		if err == nil {

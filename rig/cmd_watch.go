@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/mmaprig/mmaprig/rig/progress"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"io"
 	"io/fs"
 	"os"
@@ -16,7 +18,6 @@ import (
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
-	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -24,6 +25,19 @@ import (
 // settle is how long rig watch waits after a change for the editor to
 // finish writing (an editor saves in several steps).
 const settle = 150 * time.Millisecond
+
+func watchCmd() command {
+	return command{
+		name:     "watch",
+		synopsis: "[flags]",
+		summary:  "boot once, then judge the module on every save, until Ctrl-C",
+		about:    "Prepares the kernel and the initramfs once, then builds and judges the module at start and whenever one of its sources is saved, a compact block per verdict. -timeout bounds the preparation and each verdict.",
+		groups:   append(machineGroups(), deadlineFlags(), checkFlags(), programFlags()),
+		run: func(ctx context.Context, e env) int {
+			return watchCommand(ctx, e.opts, e.cfg.timeout, e.stdout, e.stderr)
+		},
+	}
+}
 
 // watchCommand prepares the machine once, then tests the module at start
 // and on every save, printing one compact block per verdict. It returns
@@ -145,29 +159,29 @@ func nextChange(ctx context.Context, w *fsnotify.Watcher, dir string) (string, e
 // printBlock prints one verdict of rig watch: a line with the time, what
 // changed, the verdict and how long it took; for a failure its title, the
 // failing cases, an excerpt, and the artifacts.
-func printBlock(w io.Writer, why string, res runner.Result, took time.Duration, opts runner.Options) {
+func printBlock(w io.Writer, why string, res result.Run, took time.Duration, opts runner.Options) {
 	var stages []string
 	for _, s := range res.Stages {
 		if s.Stage == "module" || s.Stage == "boot" {
-			stages = append(stages, s.Stage+" "+progress.FormatDuration(s.Duration))
+			stages = append(stages, s.Stage+" "+progress.FormatDuration(s.Time.D()))
 		}
 	}
 	head := fmt.Sprintf("%s  %s  ", time.Now().Format("15:04:05"), why)
-	if res.Err == nil {
+	if res.Class == verdict.Pass {
 		what := passSummary(res, opts)
 		fmt.Fprintf(w, "%sPASS in %s (%s): %s\n", head, progress.FormatDuration(took), strings.Join(stages, ", "), what)
 		return
 	}
-	fmt.Fprintf(w, "%sFAIL [%s] in %s: %s\n", head, res.Class, progress.FormatDuration(took), res.Err.Msg)
+	fmt.Fprintf(w, "%sFAIL [%s] in %s: %s\n", head, res.Class, progress.FormatDuration(took), res.Verdict())
 	for _, c := range res.Cases {
-		if c.Result == wire.Fail {
+		if c.Result == string(wire.Fail) {
 			fmt.Fprintf(w, "    FAIL %s\n", c.Name)
 			for _, d := range c.Diagnostics {
 				fmt.Fprintf(w, "        %s\n", d)
 			}
 		}
 	}
-	if ex := res.Err.Excerpt; ex != "" {
+	if ex := res.Excerpt; ex != "" {
 		lines := strings.Split(ex, "\n")
 		if len(lines) > 15 {
 			lines = append(lines[:15], fmt.Sprintf("... (%d more lines in the artifacts)", len(lines)-15))

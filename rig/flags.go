@@ -1,0 +1,393 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mmaprig/mmaprig/internal/arch"
+	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/lint"
+	"github.com/mmaprig/mmaprig/rig/runner"
+)
+
+// config is what a command line asks for: parsed and checked, with no I/O.
+// Every field holds its default even when the command has no such flag
+// (see newConfig), so that a command reads a value without asking whether
+// it could be set.
+type config struct {
+	cmd *command
+
+	cacheDir, artifacts, root string
+	verbose                   bool
+	timeout                   time.Duration
+
+	kernel, kernelSrc, kernelSHA string
+	fragments, arch              string
+	makeJobs                     int
+
+	module, device, moduleParams string
+
+	accel, qemu, kernelArgs, boot, inject string
+	mem, smp                              int
+	keep                                  bool
+
+	checks, channel, expect string
+	guestTests              []string
+	coverage                bool
+	settle                  time.Duration
+
+	jsonOut, junitOut, htmlOut string
+	buildOnly                  bool
+
+	all     bool // -matrix
+	cell    string
+	jobs    int
+	network bool
+
+	tools               string
+	style, strict, tree bool
+
+	t runner.Timeouts
+
+	// argv is the command rig exec runs, after "--".
+	argv []string
+	// cells are the matrix cells -cell names, or all of them; set by the
+	// cells group's check.
+	cells []kernel.Cell
+	// set holds the names of the flags given on the command line.
+	set map[string]bool
+}
+
+// flagGroup is flags that several commands share. A new flag is a field
+// in config and one line in its group's define: every command with the
+// group takes it, and its -h and docs/usage.md say so.
+type flagGroup struct {
+	name   string
+	define func(fs *flag.FlagSet, c *config)
+	// check rejects the group's bad values; nil when every value is good.
+	check func(c *config) error
+}
+
+// hostDefaults are the defaults that depend on the machine; docs/usage.md
+// says what they are rather than what they were where it was generated.
+var hostDefaults = map[string]string{
+	"arch":      "the host's",
+	"make-jobs": "the number of CPUs",
+	"jobs":      "the number of CPUs",
+}
+
+// allGroups are every flag group, in the order help and docs show them.
+// A flag goes in the group of what it is about: how the guest is started
+// or debugged (-gdb, -on-crash) in machineFlags, which checks run (-run
+// REGEXP) in checkFlags, how the kernel is built (-make-args) in
+// buildFlags, which kernel (a kernel's name) in sourceFlags.
+func allGroups() []flagGroup {
+	return []flagGroup{
+		commonFlags(), deadlineFlags(), sourceFlags(), configFlags(), buildFlags(),
+		moduleDirFlags(), moduleFlags(), machineFlags(), checkFlags(), programFlags(),
+		jsonFlags(), reportFlags(), buildOnlyFlags(), cellFlags(), keyCellFlags(),
+		legacyMatrixFlags(), lintFlags(),
+	}
+}
+
+// newConfig is a config with every flag's default: each group defines its
+// flags on a scratch FlagSet, which stores the defaults in c.
+func newConfig() *config {
+	c := &config{t: runner.DefaultTimeouts, set: map[string]bool{}}
+	for _, g := range allGroups() {
+		g.define(flag.NewFlagSet("defaults", flag.ContinueOnError), c)
+	}
+	return c
+}
+
+func commonFlags() flagGroup {
+	return flagGroup{name: "Common", define: func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.cacheDir, "cache", "", "cache `dir` (default $XDG_CACHE_HOME/mmaprig)")
+		fs.StringVar(&c.artifacts, "artifacts", "", "artifact `dir` for this run (default CACHE/runs/TIME)")
+		fs.StringVar(&c.root, "root", "", "the rig's source `tree` (default: found from the working directory)")
+		fs.BoolVar(&c.verbose, "v", false, "verbose diagnostics (debug logging)")
+	}}
+}
+
+func deadlineFlags() flagGroup {
+	return flagGroup{name: "Deadline", define: func(fs *flag.FlagSet, c *config) {
+		fs.DurationVar(&c.timeout, "timeout", time.Hour, "deadline for the whole command (rig watch: for each verdict)")
+	}, check: func(c *config) error {
+		return positive(deadline{"timeout", c.timeout})
+	}}
+}
+
+func sourceFlags() flagGroup {
+	return flagGroup{name: "Kernel source", define: func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.kernel, "kernel", "6.1", "kernel `version`, built from Debian's linux-source-VERSION package")
+		fs.StringVar(&c.kernelSrc, "kernel-src", "", "kernel `source` instead: a tree, a tarball, or an http(s) URL with -kernel-sha256")
+		fs.StringVar(&c.kernelSHA, "kernel-sha256", "", "`sha256` of the -kernel-src URL's tarball")
+	}, check: func(c *config) error {
+		switch {
+		case c.set["kernel-sha256"] && !isURL(c.kernelSrc):
+			return usageError{"-kernel-sha256 pins a tarball downloaded with -kernel-src URL; without a URL it would be ignored"}
+		case c.set["kernel"] && c.set["kernel-src"]:
+			return usageError{"-kernel picks a Debian source package; -kernel-src names another source: give one of them"}
+		case c.kernelSrc == "" && !regexp.MustCompile(`^\d+\.\d+$`).MatchString(c.kernel):
+			return usagef("-kernel %q: want a version like 6.1 or 6.12", c.kernel)
+		}
+		return nil
+	}}
+}
+
+func configFlags() flagGroup {
+	return flagGroup{name: "Kernel config", define: func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.fragments, "config", "", "extra config `fragments` over base, comma-separated: built-in names ("+strings.Join(kernel.FragmentNames(), ", ")+") or files")
+		fs.StringVar(&c.arch, "arch", arch.Host().Name, "guest `architecture`: "+strings.Join(arch.Names(), ", ")+" (another than the host's is cross-built, and runs under TCG)")
+	}, check: func(c *config) error {
+		if _, err := arch.Get(c.arch); err != nil {
+			return usagef("-arch: %v", err)
+		}
+		return nil
+	}}
+}
+
+func buildFlags() flagGroup {
+	return flagGroup{name: "Kernel build", define: func(fs *flag.FlagSet, c *config) {
+		fs.IntVar(&c.makeJobs, "make-jobs", runtime.NumCPU(), "parallel make jobs in a kernel build")
+		fs.DurationVar(&c.t.Kernel, "kernel-timeout", runner.DefaultTimeouts.Kernel, "deadline to fetch and build the kernel")
+	}, check: func(c *config) error {
+		if c.makeJobs < 1 {
+			return usagef("-make-jobs %d: must be at least 1", c.makeJobs)
+		}
+		return positive(deadline{"kernel-timeout", c.t.Kernel})
+	}}
+}
+
+func moduleDirFlags() flagGroup {
+	return flagGroup{name: "Module directory", define: func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.module, "module", "", "out-of-tree module `dir` with a Kbuild or Makefile (default: the rig's module/)")
+	}}
+}
+
+func moduleFlags() flagGroup {
+	return flagGroup{name: "Module", define: func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.device, "device", "/dev/mymap", "device `node` the module must create")
+		fs.StringVar(&c.moduleParams, "module-params", "", "the module's `parameters`, as for insmod: \"a=1 b=2\"")
+		fs.DurationVar(&c.t.Module, "module-timeout", runner.DefaultTimeouts.Module, "deadline to build the module")
+		fs.DurationVar(&c.t.Load, "load-timeout", runner.DefaultTimeouts.Load, "deadline for the module's init (insmod)")
+	}, check: func(c *config) error {
+		return positive(deadline{"module-timeout", c.t.Module}, deadline{"load-timeout", c.t.Load})
+	}}
+}
+
+func machineFlags() flagGroup {
+	return flagGroup{name: "Machine", define: func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.accel, "accel", "auto", "accelerator: auto, kvm or tcg")
+		fs.StringVar(&c.qemu, "qemu", "", "QEMU `binary` (default: qemu-system-ARCH)")
+		fs.IntVar(&c.mem, "mem", 256, "guest memory in `MiB`")
+		fs.IntVar(&c.smp, "smp", 1, "guest CPUs")
+		fs.StringVar(&c.kernelArgs, "kernel-args", "", "extra guest kernel command line `args`")
+		fs.StringVar(&c.boot, "boot", runner.BootAuto, "how the guest starts: auto (restore the machine's saved guest, or save one on this boot) or cold (boot, save nothing)")
+		fs.DurationVar(&c.t.Image, "initramfs-timeout", runner.DefaultTimeouts.Image, "deadline to build the initramfs")
+		fs.DurationVar(&c.t.Boot, "boot-timeout", runner.DefaultTimeouts.Boot, "deadline from QEMU start to the guest init")
+		fs.BoolVar(&c.keep, "keep", false, "keep the run's working files (QMP and port sockets) in the artifact dir")
+		fs.StringVar(&c.inject, "inject", "", "inject a host-side `fault`, for testing the rig: "+strings.Join(runner.Faults, ", "))
+	}, check: checkMachine}
+}
+
+func checkMachine(c *config) error {
+	switch {
+	case c.accel != "auto" && c.accel != "kvm" && c.accel != "tcg":
+		return usagef("-accel %q: want auto, kvm or tcg", c.accel)
+	case c.mem < 64:
+		return usagef("-mem %d: must be at least 64 (MiB)", c.mem)
+	case c.smp < 1:
+		return usagef("-smp %d: must be at least 1", c.smp)
+	case c.boot != runner.BootAuto && c.boot != runner.BootCold:
+		return usagef("-boot %q: want auto or cold", c.boot)
+	}
+	if err := runner.ParseFault(c.inject); err != nil {
+		return usageError{err.Error()}
+	}
+	return positive(deadline{"initramfs-timeout", c.t.Image}, deadline{"boot-timeout", c.t.Boot})
+}
+
+func checkFlags() flagGroup {
+	return flagGroup{name: "Checks", define: func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.checks, "checks", runner.ChecksContract, "the built-in checks after the module loads: contract (the reader, then every contract case), reader (the ten bytes only) or none")
+		fs.StringVar(&c.expect, "expect", wire.FormatBytes(wire.DefaultExpect), "`bytes` the mapped page must start with, comma-separated decimal")
+		fs.Func("guest-test", "the author's own guest test, run after the built-in checks; repeat for more: a Go main or test `package` (a directory, relative to -module, or an import path), or a static executable", func(v string) error {
+			c.guestTests = append(c.guestTests, v)
+			return nil
+		})
+		fs.StringVar(&c.channel, "channel", wire.ChannelSerial, "who runs the steps in the guest: serial (the guest init, reporting on the results port) or ssh (the rig, over SSH)")
+		fs.BoolVar(&c.coverage, "coverage", false, "report the module's line coverage from the checks that ran: adds the coverage fragment (gcov), builds the module for gcov, and writes lcov.info and an HTML report")
+		fs.DurationVar(&c.settle, "settle", runner.DefaultSettle, "how long the guest keeps watching the kernel after the final unload, so that a timer or work the module left armed fails the run")
+	}, check: checkChecks}
+}
+
+func checkChecks(c *config) error {
+	switch {
+	case c.checks != runner.ChecksContract && c.checks != runner.ChecksReader && c.checks != runner.ChecksNone:
+		return usagef("-checks %q: want contract, reader or none", c.checks)
+	case c.channel != wire.ChannelSerial && c.channel != wire.ChannelSSH:
+		return usagef("-channel %q: want serial or ssh", c.channel)
+	case c.settle < 0 || c.settle > runner.MaxSettle:
+		return usagef("-settle %v: must be from 0 to %v", c.settle, runner.MaxSettle)
+	}
+	b, err := wire.ParseBytes(c.expect)
+	if err != nil {
+		return usagef("-expect %q: %v", c.expect, err)
+	}
+	if len(b) > os.Getpagesize() {
+		return usagef("-expect gives %d bytes; the mapped page holds %d", len(b), os.Getpagesize())
+	}
+	return nil
+}
+
+func programFlags() flagGroup {
+	return flagGroup{name: "Guest programs", define: func(fs *flag.FlagSet, c *config) {
+		fs.DurationVar(&c.t.Check, "check-timeout", runner.DefaultTimeouts.Check, "deadline for each guest program")
+	}, check: func(c *config) error {
+		return positive(deadline{"check-timeout", c.t.Check})
+	}}
+}
+
+func jsonFlags() flagGroup {
+	return flagGroup{name: "JSON", define: func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.jsonOut, "json", "", "also write the result as JSON to `file`")
+	}}
+}
+
+func reportFlags() flagGroup {
+	return flagGroup{name: "Reports", define: func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.junitOut, "junit", "", "also write JUnit XML to `file`: a suite per cell, a case per check")
+		fs.StringVar(&c.htmlOut, "html", "", "also write a self-contained HTML report to `file`")
+	}}
+}
+
+func buildOnlyFlags() flagGroup {
+	return flagGroup{name: "Build only", define: func(fs *flag.FlagSet, c *config) {
+		fs.BoolVar(&c.buildOnly, "build-only", false, "build the kernel, module and initramfs, then stop before booting")
+	}}
+}
+
+func cellFlags() flagGroup {
+	return flagGroup{name: "Matrix", define: func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.cell, "cell", "", "run matrix cells by `name`, comma-separated (default: every cell)")
+		fs.IntVar(&c.jobs, "jobs", runtime.NumCPU(), "matrix cells run in parallel")
+		fs.BoolVar(&c.network, "network", false, "also run the matrix cells that download from kernel.org")
+	}, check: func(c *config) error {
+		if c.jobs < 1 {
+			return usagef("-jobs %d: must be at least 1", c.jobs)
+		}
+		return c.pickCells()
+	}}
+}
+
+func keyCellFlags() flagGroup {
+	return flagGroup{name: "Key of a cell", define: func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.cell, "cell", "", "print the key of this matrix cell's kernel instead")
+	}, check: func(c *config) error {
+		if strings.Contains(c.cell, ",") {
+			return usagef("-cell %s: rig key prints the key of one cell", c.cell)
+		}
+		return c.pickCells()
+	}}
+}
+
+func legacyMatrixFlags() flagGroup {
+	return flagGroup{name: "Matrix (as rig matrix)", define: func(fs *flag.FlagSet, c *config) {
+		fs.BoolVar(&c.all, "matrix", false, "run every cell of kernel/matrix.json, as rig matrix does")
+	}}
+}
+
+func lintFlags() flagGroup {
+	return flagGroup{name: "Lint", define: func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.tools, "tools", "", "the `tools` to run, comma-separated: "+strings.Join(lint.AllTools(), ", ")+" (default: all)")
+		fs.BoolVar(&c.style, "style", false, "also show style findings (checkpatch CHECKs, style-only Coccinelle scripts)")
+		fs.BoolVar(&c.strict, "strict", false, "run checkpatch --strict (its CHECKs are style findings)")
+		fs.BoolVar(&c.tree, "in-tree", false, "keep the checkpatch checks for code merged into the kernel (LINUX_VERSION_CODE, ...)")
+	}}
+}
+
+// pickCells sets c.cells: the cells -cell names, or every cell.
+func (c *config) pickCells() error {
+	m, err := kernel.LoadMatrix()
+	if err != nil {
+		return err
+	}
+	if !c.set["cell"] {
+		c.cells = m.Cells
+		return nil
+	}
+	seen := map[string]bool{}
+	c.cells = nil
+	for _, name := range strings.Split(c.cell, ",") {
+		name = strings.TrimSpace(name)
+		if seen[name] {
+			return usagef("-cell %s: cell %q is named twice", c.cell, name)
+		}
+		seen[name] = true
+		cell, err := m.Cell(name)
+		if err != nil {
+			return usagef("-cell: %v", err)
+		}
+		c.cells = append(c.cells, cell)
+	}
+	return nil
+}
+
+// deadline is a duration flag's name and value.
+type deadline struct {
+	name string
+	v    time.Duration
+}
+
+// positive rejects the first deadline that is not.
+func positive(ds ...deadline) error {
+	for _, d := range ds {
+		if d.v <= 0 {
+			return usagef("-%s %v: must be positive", d.name, d.v)
+		}
+	}
+	return nil
+}
+
+// first returns the first of names given on the command line, or "".
+func (c *config) first(names ...string) string {
+	for _, n := range names {
+		if c.set[n] {
+			return n
+		}
+	}
+	return ""
+}
+
+// guestArch is the guest's architecture; checked by the config group.
+func (c *config) guestArch() arch.Arch {
+	a, _ := arch.Get(c.arch)
+	return a
+}
+
+// fragmentList are the kernel config fragments: the architecture's base, then
+// -config's, then coverage's for -coverage.
+func (c *config) fragmentList() []string {
+	a := c.guestArch()
+	frags := []string{a.Fragment}
+	for _, f := range strings.Split(c.fragments, ",") {
+		if f = strings.TrimSpace(f); f != "" && f != a.Fragment {
+			frags = append(frags, f)
+		}
+	}
+	if c.coverage && !slices.Contains(frags, "coverage") {
+		frags = append(frags, "coverage")
+	}
+	return frags
+}
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}

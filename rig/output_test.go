@@ -1,0 +1,61 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/result"
+	"github.com/mmaprig/mmaprig/rig/verdict"
+)
+
+// The terminal renders a result as it is: the bytes, the cases by suite,
+// and a verdict line that counts what passed and names what was skipped.
+func TestPrintResult(t *testing.T) {
+	cases := newCases(contractCasesWith(map[string]string{"user_kernel_agree": "no write(): the driver has no write()"}))
+	pass := result.Run{Class: verdict.Pass, Accel: "tcg", BootToVerdict: result.Seconds(2520 * time.Millisecond),
+		Output: []string{"0", "1"}, Cases: cases, ArtifactDir: "/art"}
+	crash := result.Run{Class: verdict.GuestCrash, Message: "the kernel reported BUG (during insmod)", Cause: "exit status 1",
+		Excerpt: "[ 1.0] BUG: x", ConsoleLog: "/nonexistent/console.log", ArtifactDir: "/art"}
+	for _, tc := range []struct {
+		name string
+		res  result.Run
+		want []string
+	}{
+		{"pass", pass, []string{
+			"bytes read through the mapping of /dev/mymap:\n0\n1\n",
+			"contract:\n  ok    reader_output",
+			"  SKIP  user_kernel_agree              no write(): the driver has no write()\n",
+			"PASS: /dev/mymap maps the expected 10 bytes and meets the contract (7 cases, 1 skipped: user_kernel_agree (no write())) (boot to verdict 2.52s, accel tcg)\nartifacts: /art\n",
+		}},
+		{"crash", crash, []string{
+			"FAIL [guest-crash]: the kernel reported BUG (during insmod)\n  cause: exit status 1\n--- excerpt ---\n[ 1.0] BUG: x\n--- end of excerpt ---\n",
+			"serial log: none; the VM did not start\nartifacts: /art\n",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			printResult(&b, tc.res, defaultOptions())
+			for _, w := range tc.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("the terminal lacks %q:\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}
+
+// contractCasesWith is the contract's cases, all passed but the skips
+// given.
+func contractCasesWith(skips map[string]string) []wire.Case {
+	var cs []wire.Case
+	for i, name := range contractCases {
+		c := wire.Case{Number: i + 1, Name: name, Result: wire.Pass, Suite: wire.CmdContract}
+		if why, ok := skips[name]; ok {
+			c.Result, c.Reason = wire.Skip, why
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}

@@ -1,0 +1,173 @@
+package result
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/verdict"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/document.json")
+
+// contract is a passing contract's cases, with the skips given.
+func contract(skips map[string]string) []Case {
+	var cases []Case
+	for i, name := range []string{"reader_output", "refuses_bad_maps", "shared_coherence", "user_kernel_agree",
+		"concurrent_mappers", "unload_reload", "kernel_clean"} {
+		c := wire.Case{Number: i + 1, Name: name, Result: wire.Pass, Suite: wire.CmdContract}
+		if why, ok := skips[name]; ok {
+			c.Result, c.Reason = wire.Skip, why
+		}
+		cases = append(cases, NewCase(c))
+	}
+	return cases
+}
+
+func TestCaseCount(t *testing.T) {
+	for _, tc := range []struct {
+		cases []Case
+		want  string
+	}{
+		{contract(nil), "7 cases"},
+		{contract(map[string]string{"user_kernel_agree": "no write(): the driver has no write() (write() of 1 byte at offset 0 returned EINVAL (invalid argument)); read() agrees with the mapping"}),
+			"7 cases, 1 skipped: user_kernel_agree (no write())"},
+		{contract(map[string]string{"user_kernel_agree": "no read() or write(): the driver has no read() and no write() (...)", "kernel_clean": "x_test.go:3: no log"}),
+			"7 cases, 2 skipped: user_kernel_agree (no read() or write()), kernel_clean (no log)"},
+		{[]Case{NewCase(wire.Case{Name: "only", Result: wire.Skip})}, "1 case, 1 skipped: only (no reason given)"},
+		{nil, "0 cases"},
+	} {
+		if got := CaseCount(tc.cases); got != tc.want {
+			t.Errorf("CaseCount = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// A skipped case carries its reason's headline, for readers of -json
+// that show it without parsing the reason.
+func TestNewCaseWhy(t *testing.T) {
+	c := NewCase(wire.Case{Name: "user_kernel_agree", Result: wire.Skip, Reason: "no write(): the driver has no write()"})
+	if c.Why != "no write()" || c.Result != "skip" {
+		t.Errorf("NewCase = %+v; want why %q", c, "no write()")
+	}
+	if c := NewCase(wire.Case{Name: "x", Result: wire.Fail, Reason: "broke: here"}); c.Why != "" {
+		t.Errorf("a failed case has a skip headline %q", c.Why)
+	}
+}
+
+// sample is a document with every field set: a failed run and a skipped
+// cell.
+func sample() Document {
+	run := Run{Class: verdict.GuestCrash, ExitCode: 1, Title: "BUG: kernel NULL pointer dereference in mymap_mmap",
+		Step: "contract", Message: "the kernel reported ...", Cause: "exit status 1", Excerpt: "[ 1.0] BUG: ...",
+		Crash: &verdict.Crash{Kind: "BUG", Title: "BUG: kernel NULL pointer dereference in mymap_mmap", Frame: "mymap_mmap",
+			File: "mymap.c", Line: 12, Stack: []string{"mymap_mmap+0x1c/0x40 [mymap]"}, Panic: true},
+		Nonce: "abc", Kernel: "Debian package linux-source-6.1",
+		Origin: &Origin{Source: "Debian package linux-source-6.1", Release: "6.1.192", Key: "b87f752e87f2", Fragments: []string{"base"}, Built: true},
+		Arch:   "x86_64", Accel: "tcg", AccelReason: "no /dev/kvm",
+		Boot: &Boot{Mode: BootCold, Took: Seconds(120 * time.Millisecond), Saved: true, SaveError: "disk full",
+			RestoreFailed: "QEMU exited"},
+		Stages: []Stage{{Stage: "kernel", Time: Seconds(13 * time.Millisecond), Cached: true, Summary: "cached 6.1.192"},
+			{Stage: "module", Time: Seconds(2 * time.Second), Failed: true, Warnings: []string{"mymap.c:3:1: warning: x"}}},
+		BootToInit: Seconds(time.Second), BootToReady: Seconds(1200 * time.Millisecond), BootToVerdict: Seconds(1500 * time.Millisecond),
+		Output: []string{"0 1 2"}, Cases: contract(map[string]string{"kernel_clean": "no log: x"}), SkippedCount: 1,
+		ContractTime: Seconds(700 * time.Millisecond), Exec: &Exec{Exit: 137, Signal: "killed", Error: "no such file", Stderr: "x"},
+		Coverage:    &Coverage{Files: []FileCoverage{{File: "/m/mymap.c", LinesHit: 9, LinesFound: 10, FunctionsHit: 1, FunctionsFound: 2, Uncovered: []int{7}}}, LCOV: "lcov.info", HTML: "index.html"},
+		ArtifactDir: "/art", ConsoleLog: "/art/console.log"}
+	run.Coverage.Files[0].Summarize()
+	run.Cases[1] = NewCase(wire.Case{Suite: wire.CmdContract, Name: "refuses_bad_maps", Result: wire.Fail,
+		Reason: "2 pages mapped", Diagnostics: []string{"mmap(2 pages) = 0x7f00, want EINVAL"}, Time: 30 * time.Millisecond})
+	return NewDocument([]Cell{NewCell("6.1", verdict.Pass, run, 3*time.Second),
+		SkippedCell("6.1-kernelorg", verdict.Pass, "needs the internet")})
+}
+
+// TestSchema holds the JSON form to testdata/document.json: a change
+// there is a change of the schema, which docs/result.md documents, and
+// which must bump Schema unless it only adds fields. A document also reads
+// back as itself.
+func TestSchema(t *testing.T) {
+	doc := sample()
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "document.json")
+	if *update {
+		if err := os.WriteFile(golden, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want) != string(b)+"\n" {
+		t.Errorf("the JSON form changed (go test ./rig/result -update, then document it in docs/result.md):\n%s", b)
+	}
+	var back Document
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, doc) {
+		t.Errorf("read back:\n%+v\nwant\n%+v", back, doc)
+	}
+	if back.Schema != Schema || back.Cells[0].OK || !back.Cells[1].OK {
+		t.Errorf("schema %d, ok %v %v; want %d, false, true", back.Schema, back.Cells[0].OK, back.Cells[1].OK, Schema)
+	}
+}
+
+// TestSchemaDocumented checks docs/result.md against the example
+// document: every field the document has is in a table row of the page,
+// and every field the page lists is in the document, so that the page
+// neither misses a field nor keeps one that went away.
+func TestSchemaDocumented(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join("..", "..", "docs", "result.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	jsonKeys(doc, have)
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\|").FindAllStringSubmatch(string(page), -1) {
+		documented[m[1]] = true
+	}
+	for k := range have {
+		if !documented[k] {
+			t.Errorf("field %q is not documented in docs/result.md", k)
+		}
+	}
+	for k := range documented {
+		if !have[k] {
+			t.Errorf("docs/result.md documents %q, which the document does not have (or the example leaves it out)", k)
+		}
+	}
+}
+
+// jsonKeys adds the keys of every object in v to keys.
+func jsonKeys(v any, keys map[string]bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			keys[k] = true
+			jsonKeys(e, keys)
+		}
+	case []any:
+		for _, e := range v {
+			jsonKeys(e, keys)
+		}
+	}
+}
