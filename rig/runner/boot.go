@@ -116,7 +116,8 @@ func (r *run) fallBack(snap *snapshot, err error) {
 		logs = "" // the file was refused before any QEMU read it
 	}
 	r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one%s", err, logs)
-	r.restoreFailed = err.Error()
+	// The cold boot says how the guest came up, if it comes up at all.
+	r.restoreFailed, r.res.Boot = err.Error(), nil
 	r.keepRestoreLogs()
 	r.dropSnapshot(snap)
 }

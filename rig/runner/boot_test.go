@@ -189,3 +189,26 @@ func checkFellBack(t *testing.T, b *bootRun, summary string) {
 		t.Errorf("the snapshot holds %q: the one that failed was not replaced", got)
 	}
 }
+
+// A restore that fails, then a QEMU that does not start: the stage fails
+// as setup, and the result claims no guest came up, only why the restore
+// failed.
+func TestBootFallBackWithoutQEMU(t *testing.T) {
+	exits, err := verdict.ParseRecording(strings.NewReader(badRestore))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBootRun(t)
+	b.restoring(t, exits, nil)
+	b.r.vms.start = func(context.Context, vm.Config) (machineVM, error) {
+		return nil, vm.ErrNoQEMU
+	}
+	_, restored, err := b.r.boot(context.Background(), nil)
+	var e *Error
+	if !errors.As(err, &e) || e.Class != verdict.Setup || !errors.Is(err, vm.ErrNoQEMU) || restored {
+		t.Errorf("boot = %v (restored %v); want a setup failure to start QEMU", err, restored)
+	}
+	if b.r.res.Boot != nil || !strings.Contains(b.r.restoreFailed, "QEMU exited") {
+		t.Errorf("Boot = %+v, restore failed %q; want no boot, and the restore's failure", b.r.res.Boot, b.r.restoreFailed)
+	}
+}
