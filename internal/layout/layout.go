@@ -32,7 +32,8 @@ const (
 	KernelConfig  = "kernel.config" // the kernel's .config
 	KernelLog     = "kernel-build.log"
 	ModuleLog     = "module-build.log"
-	CoverageDir   = "coverage" // lcov.info and the HTML report
-	WorkDir       = "work"     // the working files, with -keep
-	RestorePrefix = "restore-" // the logs of a restore that failed
+	CoverageDir   = "coverage"  // the gcov build copy and the HTML report
+	LCOV          = "lcov.info" // the module's line coverage
+	WorkDir       = "work"      // the working files, with -keep
+	RestorePrefix = "restore-"  // the logs of a restore that failed
 )

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,12 +56,12 @@ func Collect(ctx context.Context, m Module, files []wire.File, artifactDir strin
 			return nil, fmt.Errorf("%s is not installed; run `make deps` (apt's lcov)", tool)
 		}
 	}
-	dir := filepath.Join(artifactDir, "coverage")
+	dir := filepath.Join(artifactDir, layout.CoverageDir)
 	build := filepath.Join(dir, "build")
 	if err := placeData(m.BuildDir, build, files); err != nil {
 		return nil, err
 	}
-	c := &result.Coverage{LCOV: filepath.Join(artifactDir, "lcov.info"), HTML: filepath.Join(dir, "html", "index.html")}
+	c := &result.Coverage{LCOV: filepath.Join(artifactDir, layout.LCOV), HTML: filepath.Join(dir, "html", "index.html")}
 	if err := runLCOV(ctx, m.CC, build, c); err != nil {
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func newCheckpatch(opts Options, log *slog.Logger) (checker, error) {
 		if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1 && n > 0) {
 			return findings, []ToolError{{Tool: Checkpatch,
 				Headline: fmt.Sprintf("%s failed (%v): %s", script, err, headline(stderr+stdout)),
-				Detail:   tail(stderr+stdout, 10)}}
+				Detail:   lastLines(stderr+stdout, 10)}}
 		}
 		if !opts.InTree {
 			findings = dropVersionComparisons(findings, m)

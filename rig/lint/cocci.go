@@ -346,10 +346,10 @@ func runSpatch(ctx context.Context, log *slog.Logger, spatch []string, cocci str
 				h = err.Error()
 			}
 		}
-		return nil, &scriptError{err: err, headline: "spatch --cocci-file " + filepath.Base(cocci) + " failed: " + h, detail: tail(stderr, 10)}
+		return nil, &scriptError{err: err, headline: "spatch --cocci-file " + filepath.Base(cocci) + " failed: " + h, detail: lastLines(stderr, 10)}
 	}
 	if s := strings.TrimSpace(stderr); s != "" {
-		log.Debug("lint: spatch said", "cocci", cocci, "stderr", tail(s, 5))
+		log.Debug("lint: spatch said", "cocci", cocci, "stderr", lastLines(s, 5))
 	}
 	return parseSpatch(stdout, tool, rule, m, log), nil
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mmaprig/mmaprig/internal/tail"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -366,11 +367,8 @@ func isDir(path string) bool {
 	return err == nil && st.IsDir()
 }
 
-// tail returns the last n lines of s, for error messages.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+// lastLines returns the last n lines of s, for error messages.
+func lastLines(s string, n int) string {
+	t, _ := tail.Text(s, n)
+	return t
 }

@@ -58,7 +58,7 @@ func newSparse(opts Options, log *slog.Logger) (checker, error) {
 			return findings, []ToolError{{Tool: Sparse,
 				Headline: fmt.Sprintf("make -C %s M=%s C=2 modules failed (%v): %s",
 					opts.KernelBuild, opts.ModuleDir, err, headline(stderr)),
-				Detail: tail(stderr, 15)}}
+				Detail: lastLines(stderr, 15)}}
 		}
 		return findings, nil
 	}, nil

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"github.com/mmaprig/mmaprig/internal/layout"
+	"github.com/mmaprig/mmaprig/internal/tail"
 	"github.com/mmaprig/mmaprig/rig/result"
 	"slices"
 	"strings"
@@ -147,10 +148,9 @@ func truncate(s string, n int) string {
 
 // lastLines keeps the last n lines of s, saying how many it left out.
 func lastLines(s string, n int) string {
-	s = strings.TrimRight(s, "\n")
-	lines := strings.Split(s, "\n")
-	if len(lines) <= n {
-		return s
+	kept, left := tail.Text(s, n)
+	if left == 0 {
+		return kept
 	}
-	return fmt.Sprintf("[%d earlier lines left out]\n", len(lines)-n) + strings.Join(lines[len(lines)-n:], "\n")
+	return fmt.Sprintf("[%d earlier lines left out]\n", left) + kept
 }

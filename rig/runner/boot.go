@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -124,12 +125,12 @@ func (r *run) fallBack(snap *snapshot, err error) {
 
 // restorePrefix names the logs of a restore that failed, kept beside the
 // cold boot's.
-const restorePrefix = "restore-"
+const restorePrefix = layout.RestorePrefix
 
 // keepRestoreLogs renames what a failed restore wrote, so that the cold
 // boot after it does not overwrite the evidence.
 func (r *run) keepRestoreLogs() {
-	for _, f := range []string{"console.log", "qemu.log", "qemu.cmdline", "qemu.cmdline.json", "engine.log", "dmesg.txt", "run.json"} {
+	for _, f := range []string{layout.ConsoleLog, layout.QEMULog, layout.QEMUCmdline, layout.QEMUArgv, layout.EngineLog, layout.Dmesg, layout.RunSpec} {
 		p := filepath.Join(r.opts.ArtifactDir, f)
 		if _, err := os.Stat(p); err == nil {
 			if err := os.Rename(p, filepath.Join(r.opts.ArtifactDir, restorePrefix+f)); err != nil {
@@ -232,7 +233,7 @@ func (r *run) prepareGuest(restore bool) (verdict.Spec, *wire.Work, error) {
 // openEngineLog creates engine.log, the recording of every input the
 // engine takes.
 func (r *run) openEngineLog(spec verdict.Spec) (*os.File, *verdict.Recorder, error) {
-	logf, err := os.Create(filepath.Join(r.opts.ArtifactDir, "engine.log"))
+	logf, err := os.Create(filepath.Join(r.opts.ArtifactDir, layout.EngineLog))
 	if err != nil {
 		return nil, nil, fail(verdict.Setup, err, "create engine.log")
 	}
@@ -373,7 +374,7 @@ func (r *run) takeResult(res verdict.Result) {
 		}
 	}
 	if res.KTAP != "" {
-		os.WriteFile(filepath.Join(r.opts.ArtifactDir, "ktap.txt"), []byte(res.KTAP), 0o644)
+		os.WriteFile(filepath.Join(r.opts.ArtifactDir, layout.KTAP), []byte(res.KTAP), 0o644)
 	}
 }
 
@@ -388,7 +389,7 @@ func (r *run) writeDmesg(console []string) {
 			}
 		}
 	}
-	os.WriteFile(filepath.Join(r.opts.ArtifactDir, "dmesg.txt"), []byte(b.String()), 0o644)
+	os.WriteFile(filepath.Join(r.opts.ArtifactDir, layout.Dmesg), []byte(b.String()), 0o644)
 }
 
 // writeKmsg saves the kernel records the guest forwarded from /dev/kmsg,
@@ -397,5 +398,5 @@ func (r *run) writeKmsg(records []string) {
 	if len(records) == 0 {
 		return
 	}
-	os.WriteFile(filepath.Join(r.opts.ArtifactDir, "kmsg.txt"), []byte(strings.Join(records, "\n")+"\n"), 0o644)
+	os.WriteFile(filepath.Join(r.opts.ArtifactDir, layout.Kmsg), []byte(strings.Join(records, "\n")+"\n"), 0o644)
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"net"
 	"path/filepath"
 	"sync"
@@ -249,7 +250,7 @@ func qmpText(ev qmp.Event) string {
 // exit, else the error and where QEMU's log is.
 func (d *driver) exitText() string {
 	if err := d.vm.ExitErr(); err != nil {
-		return err.Error() + "; see " + filepath.Join(d.r.opts.ArtifactDir, "qemu.log")
+		return err.Error() + "; see " + filepath.Join(d.r.opts.ArtifactDir, layout.QEMULog)
 	}
 	return ""
 }

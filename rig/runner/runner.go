@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mmaprig/mmaprig/internal/tail"
 	"io"
 	"log/slog"
 	"os"
@@ -295,7 +296,7 @@ func (r *run) finish(ctx context.Context, err error) {
 	r.res.ExitCode = r.res.Class.ExitCode()
 	r.early.stop()
 	if r.work != nil {
-		if err := r.work.finish(r.opts.Keep, filepath.Join(r.opts.ArtifactDir, "work")); err != nil {
+		if err := r.work.finish(r.opts.Keep, filepath.Join(r.opts.ArtifactDir, layout.WorkDir)); err != nil {
 			r.opts.Log.Warn("-keep: the working files stay where they are", "dir", r.work.dir, "err", err)
 		}
 		r.work = nil
@@ -399,7 +400,7 @@ func (r *run) kernelEnv(st *progress.Stage) *kernel.Env {
 		Cache:     r.opts.Cache,
 		Fragments: r.frags,
 		Jobs:      r.opts.Jobs,
-		LogPath:   filepath.Join(r.opts.ArtifactDir, "kernel-build.log"),
+		LogPath:   filepath.Join(r.opts.ArtifactDir, layout.KernelLog),
 		Log:       r.opts.Log,
 	}
 	if st != nil {
@@ -416,7 +417,7 @@ func (r *run) prepareKernel(ctx context.Context, st *progress.Stage) (string, bo
 	}
 	r.kernel = k
 	r.setOrigin()
-	copyFile(k.Config, filepath.Join(r.opts.ArtifactDir, "kernel.config"))
+	copyFile(k.Config, filepath.Join(r.opts.ArtifactDir, layout.KernelConfig))
 	return k.Summary, !k.Fresh, nil
 }
 
@@ -433,7 +434,7 @@ func kernelErr(ctx context.Context, err error) error {
 		return fail(verdict.Setup, err, "the config fragments ask for symbols this kernel does not have; fix the fragment")
 	case errors.As(err, &be):
 		return &Error{Class: verdict.KernelBuild, Title: "the kernel did not build", Msg: "the kernel did not build; see " + be.Log,
-			Err: be.Err, Excerpt: tailFile(be.Log, 20)}
+			Err: be.Err, Excerpt: tail.File(be.Log, 20)}
 	default:
 		return fail(verdict.Setup, err, "prepare the kernel")
 	}
@@ -475,7 +476,7 @@ func (r *run) module(ctx context.Context, _ *progress.Stage) (string, bool, erro
 // warnings in warnings.txt and its log in the artifacts. A compiler error
 // names the file as shown, the module directory as the user gave it.
 func (r *run) buildModule(shown string) cache.BuildFunc {
-	logPath := filepath.Join(r.opts.ArtifactDir, "module-build.log")
+	logPath := filepath.Join(r.opts.ArtifactDir, layout.ModuleLog)
 	return func(ctx context.Context, out string) error {
 		logf, err := os.Create(logPath)
 		if err != nil {
@@ -568,15 +569,6 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // SourceDir returns the unpacked source tree of opts.Kernel, fetching and

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -257,7 +258,7 @@ func (e *earlyVM) stop() {
 		e.v.Kill()
 	}
 	// The guest never ran: its logs would only mislead.
-	for _, f := range []string{"console.log", "qemu.log", "qemu.cmdline", "qemu.cmdline.json"} {
+	for _, f := range []string{layout.ConsoleLog, layout.QEMULog, layout.QEMUCmdline, layout.QEMUArgv} {
 		os.Remove(filepath.Join(e.cfg.ArtifactDir, f))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"os"
 	"path/filepath"
 	"time"
@@ -154,5 +155,5 @@ func (r *run) writeRunJSON(spec verdict.Spec) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(r.opts.ArtifactDir, "run.json"), append(b, '\n'), 0o644)
+	return os.WriteFile(filepath.Join(r.opts.ArtifactDir, layout.RunSpec), append(b, '\n'), 0o644)
 }

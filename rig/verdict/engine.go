@@ -3,6 +3,7 @@ package verdict
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/mmaprig/mmaprig/internal/tail"
 	"regexp"
 	"slices"
 	"strconv"
@@ -609,7 +610,7 @@ func (e *Engine) timeoutResult() Result {
 }
 
 func (e *Engine) tail(n int) string {
-	return strings.Join(e.console[max(0, len(e.console)-n):], "\n")
+	return strings.Join(tail.Lines(e.console, n), "\n")
 }
 
 // SSHEvent renders an event of the SSH driver as an SSH input's text.

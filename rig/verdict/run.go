@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"fmt"
+	"github.com/mmaprig/mmaprig/internal/tail"
 	"slices"
 	"strings"
 	"time"
@@ -163,7 +164,7 @@ func judgeGoTest(res *Result, p Program, ev wire.Event) *Result {
 		}
 		return &Result{Class: Contract, Title: "guest test " + name + " failed",
 			Msg:     fmt.Sprintf("guest test %s failed (%s): %s", name, why, firstNonEmpty(strings.TrimSpace(ev.Stderr), ev.Err)),
-			Excerpt: strings.Join(lastLines(ev.Stdout, 20), "\n")}
+			Excerpt: strings.Join(tail.Lines(ev.Stdout, 20), "\n")}
 	}
 	return nil
 }
@@ -183,11 +184,7 @@ func trimOutput(lines []string) []string {
 // its error.
 func diagnostics(ev wire.Event) []string {
 	if s := strings.TrimSpace(ev.Stderr); s != "" {
-		return lastLines(strings.Split(s, "\n"), 10)
+		return tail.Lines(strings.Split(s, "\n"), 10)
 	}
 	return []string{ev.Err}
-}
-
-func lastLines(lines []string, n int) []string {
-	return lines[max(0, len(lines)-n):]
 }

@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mmaprig/mmaprig/internal/layout"
+	"github.com/mmaprig/mmaprig/internal/tail"
 	"io"
 	"log/slog"
 	"net"
@@ -136,11 +138,11 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 // in qemu.log, the console in console.log), and the goroutines that read
 // its console and wait for it.
 func (v *VM) launch(ctx context.Context) error {
-	qlog, err := os.Create(filepath.Join(v.cfg.ArtifactDir, "qemu.log"))
+	qlog, err := os.Create(filepath.Join(v.cfg.ArtifactDir, layout.QEMULog))
 	if err != nil {
 		return err
 	}
-	con, err := os.Create(filepath.Join(v.cfg.ArtifactDir, "console.log"))
+	con, err := os.Create(filepath.Join(v.cfg.ArtifactDir, layout.ConsoleLog))
 	if err != nil {
 		qlog.Close()
 		return err
@@ -194,23 +196,20 @@ func (v *VM) startProcess(ctx context.Context, qlog *os.File) (io.Reader, *os.Fi
 // earlyExit says why QEMU exited before QMP was up, quoting the last
 // line QEMU wrote to its log (say, "Failed to bind socket").
 func (v *VM) earlyExit() error {
-	qlog := filepath.Join(v.cfg.ArtifactDir, "qemu.log")
+	qlog := filepath.Join(v.cfg.ArtifactDir, layout.QEMULog)
 	said := ""
-	if b, err := os.ReadFile(qlog); err == nil {
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		if last := strings.TrimSpace(lines[len(lines)-1]); last != "" {
-			said = ": " + last
-		}
+	if last := strings.TrimSpace(tail.File(qlog, 1)); last != "" {
+		said = ": " + last
 	}
 	return fmt.Errorf("QEMU exited before QMP was up (%v)%s; see %s", v.waitErr, said, qlog)
 }
 
 func (v *VM) writeCmdline() error {
-	if err := os.WriteFile(filepath.Join(v.cfg.ArtifactDir, "qemu.cmdline"), []byte(Quote(v.bin, v.args)+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(v.cfg.ArtifactDir, layout.QEMUCmdline), []byte(Quote(v.bin, v.args)+"\n"), 0o644); err != nil {
 		return err
 	}
 	argv, _ := json.Marshal(append([]string{v.bin}, v.args...))
-	return os.WriteFile(filepath.Join(v.cfg.ArtifactDir, "qemu.cmdline.json"), argv, 0o644)
+	return os.WriteFile(filepath.Join(v.cfg.ArtifactDir, layout.QEMUArgv), argv, 0o644)
 }
 
 // readConsole copies the console to its log file and, line by line, to
