@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"github.com/mmaprig/mmaprig/internal/tail"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -156,7 +157,7 @@ func (l buildLog) errors(limit int) []string {
 	if errs := l.makeErrors(limit); len(errs) > 0 {
 		return errs
 	}
-	return l.lines[max(0, len(l.lines)-15):]
+	return tail.Lines(l.lines, 15)
 }
 
 // withMismatch puts the first section mismatch into modpost's bare
