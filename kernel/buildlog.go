@@ -1,10 +1,11 @@
 package kernel
 
 import (
-	"github.com/mmaprig/mmaprig/internal/tail"
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/mmaprig/mmaprig/internal/tail"
 )
 
 // A module builds in a copy of the author's directory (out), with make

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/mmaprig/mmaprig/rig/verdict"
 	"maps"
 	"os"
 	"os/exec"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
 const actionFile = "../action.yml"

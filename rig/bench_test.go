@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/mmaprig/mmaprig/rig/result"
 	"io"
 	"os"
 	"os/exec"
@@ -23,6 +22,7 @@ import (
 	"github.com/u-root/mkuimage/cpio"
 	"golang.org/x/sys/unix"
 
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"

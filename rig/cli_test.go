@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 

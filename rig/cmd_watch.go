@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/mmaprig/mmaprig/rig/progress"
-	"github.com/mmaprig/mmaprig/rig/result"
 	"io"
 	"io/fs"
 	"os"
@@ -18,6 +16,8 @@ import (
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/progress"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )

@@ -7,7 +7,6 @@ package main
 
 import (
 	"encoding/xml"
-	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/jstemmer/go-junit-report/v2/junit"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )

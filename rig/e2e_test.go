@@ -10,9 +10,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/mmaprig/mmaprig/internal/layout"
-	"github.com/mmaprig/mmaprig/internal/wire"
-	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmaprig/mmaprig/internal/layout"
+	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )

@@ -8,8 +8,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"github.com/mmaprig/mmaprig/internal/layout"
-	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmaprig/mmaprig/internal/layout"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )

@@ -8,13 +8,13 @@ package main
 // deadlines; and runRig checks that no QEMU outlives the rig.
 
 import (
-	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 

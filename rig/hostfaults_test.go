@@ -11,7 +11,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"github.com/mmaprig/mmaprig/internal/layout"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 

@@ -7,7 +7,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )

@@ -8,13 +8,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"github.com/mmaprig/mmaprig/rig/result"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )

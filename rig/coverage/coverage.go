@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/mmaprig/mmaprig/internal/layout"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/result"

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mmaprig/mmaprig/internal/tail"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mmaprig/mmaprig/internal/tail"
 	"github.com/mmaprig/mmaprig/kernel"
 )
 

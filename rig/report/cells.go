@@ -2,15 +2,15 @@ package report
 
 import (
 	"fmt"
-	"github.com/mmaprig/mmaprig/internal/layout"
-	"github.com/mmaprig/mmaprig/internal/tail"
-	"github.com/mmaprig/mmaprig/rig/result"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/mmaprig/mmaprig/internal/layout"
+	"github.com/mmaprig/mmaprig/internal/tail"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/progress"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 

@@ -6,7 +6,6 @@ package report
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/mmaprig/mmaprig/rig/result"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/progress"
+	"github.com/mmaprig/mmaprig/rig/result"
 )
 
 var stages = []string{"kernel", "module", "initramfs", "boot"}

@@ -2,13 +2,14 @@ package report
 
 import (
 	"bytes"
-	"github.com/mmaprig/mmaprig/rig/result"
-	"github.com/mmaprig/mmaprig/rig/verdict"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/mmaprig/mmaprig/rig/result"
+	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
 // unescapedPipe splits a Markdown table row at the pipes that are not

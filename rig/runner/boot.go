@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mmaprig/mmaprig/internal/layout"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/kreport"
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/coverage"
 	"github.com/mmaprig/mmaprig/rig/progress"

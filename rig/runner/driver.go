@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"github.com/mmaprig/mmaprig/internal/layout"
 	"net"
 	"path/filepath"
 	"sync"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/digitalocean/go-qemu/qmp"
 
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/channel"
 	"github.com/mmaprig/mmaprig/rig/verdict"

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"github.com/mmaprig/mmaprig/internal/layout"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/cache"
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/vm"
 )

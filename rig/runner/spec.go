@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mmaprig/mmaprig/internal/layout"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/cache"
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/channel"

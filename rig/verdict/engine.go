@@ -3,7 +3,6 @@ package verdict
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/mmaprig/mmaprig/internal/tail"
 	"regexp"
 	"slices"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/kreport"
+	"github.com/mmaprig/mmaprig/internal/tail"
 	"github.com/mmaprig/mmaprig/internal/wire"
 )
 

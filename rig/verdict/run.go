@@ -2,7 +2,6 @@ package verdict
 
 import (
 	"fmt"
-	"github.com/mmaprig/mmaprig/internal/tail"
 	"slices"
 	"strings"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/jstemmer/go-junit-report/v2/gtr"
 	"github.com/jstemmer/go-junit-report/v2/parser/gotest"
 
+	"github.com/mmaprig/mmaprig/internal/tail"
 	"github.com/mmaprig/mmaprig/internal/wire"
 )
 

@@ -10,8 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mmaprig/mmaprig/internal/layout"
-	"github.com/mmaprig/mmaprig/internal/tail"
 	"io"
 	"log/slog"
 	"net"
@@ -27,7 +25,9 @@ import (
 	"github.com/digitalocean/go-qemu/qmp/raw"
 
 	"github.com/mmaprig/mmaprig/internal/arch"
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/internal/proc"
+	"github.com/mmaprig/mmaprig/internal/tail"
 	"github.com/mmaprig/mmaprig/internal/wire"
 )
 
