@@ -257,7 +257,7 @@ func programFlags() flagGroup {
 
 func jsonFlags() flagGroup {
 	return flagGroup{name: "JSON", define: func(fs *flag.FlagSet, c *config) {
-		fs.StringVar(&c.jsonOut, "json", "", "also write the result as JSON to `file`")
+		fs.StringVar(&c.jsonOut, "json", "", "also write the result document (JSON, schema 1: docs/result.md) to `file`")
 	}}
 }
 
