@@ -331,7 +331,7 @@ func TestHelp(t *testing.T) {
 		{"matrix", []string{"cell", "jobs", "network", "html"}, []string{"matrix", "kernel", "config", "arch"}},
 		{"exec", []string{"json", "check-timeout", "timeout", "module-params"}, []string{"channel", "checks", "guest-test", "html", "junit", "cell", "settle"}},
 		{"shell", []string{"json", "module"}, []string{"timeout", "channel", "checks", "check-timeout"}},
-		{"watch", []string{"checks", "channel", "timeout"}, []string{"json", "html", "cell", "build-only"}},
+		{"watch", []string{"checks", "channel", "timeout", "json"}, []string{"html", "cell", "build-only"}},
 		{"lint", []string{"v", "json", "tools", "module", "kernel"}, []string{"html", "channel", "checks", "mem", "device"}},
 		{"key", []string{"cell", "kernel", "config", "artifacts"}, []string{"jobs", "matrix", "module"}},
 		{"srcdir", []string{"kernel-src", "artifacts", "cache"}, []string{"config", "module", "json"}},

@@ -31,10 +31,10 @@ func watchCmd() command {
 		name:     "watch",
 		synopsis: "[flags]",
 		summary:  "boot once, then judge the module on every save, until Ctrl-C",
-		about:    "Prepares the kernel and the initramfs once, then builds and judges the module at start and whenever one of its sources is saved, a compact block per verdict. -timeout bounds the preparation and each verdict.",
-		groups:   append(machineGroups(), deadlineFlags(), checkFlags(), programFlags()),
+		about:    "Prepares the kernel and the initramfs once, then builds and judges the module at start and whenever one of its sources is saved, a compact block per verdict. -timeout bounds the preparation and each verdict; -json is rewritten after each verdict with that verdict's one cell, named by what changed.",
+		groups:   append(machineGroups(), deadlineFlags(), checkFlags(), programFlags(), jsonFlags()),
 		run: func(ctx context.Context, e env) int {
-			return watchCommand(ctx, e.opts, e.cfg.timeout, e.stdout, e.stderr)
+			return watchCommand(ctx, e.opts, e.cfg.timeout, outputs{json: e.cfg.jsonOut}, e.stdout, e.stderr)
 		},
 	}
 }
@@ -42,8 +42,9 @@ func watchCmd() command {
 // watchCommand prepares the machine once, then tests the module at start
 // and on every save, printing one compact block per verdict. It returns
 // when ctx ends (Ctrl-C), with nothing left running. The preparation and
-// each verdict have timeout (-timeout) each.
-func watchCommand(ctx context.Context, opts runner.Options, timeout time.Duration, stdout, stderr io.Writer) int {
+// each verdict have timeout (-timeout) each. After each verdict, out (the
+// -json document) holds that verdict alone.
+func watchCommand(ctx context.Context, opts runner.Options, timeout time.Duration, out outputs, stdout, stderr io.Writer) int {
 	p := opts.Printer
 	p.Printf("mmaprig watch: %s, config %s, module %s", opts.Kernel, strings.Join(opts.Fragments, "+"), opts.ModuleDir)
 	pctx, cancel := context.WithTimeout(ctx, timeout)
@@ -75,7 +76,13 @@ func watchCommand(ctx context.Context, opts runner.Options, timeout time.Duratio
 		if ctx.Err() != nil {
 			return
 		}
-		printBlock(stdout, why, res, time.Since(start), o)
+		took := time.Since(start)
+		// The document first: a reader that waits for the block finds
+		// the verdict it announces.
+		if err := out.write([]result.Cell{result.NewCell(why, verdict.Pass, res, took)}, stderr); err != nil {
+			fmt.Fprintf(stderr, "rig: warning: %v\n", err)
+		}
+		printBlock(stdout, why, res, took, o)
 	}
 	verdictOnce("start")
 	p.Printf("watching %s for changes; Ctrl-C stops", opts.ModuleDir)

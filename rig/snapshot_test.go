@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -167,7 +168,8 @@ func TestWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(rigBin, "watch", "-module", mod, "-checks", "reader")
+	js := filepath.Join(t.TempDir(), "verdict.json")
+	cmd := exec.Command(rigBin, "watch", "-module", mod, "-checks", "reader", "-json", js)
 	pr, pw, _ := os.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -201,7 +203,21 @@ func TestWatch(t *testing.T) {
 			}
 		}
 	}
+	// The terminal's block says when a verdict is in; the -json document,
+	// rewritten after each, says what it was.
+	verdictIs := func(cell string, class verdict.Class, output []string) {
+		t.Helper()
+		doc := readDoc(t, js)
+		if len(doc.Cells) != 1 {
+			t.Fatalf("watch's -json holds %d cells, want the last verdict's one", len(doc.Cells))
+		}
+		c := doc.Cells[0]
+		if c.Name != cell || c.Result.Class != class || !slices.Equal(c.Result.Output, output) {
+			t.Errorf("watch's -json: cell %q, %s %q, output %q; want %q, %s, %q", c.Name, c.Result.Class, c.Result.Verdict(), c.Result.Output, cell, class, output)
+		}
+	}
 	expect("start  PASS", 5*time.Minute)
+	verdictIs("start", verdict.Pass, tenBytes)
 	expect("watching", 10*time.Second)
 	wrong := strings.Replace(string(orig), "data[i] = i;", "data[i] = 9 - i;", 1)
 	if wrong == string(orig) {
@@ -209,8 +225,10 @@ func TestWatch(t *testing.T) {
 	}
 	os.WriteFile(src, []byte(wrong), 0o644)
 	expect("mymap.c  FAIL [contract]", 2*time.Minute)
+	verdictIs("mymap.c", verdict.Contract, []string{"9", "8", "7", "6", "5", "4", "3", "2", "1", "0"})
 	os.WriteFile(src, orig, 0o644)
 	expect("mymap.c  PASS", 2*time.Minute)
+	verdictIs("mymap.c", verdict.Pass, tenBytes)
 	cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
