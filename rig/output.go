@@ -71,6 +71,9 @@ func prepareArtifacts(opts runner.Options, stderr io.Writer) bool {
 	return true
 }
 
+// printResult renders a run's result for the terminal: the bytes the
+// reader saw, the cases by suite, and the verdict with what to read next.
+// It reads only res, but for the device and the checks a PASS line names.
 func printResult(w io.Writer, res result.Run, opts runner.Options) {
 	if len(res.Output) > 0 {
 		fmt.Fprintf(w, "bytes read through the mapping of %s:\n", opts.Device)
