@@ -112,7 +112,7 @@ func (r *run) restoreCandidate(ctx context.Context) (*earlyVM, *snapshot) {
 // keeps the restore's logs, and removes the snapshot, which the cold boot
 // then saves anew.
 func (r *run) fallBack(snap *snapshot, err error) {
-	logs := fmt.Sprintf(" (the restore's logs: %s*)", restorePrefix)
+	logs := fmt.Sprintf(" (the restore's logs: %s*)", layout.RestorePrefix)
 	if errors.Is(err, vm.ErrSnapshotSum) {
 		logs = "" // the file was refused before any QEMU read it
 	}
@@ -123,9 +123,6 @@ func (r *run) fallBack(snap *snapshot, err error) {
 	r.dropSnapshot(snap)
 }
 
-// restorePrefix names the logs of a restore that failed, kept beside the
-// cold boot's.
-const restorePrefix = layout.RestorePrefix
 
 // keepRestoreLogs renames what a failed restore wrote, so that the cold
 // boot after it does not overwrite the evidence.
@@ -133,7 +130,7 @@ func (r *run) keepRestoreLogs() {
 	for _, f := range []string{layout.ConsoleLog, layout.QEMULog, layout.QEMUCmdline, layout.QEMUArgv, layout.EngineLog, layout.Dmesg, layout.RunSpec} {
 		p := filepath.Join(r.opts.ArtifactDir, f)
 		if _, err := os.Stat(p); err == nil {
-			if err := os.Rename(p, filepath.Join(r.opts.ArtifactDir, restorePrefix+f)); err != nil {
+			if err := os.Rename(p, filepath.Join(r.opts.ArtifactDir, layout.RestorePrefix+f)); err != nil {
 				r.opts.Log.Warn("keep a failed restore's log", "file", f, "err", err)
 			}
 		}
