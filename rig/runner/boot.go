@@ -123,7 +123,6 @@ func (r *run) fallBack(snap *snapshot, err error) {
 	r.dropSnapshot(snap)
 }
 
-
 // keepRestoreLogs renames what a failed restore wrote, so that the cold
 // boot after it does not overwrite the evidence.
 func (r *run) keepRestoreLogs() {
