@@ -23,7 +23,7 @@ CLEAN="make -C ${kernel_source_dir} M=${dkms_tree}/${PACKAGE_NAME}/${PACKAGE_VER
 BUILT_MODULE_NAME[0]="cbm"
 DEST_MODULE_LOCATION[0]="/extra"
 `, Conf{PackageName: "cbm", PackageVersion: "0.4.99", Make: "make -C /k M=/var/lib/dkms/cbm/0.4.99/build",
-			Clean: "make -C /k M=/var/lib/dkms/cbm/0.4.99/build clean",
+			Clean:   "make -C /k M=/var/lib/dkms/cbm/0.4.99/build clean",
 			Modules: []Module{{Name: "cbm", DestName: "cbm", DestLocation: "/extra"}}}},
 		// One module named after the package; no MAKE: dkms's default.
 		{"defaults", "PACKAGE_NAME=solo\nPACKAGE_VERSION=1\nDEST_MODULE_LOCATION=/updates/dkms\n",

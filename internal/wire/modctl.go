@@ -84,8 +84,8 @@ func ParseModctl(args []string) (Modctl, error) {
 }
 
 // ProgramEnv is what a guest program of the run gets on top of the
-// guest's own environment: the module's path, its parameters and its
-// device node, then the program's own variables.
+// guest's own environment: the path of the module under test, its
+// parameters and its device node, then the program's own variables.
 func (c Config) ProgramEnv(p Program) []string {
 	return append([]string{EnvDevice + "=" + c.Device, EnvModule + "=" + ModulePath, EnvParams + "=" + c.Params}, p.Env...)
 }
