@@ -133,7 +133,7 @@ func (r *run) buildModule(spec kernel.ModuleSpec, shown string) cache.BuildFunc 
 				Excerpt: strings.Join(errs, "\n"), Err: be.Err}
 		case errors.As(err, &none):
 			return &Error{Class: verdict.ModuleBuild, Title: "built 0 modules",
-				Msg: fmt.Sprintf("%s (the whole log: %s)", none.Error(), logPath), Err: err}
+				Msg: fmt.Sprintf("%s (the whole log: %s)", none.Error(), logPath)}
 		case err != nil:
 			return &Error{Class: verdict.ModuleBuild, Title: "the module did not build", Msg: fmt.Sprintf("the module did not build: %v (the whole log: %s)", err, logPath), Err: err}
 		}
