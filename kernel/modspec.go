@@ -125,7 +125,7 @@ func needFile(dir string, files ...string) error {
 // makeCallRE matches a recipe line that runs make on another directory,
 // "\t$(MAKE) -C $(KDIR) M=$(PWD) modules": a Makefile that drives the
 // kernel's build itself, and may pass it variables of its own.
-var makeCallRE = regexp.MustCompile(`(?m)^\t.*(\$\(MAKE\)|\$\{MAKE\}|\bmake\b).*\s-C\s*\S`)
+var makeCallRE = regexp.MustCompile(`(?m)^\t.*(\$\(MAKE\)|\$\{MAKE\}|\bmake\b).*\s-C\s*\S.*$`)
 
 // DetectMode picks how to build dir: with its dkms.conf when it has
 // one; else with kbuild when it has a Kbuild file (its Makefile, if any,
