@@ -124,6 +124,23 @@ func (p logPaths) own(path, cwd string) string {
 // "file:line:col: error: message".
 var diagRE = regexp.MustCompile(`^(.+?):(\d+):(?:(\d+):)? (error|warning|fatal error): (.*)$`)
 
+// driverDiagRE matches a diagnostic of the compiler that names no line:
+// "<command-line>: fatal error: x.h: No such file or directory" (from
+// -include in KCFLAGS), "cc1: error: unrecognized command-line option".
+var driverDiagRE = regexp.MustCompile(`^(<command-line>|cc1|cc1plus|\S*gcc(?:-\d+)?|\S*clang(?:-\d+)?)(): (error|warning|fatal error): (.*)$`)
+
+// matchDiag matches a diagnostic's first line: the line, its file, line,
+// column, kind and message.
+func matchDiag(line string) []string {
+	if m := diagRE.FindStringSubmatch(line); m != nil {
+		return m
+	}
+	if m := driverDiagRE.FindStringSubmatch(line); m != nil {
+		return []string{m[0], m[1], "", "", m[3], m[4]}
+	}
+	return nil
+}
+
 // contextRE matches what gcc prints under a diagnostic: the source line and
 // the caret ("   68 |   x = y;" and "      |   ^~~").
 var contextRE = regexp.MustCompile(`^ +(\d+ )?\| `)
@@ -164,7 +181,7 @@ func (l buildLog) diags(kind string) []diag {
 			continue
 		}
 		inChain = false
-		if m := diagRE.FindStringSubmatch(line); m != nil {
+		if m := matchDiag(line); m != nil {
 			if chainFile == "" {
 				chainFile = m[1]
 			}

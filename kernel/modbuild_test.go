@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mmaprig/mmaprig/internal/arch"
@@ -53,5 +54,41 @@ func TestBuildModuleModes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// -make-args reach the compiler in every mode: on make's command line
+// (kbuild, make) or through MAKEFLAGS (dkms); and a dkms.conf builds
+// several modules, found where it says.
+func TestBuildModuleArgsAndDKMSModules(t *testing.T) {
+	kdir := os.Getenv("MMAPRIG_KERNEL_BUILD")
+	if kdir == "" || testing.Short() {
+		t.Skip("MMAPRIG_KERNEL_BUILD is not set (or -short); point it at a built kernel tree: go run ./rig kdir")
+	}
+	fixtures, _ := filepath.Abs("../testdata/modules")
+	ldd3 := ModuleSpec{Dir: filepath.Join(fixtures, "ldd3/ldd3map"), Root: filepath.Join(fixtures, "ldd3")}
+	bad := []string{"KCFLAGS=-include /mmaprig-no-such-header.h"}
+	for _, mode := range []string{BuildKbuild, BuildMake, BuildDKMS} {
+		spec := ModuleSpec{Dir: ldd3.Dir, Root: ldd3.Root, Mode: mode, MakeArgs: bad}
+		if mode == BuildKbuild {
+			spec = ModuleSpec{Dir: filepath.Join(fixtures, "twomod"), Mode: mode, MakeArgs: bad}
+		}
+		_, err := BuildModule(context.Background(), arch.Host(), kdir, spec, filepath.Join(t.TempDir(), "out"), io.Discard)
+		var be *ModuleBuildError
+		if !errors.As(err, &be) || len(be.Errors) == 0 || !strings.Contains(be.Errors[0], "/mmaprig-no-such-header.h: No such file or directory") {
+			t.Errorf("%s with %q: %v; want the compiler to miss the header", mode, bad, err)
+		}
+	}
+	// twomod, packaged for dkms: two modules, in the order given.
+	tree := t.TempDir()
+	for _, f := range []string{"Kbuild", "mapcore.c", "mapcore.h", "mapdev.c"} {
+		b, _ := os.ReadFile(filepath.Join(fixtures, "twomod", f))
+		os.WriteFile(filepath.Join(tree, f), b, 0o644)
+	}
+	os.WriteFile(filepath.Join(tree, "dkms.conf"), []byte("PACKAGE_NAME=twomod\nPACKAGE_VERSION=0.1\n"+
+		"BUILT_MODULE_NAME[0]=mapdev\nDEST_MODULE_LOCATION[0]=/extra\nBUILT_MODULE_NAME[1]=mapcore\nDEST_MODULE_LOCATION[1]=/extra\n"), 0o644)
+	res, err := BuildModule(context.Background(), arch.Host(), kdir, ModuleSpec{Dir: tree, Mode: BuildDKMS}, filepath.Join(t.TempDir(), "out"), io.Discard)
+	if err != nil || !slices.Equal(res.Kos, []string{"mapdev.ko", "mapcore.ko"}) {
+		t.Errorf("dkms built %q, %v; want mapdev.ko and mapcore.ko, as dkms.conf orders them", res.Kos, err)
 	}
 }
