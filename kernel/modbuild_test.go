@@ -31,7 +31,7 @@ func TestBuildModuleModes(t *testing.T) {
 	}{
 		{"ldd3 make", ModuleSpec{Dir: ldd3.Dir, Root: ldd3.Root, Mode: BuildMake}, []string{"ldd3map/ldd3map.ko"}, nil},
 		{"ldd3 dkms", ModuleSpec{Dir: ldd3.Dir, Root: ldd3.Root, Mode: BuildDKMS}, []string{"ldd3map/ldd3map.ko"}, nil},
-		{"two modules", ModuleSpec{Dir: filepath.Join(fixtures, "twomod"), Mode: BuildKbuild}, []string{"mapcore.ko", "mapdev.ko"}, nil},
+		{"two modules", ModuleSpec{Dir: filepath.Join(fixtures, "twomod"), Mode: BuildKbuild}, []string{"mapdev.ko", "pagecore.ko"}, nil},
 		{"empty obj-m", ModuleSpec{Dir: filepath.Join(fixtures, "emptyobjm"), Mode: BuildKbuild}, nil,
 			&NoModulesError{Mode: BuildKbuild, ObjM: []string{"Makefile:4: obj-m += $(OBJECT_FILES)"}}},
 	} {
@@ -81,14 +81,14 @@ func TestBuildModuleArgsAndDKMSModules(t *testing.T) {
 	}
 	// twomod, packaged for dkms: two modules, in the order given.
 	tree := t.TempDir()
-	for _, f := range []string{"Kbuild", "mapcore.c", "mapcore.h", "mapdev.c"} {
+	for _, f := range []string{"Kbuild", "pagecore.c", "pagecore.h", "mapdev.c"} {
 		b, _ := os.ReadFile(filepath.Join(fixtures, "twomod", f))
 		os.WriteFile(filepath.Join(tree, f), b, 0o644)
 	}
 	os.WriteFile(filepath.Join(tree, "dkms.conf"), []byte("PACKAGE_NAME=twomod\nPACKAGE_VERSION=0.1\n"+
-		"BUILT_MODULE_NAME[0]=mapdev\nDEST_MODULE_LOCATION[0]=/extra\nBUILT_MODULE_NAME[1]=mapcore\nDEST_MODULE_LOCATION[1]=/extra\n"), 0o644)
+		"BUILT_MODULE_NAME[0]=mapdev\nDEST_MODULE_LOCATION[0]=/extra\nBUILT_MODULE_NAME[1]=pagecore\nDEST_MODULE_LOCATION[1]=/extra\n"), 0o644)
 	res, err := BuildModule(context.Background(), arch.Host(), kdir, ModuleSpec{Dir: tree, Mode: BuildDKMS}, filepath.Join(t.TempDir(), "out"), io.Discard)
-	if err != nil || !slices.Equal(res.Kos, []string{"mapdev.ko", "mapcore.ko"}) {
-		t.Errorf("dkms built %q, %v; want mapdev.ko and mapcore.ko, as dkms.conf orders them", res.Kos, err)
+	if err != nil || !slices.Equal(res.Kos, []string{"mapdev.ko", "pagecore.ko"}) {
+		t.Errorf("dkms built %q, %v; want mapdev.ko and pagecore.ko, as dkms.conf orders them", res.Kos, err)
 	}
 }

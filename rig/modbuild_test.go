@@ -30,10 +30,10 @@ func TestModuleBuildModes(t *testing.T) {
 	}{
 		{"ldd3-makefile", "make", "ldd3map.ko", append([]string{"-build", "make"}, ldd3...), []string{wire.ModulePath}},
 		{"ldd3-dkms", "dkms", "ldd3map.ko", ldd3, []string{wire.ModulePath}},
-		{"two-modules-serial", "kbuild", "mapcore.ko, mapdev.ko", []string{"-module", fixture("twomod")},
-			[]string{wire.DepsDir + "/mapcore.ko", wire.ModulePath}},
-		{"two-modules-ssh", "kbuild", "mapcore.ko, mapdev.ko", []string{"-module", fixture("twomod"), "-channel", "ssh"},
-			[]string{wire.DepsDir + "/mapcore.ko", wire.ModulePath}},
+		{"two-modules-serial", "kbuild", "pagecore.ko, mapdev.ko", []string{"-module", fixture("twomod")},
+			[]string{wire.DepsDir + "/pagecore.ko", wire.ModulePath}},
+		{"two-modules-ssh", "kbuild", "pagecore.ko, mapdev.ko", []string{"-module", fixture("twomod"), "-channel", "ssh"},
+			[]string{wire.DepsDir + "/pagecore.ko", wire.ModulePath}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

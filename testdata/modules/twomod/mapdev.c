@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mapdev: the mymap device of a two-module driver. Its page comes from
- * mapcore_new_page(), which mapcore exports: mapcore must be loaded
+ * pagecore_new_page(), which pagecore exports: pagecore must be loaded
  * first, and cannot be unloaded while mapdev is.
  */
 
@@ -11,7 +11,7 @@
 #include <linux/module.h>
 #include <linux/version.h>
 
-#include "mapcore.h"
+#include "pagecore.h"
 
 static struct page *mapdev_page;
 
@@ -66,7 +66,7 @@ static int __init mapdev_init(void)
 {
 	int ret;
 
-	mapdev_page = mapcore_new_page();
+	mapdev_page = pagecore_new_page();
 	if (!mapdev_page)
 		return -ENOMEM;
 	ret = misc_register(&mapdev_dev);
