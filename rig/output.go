@@ -97,8 +97,10 @@ func printResult(w io.Writer, res result.Run, opts runner.Options) {
 				fmt.Fprintf(w, "  ok    %-20s %8s\n", c.Name, t)
 			case wire.Skip:
 				fmt.Fprintf(w, "  SKIP  %-20s %8s  %s\n", c.Name, t, c.Reason)
+			case wire.Crashed:
+				fmt.Fprintf(w, "  CRASH %-20s %8s  %s\n", c.Name, t, c.Reason)
 			default:
-				fmt.Fprintf(w, "  FAIL  %-20s %8s\n", c.Name, t)
+				fmt.Fprintf(w, "%s\n", strings.TrimRight(fmt.Sprintf("  FAIL  %-20s %8s  %s", c.Name, t, c.Reason), " "))
 				for _, d := range c.Diagnostics {
 					fmt.Fprintf(w, "          %s\n", d)
 				}

@@ -85,6 +85,7 @@ func main() {
 	k := wire.NewKTAPWriter(os.Stdout, len(checks))
 	failed := false
 	for _, ch := range checks {
+		k.Start(ch.name)
 		start := time.Now()
 		r, reason := ch.run(c, k)
 		if reason != "" && r != wire.Skip {

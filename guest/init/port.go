@@ -21,6 +21,8 @@ type port struct {
 	kmsg *kmsg
 	// kmsgErr is why kmsg could not be read, reported with the settle.
 	kmsgErr error
+	// stream is the running program's stdout, while one runs.
+	stream *stream
 }
 
 func newPort(f *os.File) *port {
@@ -101,9 +103,17 @@ func (p *port) watchKernel() {
 	}()
 }
 
-// forwardLocked sends the kernel's new records, if there are any, as one
-// EvKernel event.
+// forwardLocked sends the running program's new lines, if it printed
+// any, as one EvProgress event, then the kernel's new records, if there
+// are any, as one EvKernel event. Lines first: a program's line that the
+// pipe holds now was printed before any record the log holds after it.
 func (p *port) forwardLocked() {
+	if s := p.stream; s != nil {
+		if lines := s.drain(); len(lines) > 0 {
+			t, _ := wire.ReadTaint()
+			p.sendLocked(wire.Event{Name: wire.EvProgress, OK: true, Exit: -1, Cmd: s.cmd, Stdout: lines, Taint: t})
+		}
+	}
 	if p.kmsg == nil {
 		return
 	}
@@ -116,6 +126,39 @@ func (p *port) forwardLocked() {
 	}
 	t, _ := wire.ReadTaint()
 	p.sendLocked(wire.Event{Name: wire.EvKernel, OK: true, Exit: -1, Records: lines, Lost: lost, Taint: t})
+}
+
+// follow forwards s's lines while its program runs, as they come, and
+// returns what stops that after the program ended: a last drain of the
+// pipe, whose lines go before the program's own event.
+func (p *port) follow(s *stream) (stop func()) {
+	p.mu.Lock()
+	p.stream = s
+	p.mu.Unlock()
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			s.wait(kmsgPoll)
+			p.mu.Lock()
+			p.forwardLocked()
+			p.mu.Unlock()
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+		p.mu.Lock()
+		p.forwardLocked()
+		p.stream = nil
+		p.mu.Unlock()
+		s.close()
+	}
 }
 
 // kernelErr is why the kernel's log could not be read, if it could not.

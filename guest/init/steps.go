@@ -33,7 +33,7 @@ func runAll(p *port, cfg wire.Config) {
 		return
 	}
 	for _, prog := range cfg.Programs {
-		p.emit(run(prog, append(os.Environ(), cfg.ProgramEnv(prog)...)))
+		p.emit(run(p, prog, append(os.Environ(), cfg.ProgramEnv(prog)...)))
 	}
 	if cfg.Unload {
 		p.emit(step(wire.EvUnload, strings.Join(cfg.Modules, " "), func() error {
@@ -126,23 +126,33 @@ func step(name, cmd string, fn func() error) wire.Event {
 }
 
 // run runs one program in a process group of its own, killed whole at its
-// deadline, and keeps at most wire.MaxOutput of each stream.
-func run(prog wire.Program, env []string) wire.Event {
+// deadline, and keeps at most wire.MaxOutput of each stream. Its stdout
+// lines go to the rig as they come (port.follow), as well as in its event.
+func run(p *port, prog wire.Program, env []string) wire.Event {
 	start := time.Now()
 	ev := wire.Event{Name: wire.EvRun, Cmd: prog.Cmd(), Exit: -1}
 	if len(prog.Argv) == 0 {
 		ev.Err = "empty command"
 		return ev
 	}
+	out, w, err := newStream(ev.Cmd)
+	if err != nil {
+		ev.Err = fmt.Sprintf("%s: its stdout: %v", prog.Argv[0], err)
+		return ev
+	}
 	timeout := ms(prog.TimeoutMS)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var stdout, stderr wire.Capped
+	var stderr wire.Capped
 	cmd := proc.Command(ctx, 0, prog.Argv[0], prog.Argv[1:]...)
 	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := proc.Run(ctx, cmd, unkillable)
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	stop := p.follow(out)
+	err = proc.Run(ctx, cmd, unkillable)
+	w.Close()
+	stop()
 	ev.MS = since(start)
+	stdout := &out.out
 	ev.Stdout = wire.Lines(stdout.String())
 	ev.Stderr = stderr.String()
 	ev.Truncated = stdout.Truncated() || stderr.Truncated()

@@ -11,6 +11,11 @@ package wire
 //	ok 1 reader_output
 //	not ok 2 refuses_bad_maps
 //	ok 3 user_kernel_agree # SKIP no read(): the driver has no read() (...)
+//	# case start kernel_clean
+//
+// A "# case start NAME" line before a case's lines says it started, so
+// that a crash in its middle can be laid at its door: a KTAP result line
+// comes only at a case's end.
 
 import (
 	"bufio"
@@ -30,6 +35,9 @@ const (
 	Pass CaseResult = "pass"
 	Fail CaseResult = "fail"
 	Skip CaseResult = "skip"
+	// Crashed: the kernel crashed while the case ran, and it never ended.
+	// The rig sets it; no program reports it.
+	Crashed CaseResult = "crashed"
 )
 
 // SkipHeadline is a SKIP reason's headline, what a one-line report such
@@ -92,6 +100,23 @@ func (k *KTAPWriter) Diag(format string, args ...any) {
 	}
 }
 
+// Start says that a case starts, before its diagnostics and its result.
+func (k *KTAPWriter) Start(name string) {
+	fmt.Fprintf(k.w, "%s%s\n", caseStartPrefix, name)
+}
+
+// caseStartPrefix starts the diagnostic that says a case started.
+const caseStartPrefix = "# case start "
+
+// CaseStart returns the case a "# case start NAME" line names.
+func CaseStart(line string) (string, bool) {
+	name, ok := strings.CutPrefix(strings.TrimRight(line, "\r"), caseStartPrefix)
+	if name = strings.TrimSpace(name); !ok || name == "" {
+		return "", false
+	}
+	return name, true
+}
+
 // Result prints the next case's result line.
 func (k *KTAPWriter) Result(name string, r CaseResult, reason string) {
 	k.result(name, r, reason)
@@ -151,6 +176,8 @@ func ParseKTAP(r io.Reader) (KTAP, error) {
 			doc.Version, _ = strconv.Atoi(m[1])
 		case planRE.MatchString(line):
 			doc.Plan, _ = strconv.Atoi(planRE.FindStringSubmatch(line)[1])
+		case strings.HasPrefix(line, caseStartPrefix):
+			// Progress, not a diagnostic of the case.
 		case strings.HasPrefix(line, timePrefix):
 			caseTime, _ = time.ParseDuration(strings.TrimPrefix(line, timePrefix))
 		case strings.HasPrefix(line, "#"):

@@ -10,9 +10,12 @@ import (
 func TestWriteParseKTAP(t *testing.T) {
 	var b bytes.Buffer
 	w := NewKTAPWriter(&b, 3)
+	w.Start("first")
 	w.Result("first", Pass, "")
+	w.Start("second")
 	w.Diag("line one\nline two")
 	w.Result("second", Fail, "")
+	w.Start("third")
 	w.TimedResult("third", Skip, "no read()", 1500*time.Microsecond)
 	doc, err := ParseKTAP(&b)
 	if err != nil {
@@ -32,6 +35,31 @@ func TestWriteParseKTAP(t *testing.T) {
 			strings.Join(c.Diagnostics, "|") != strings.Join(w.Diagnostics, "|") {
 			t.Errorf("case %d = %+v, want %+v", i+1, c, w)
 		}
+	}
+}
+
+// CaseStart reads the line Start writes, and nothing else.
+func TestCaseStart(t *testing.T) {
+	for _, tc := range []struct {
+		line, name string
+		ok         bool
+	}{
+		{"# case start unload_reload", "unload_reload", true},
+		{"# case start unload_reload\r", "unload_reload", true},
+		{"# case start ", "", false},
+		{"# case started x", "", false},
+		{"ok 1 unload_reload", "", false},
+		{"#case start x", "", false},
+	} {
+		name, ok := CaseStart(tc.line)
+		if name != tc.name || ok != tc.ok {
+			t.Errorf("CaseStart(%q) = %q, %v; want %q, %v", tc.line, name, ok, tc.name, tc.ok)
+		}
+	}
+	var b bytes.Buffer
+	NewKTAPWriter(&b, 1).Start("x")
+	if name, ok := CaseStart(strings.Split(b.String(), "\n")[2]); !ok || name != "x" {
+		t.Errorf("Start wrote %q", b.String())
 	}
 }
 

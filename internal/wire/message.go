@@ -27,6 +27,13 @@ const (
 	// step of the plan: it may come between any two steps, and carries
 	// the run's nonce and the next sequence number like every event.
 	EvKernel = "kernel"
+
+	// EvProgress carries the output lines a guest program printed since
+	// the last one, while it runs: Cmd names the program, Stdout holds
+	// the lines. Like EvKernel it is no step of the plan. It tells the
+	// rig which case was running when the guest crashed, and which had
+	// finished, when the program's own EvRun never comes.
+	EvProgress = "progress"
 )
 
 // Event is one message from the guest init on the results port, or one
@@ -41,13 +48,15 @@ type Event struct {
 	OK bool `json:"ok"`
 	// Err says what went wrong when OK is false.
 	Err string `json:"err,omitempty"`
-	// Cmd is the program that ran, for EvRun, as Quote renders its argv.
+	// Cmd is the program that ran, for EvRun and EvProgress, as Quote
+	// renders its argv.
 	Cmd string `json:"cmd,omitempty"`
 	// Exit is the program's exit status, or -1 when it did not exit.
 	Exit int `json:"exit"`
 	// Signal names the signal that killed the program, if one did.
 	Signal string `json:"signal,omitempty"`
-	// Stdout holds the program's output lines, for EvRun.
+	// Stdout holds the program's output lines, for EvRun; for EvProgress,
+	// the lines printed since the last progress event.
 	Stdout []string `json:"stdout,omitempty"`
 	// Stderr holds what the program wrote to stderr, for EvRun.
 	Stderr string `json:"stderr,omitempty"`

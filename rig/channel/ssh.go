@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -129,6 +130,12 @@ const closeWait = 2 * time.Second
 // or a signal, whatever they were; it reports a broken channel or ctx
 // ending.
 func (c *Client) Run(ctx context.Context, cmd string, env ...string) (Result, error) {
+	return c.RunLines(ctx, cmd, nil, env...)
+}
+
+// RunLines is Run that also hands lines, if set, each stdout line as it
+// arrives, before Run returns.
+func (c *Client) RunLines(ctx context.Context, cmd string, lines func([]string), env ...string) (Result, error) {
 	s, err := c.c.NewSession()
 	if err != nil {
 		return Result{}, fmt.Errorf("ssh session: %w", err)
@@ -142,6 +149,9 @@ func (c *Client) Run(ctx context.Context, cmd string, env ...string) (Result, er
 	}
 	var out, errb wire.Capped
 	s.Stdout, s.Stderr = &out, &errb
+	if lines != nil {
+		s.Stdout = io.MultiWriter(&out, lineWriter(lines))
+	}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(cmd) }()
 	select {
@@ -174,6 +184,21 @@ func (c *Client) Run(ctx context.Context, cmd string, env ...string) (Result, er
 	}
 	return res, nil
 }
+
+// lineWriter hands fn the lines written to it as they complete.
+func lineWriter(fn func([]string)) io.Writer {
+	var l wire.LineSplitter
+	return writerFunc(func(p []byte) (int, error) {
+		if lines := l.Split(p); len(lines) > 0 {
+			fn(lines)
+		}
+		return len(p), nil
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // Shell opens an interactive shell with a pty on the caller's terminal.
 func (c *Client) Shell(stdin *os.File, stdout, stderr *os.File, term string, rows, cols int) error {

@@ -43,11 +43,12 @@ func cellVerdict(c result.Cell) string {
 	return v
 }
 
-// failingCases are the names of the contract cases that failed.
+// failingCases are the names of the contract cases that failed, or that
+// a crash interrupted.
 func cellFailingCases(c result.Cell) []string {
 	var names []string
 	for _, k := range c.Result.Cases {
-		if k.Result == string(wire.Fail) {
+		if k.Result == string(wire.Fail) || k.Result == string(wire.Crashed) {
 			names = append(names, k.Name)
 		}
 	}

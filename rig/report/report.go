@@ -132,14 +132,26 @@ func JUnit(cells []result.Cell) junit.Testsuites {
 			case wire.Skip:
 				tc.Skipped = &junit.Result{Message: k.Reason}
 			case wire.Fail:
-				tc.Failure = &junit.Result{Message: c.Name + ": " + suiteName + " case " + k.Name + " failed",
+				tc.Failure = &junit.Result{Message: caseMessage(c.Name+": "+suiteName+" case "+k.Name+" failed", k.Reason),
 					Type: "contract", Data: strings.Join(k.Diagnostics, "\n")}
+			case wire.Crashed:
+				tc.Error = &junit.Result{Message: caseMessage(c.Name+": "+suiteName+" case "+k.Name+" crashed", k.Reason),
+					Type: string(wire.Crashed), Data: strings.Join(k.Diagnostics, "\n")}
 			}
 			suite.AddTestcase(tc)
 		}
 		doc.AddSuite(suite)
 	}
 	return doc
+}
+
+// caseMessage is a case's failure message, with its reason when it has
+// one: a Go test's panic, or the deadline it did not end by.
+func caseMessage(msg, reason string) string {
+	if reason == "" {
+		return msg
+	}
+	return msg + ": " + reason
 }
 
 func excerpt(r result.Run) string {

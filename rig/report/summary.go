@@ -181,7 +181,7 @@ func mdCases(b *bytes.Buffer, c result.Cell) {
 		}
 		b.WriteByte('\n')
 		for _, k := range c.Result.Cases {
-			if k.Result == string(wire.Fail) && len(k.Diagnostics) > 0 {
+			if (k.Result == string(wire.Fail) || k.Result == string(wire.Crashed)) && len(k.Diagnostics) > 0 {
 				fmt.Fprintf(b, "%s:\n\n", mdCell.Replace(k.Name))
 				fence(b, strings.Join(k.Diagnostics, "\n"))
 			}

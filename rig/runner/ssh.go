@@ -84,7 +84,7 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 	rctx, cancel := context.WithTimeout(ctx, st.Timeout)
 	defer cancel()
 	for _, m := range cmds {
-		res, err := c.Run(rctx, wire.Quote(m.Args()...), env...)
+		res, err := c.RunLines(rctx, wire.Quote(m.Args()...), d.progress(ctx, st, ev.Cmd), env...)
 		ev.MS = time.Since(start).Milliseconds()
 		if err != nil {
 			if ctx.Err() == nil && rctx.Err() != nil {
@@ -97,6 +97,18 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 		}
 	}
 	return ev, nil
+}
+
+// progress, for a program's step, reports its stdout lines as they come,
+// as the guest init does on the serial channel: a crash in its middle
+// then names the case that ran.
+func (d *driver) progress(ctx context.Context, st verdict.Step, cmd string) func([]string) {
+	if st.Program == nil {
+		return nil
+	}
+	return func(lines []string) {
+		d.report(ctx, verdict.SSH, verdict.SSHEvent(wire.Event{Name: wire.EvProgress, OK: true, Exit: -1, Cmd: cmd, Stdout: lines}))
+	}
 }
 
 // modctl are the modctl commands that run a step, in order, and the

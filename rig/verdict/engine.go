@@ -140,6 +140,9 @@ type crash struct {
 	title string // for a crash the console did not show
 	step  string // the step that was running
 	early bool   // before the module was given to the kernel
+	// during names the case or Go test that was running, if one was:
+	// "contract case unload_reload"; suite and name are its parts.
+	during, suite, name string
 	// taint are the bad taint bits that a step's event showed first.
 	taint uint64
 }
@@ -157,8 +160,11 @@ type Engine struct {
 	lastStep time.Duration
 	console  []string
 	// kmsg are the kernel's records that the guest forwarded.
-	kmsg  []string
-	crash *crash
+	kmsg []string
+	// progress follows the program that runs now, from its output as it
+	// streams; nil between programs.
+	progress *progress
+	crash    *crash
 	// baseTaint are the bad taint bits the kernel had before insmod.
 	baseTaint uint64
 	ended     bool
@@ -184,6 +190,9 @@ func New(spec Spec) *Engine {
 // newCrash records a crash in the step the guest is in now.
 func (e *Engine) newCrash(start int, title string) {
 	e.crash = &crash{start: start, at: e.now, title: title, step: e.stepShort(), early: e.next < e.insmod}
+	if p := e.progress; p != nil && p.running != "" {
+		e.crash.during, e.crash.suite, e.crash.name = p.during(), p.prog.Suite(), p.running
+	}
 }
 
 // Feed takes one input and returns what the drivers need to know.
@@ -321,8 +330,12 @@ func (e *Engine) portLine(text string) *Step {
 	}
 	e.seq++
 	e.checkTaint(ev)
-	if ev.Name == wire.EvKernel {
+	switch ev.Name {
+	case wire.EvKernel:
 		e.kernelRecords(ev)
+		return nil
+	case wire.EvProgress:
+		e.progressLines(Guest, ev)
 		return nil
 	}
 	return e.accept(Guest, ev)
@@ -377,7 +390,28 @@ func (e *Engine) sshEvent(text string) *Step {
 		e.channelFail("internal error", fmt.Sprintf("internal error: the SSH driver's event does not decode: %v", err))
 		return nil
 	}
+	if ev.Name == wire.EvProgress {
+		e.progressLines(Host, ev)
+		return nil
+	}
 	return e.accept(Host, ev)
+}
+
+// progressLines follows the running program's output. It must come from
+// the side that runs the plan's next step, a run of the same program.
+func (e *Engine) progressLines(src Source, ev wire.Event) {
+	if e.settle {
+		return // the verdict is settled; output that was under way changes nothing
+	}
+	st, ok := e.Next()
+	if !ok || st.Program == nil || st.Source != src || ev.Cmd != st.Program.Cmd() {
+		e.channelFail("output from no running program", fmt.Sprintf("the %s sent the output of %q while step %s was due", src, ev.Cmd, e.stepName()))
+		return
+	}
+	if e.progress == nil {
+		e.progress = newProgress(*st.Program)
+	}
+	e.progress.add(ev.Stdout)
 }
 
 // accept matches an event against the next step of the plan, and judges it.
@@ -402,6 +436,7 @@ func (e *Engine) accept(src Source, ev wire.Event) *Step {
 	}
 	e.next++
 	e.lastStep = e.now
+	e.progress = nil // the program's event has its whole output
 	e.res.Completed = append(e.res.Completed, st.String())
 	e.judge(st, ev)
 	if st.Event == wire.EvEnd || e.fail != nil {
@@ -519,7 +554,8 @@ func (e *Engine) deadline() time.Duration {
 
 // finish records the final verdict, keeping what the run produced.
 func (e *Engine) finish(r Result) {
-	r.Output, r.Exec, r.Cases, r.KTAP, r.ContractTime = e.res.Output, e.res.Exec, e.res.Cases, e.res.KTAP, e.res.ContractTime
+	r.Output, r.Exec, r.KTAP, r.ContractTime = e.res.Output, e.res.Exec, e.res.KTAP, e.res.ContractTime
+	r.Cases = e.cases(r)
 	r.BootToInit, r.BootToReady, r.Completed = e.res.BootToInit, e.res.BootToReady, e.res.Completed
 	r.Coverage = e.res.Coverage
 	e.res, e.done = r, true
@@ -543,13 +579,17 @@ func (e *Engine) crashResult() Result {
 		return Result{Class: Boot, Title: title, Step: c.step, Excerpt: excerpt, Crash: crash,
 			Msg: "the kernel crashed before the module was loaded: " + title}
 	}
-	msg := fmt.Sprintf("the kernel reported %s (during %s)", title, c.step)
+	during := c.step
+	if c.during != "" {
+		during = c.during
+	}
+	msg := fmt.Sprintf("the kernel reported %s (during %s)", title, during)
 	switch {
 	case c.start < 0 && title == c.title && c.taint != 0:
 		msg = fmt.Sprintf("the kernel tainted itself %s (during %s), with no report on the console or in its log: %s",
-			wire.TaintLetters(c.taint), c.step, wire.DescribeTaint(c.taint))
+			wire.TaintLetters(c.taint), during, wire.DescribeTaint(c.taint))
 	case c.start < 0 && title == c.title:
-		msg = fmt.Sprintf("%s (during %s), with no kernel report on the console", title, c.step)
+		msg = fmt.Sprintf("%s (during %s), with no kernel report on the console", title, during)
 	}
 	return Result{Class: GuestCrash, Title: title, Step: c.step, Excerpt: excerpt, Msg: msg, Crash: crash}
 }

@@ -6,9 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jstemmer/go-junit-report/v2/gtr"
-	"github.com/jstemmer/go-junit-report/v2/parser/gotest"
-
 	"github.com/mmaprig/mmaprig/internal/tail"
 	"github.com/mmaprig/mmaprig/internal/wire"
 )
@@ -122,51 +119,6 @@ func judgeKTAP(res *Result, p Program, ev wire.Event, contract bool) *Result {
 // looksLikeKTAP reports whether output starts as KTAP does.
 func looksLikeKTAP(lines []string) bool {
 	return len(lines) > 0 && (strings.HasPrefix(lines[0], "KTAP version ") || strings.HasPrefix(lines[0], "TAP version "))
-}
-
-// judgeGoTest turns a Go test binary's -test.v output into one case per
-// test (go-junit-report's parser), and fails the run if one failed, or if
-// the binary did not end well (a panic, a timeout) though none failed.
-func judgeGoTest(res *Result, p Program, ev wire.Event) *Result {
-	name := p.Suite()
-	report, err := gotest.NewParser(gotest.PackageName(name)).Parse(strings.NewReader(strings.Join(ev.Stdout, "\n") + "\n"))
-	var failedTests, details []string
-	n := 0
-	if err == nil {
-		for _, pkg := range report.Packages {
-			for _, t := range pkg.Tests {
-				n++
-				c := wire.Case{Number: n, Name: t.Name, Result: wire.Pass, Time: t.Duration, Suite: name}
-				switch t.Result {
-				case gtr.Skip:
-					c.Result = wire.Skip
-					c.Reason = strings.TrimSpace(strings.Join(t.Output, " "))
-				case gtr.Pass:
-				default:
-					c.Result, c.Diagnostics = wire.Fail, trimOutput(t.Output)
-					failedTests = append(failedTests, t.Name)
-					details = append(details, c.Diagnostics...)
-				}
-				res.Cases = append(res.Cases, c)
-			}
-		}
-	}
-	switch {
-	case failedTests != nil:
-		r := &Result{Class: Contract, Title: "guest test " + name + " failed: " + strings.Join(failedTests, ", "),
-			Msg: fmt.Sprintf("guest test %s failed: %s", name, strings.Join(failedTests, ", "))}
-		r.Excerpt = strings.Join(details, "\n")
-		return r
-	case !ev.OK || n == 0:
-		why := "no test ran"
-		if !ev.OK {
-			why = how(ev)
-		}
-		return &Result{Class: Contract, Title: "guest test " + name + " failed",
-			Msg:     fmt.Sprintf("guest test %s failed (%s): %s", name, why, firstNonEmpty(strings.TrimSpace(ev.Stderr), ev.Err)),
-			Excerpt: strings.Join(tail.Lines(ev.Stdout, 20), "\n")}
-	}
-	return nil
 }
 
 // trimOutput keeps a failed test's own lines, without blank ones.

@@ -1,0 +1,156 @@
+package verdict
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/jstemmer/go-junit-report/v2/gtr"
+	"github.com/jstemmer/go-junit-report/v2/parser/gotest"
+
+	"github.com/mmaprig/mmaprig/internal/tail"
+	"github.com/mmaprig/mmaprig/internal/wire"
+)
+
+// neverEnded starts the reason of a Go test that started and never
+// ended: the binary died in its middle (a panic, its deadline, a crash).
+const neverEnded = "it never ended"
+
+// judgeGoTest turns a Go test binary's -test.v output into one case per
+// test (go-junit-report's parser), and fails the run if one failed, or if
+// the binary did not end well (a panic, a timeout) though none failed. A
+// test that panicked, or that the binary's end cut short, says why: the
+// panic's first lines and where in the test it came from, or the
+// deadline.
+func judgeGoTest(res *Result, p Program, ev wire.Event) *Result {
+	name := p.Suite()
+	report, err := gotest.NewParser(gotest.PackageName(name)).Parse(strings.NewReader(strings.Join(ev.Stdout, "\n") + "\n"))
+	pan := parseGoPanic(ev.Stderr)
+	var names, failed, details []string
+	n := 0
+	if err == nil {
+		for _, pkg := range report.Packages {
+			for _, t := range pkg.Tests {
+				n++
+				c := goCase(t, n, name, ev, pan)
+				if c.Result == wire.Fail {
+					what := t.Name
+					if c.Reason != "" {
+						what += " (" + c.Reason + ")"
+					}
+					names, failed = append(names, t.Name), append(failed, what)
+					details = append(details, c.Diagnostics...)
+				}
+				res.Cases = append(res.Cases, c)
+			}
+		}
+	}
+	switch {
+	case failed != nil:
+		return &Result{Class: Contract, Title: "guest test " + name + " failed: " + strings.Join(names, ", "),
+			Msg: fmt.Sprintf("guest test %s failed: %s", name, strings.Join(failed, ", ")), Excerpt: strings.Join(details, "\n")}
+	case !ev.OK || n == 0:
+		why := "no test ran"
+		if !ev.OK {
+			why = how(ev)
+		}
+		return &Result{Class: Contract, Title: "guest test " + name + " failed",
+			Msg:     fmt.Sprintf("guest test %s failed (%s): %s", name, why, firstNonEmpty(pan.summary(), strings.TrimSpace(ev.Stderr), ev.Err)),
+			Excerpt: strings.Join(tail.Lines(ev.Stdout, 20), "\n")}
+	}
+	return nil
+}
+
+// goCase is one test's case. A failed test that the panic names, or the
+// last one when the panic names none, has the panic as its reason; a test
+// that never ended has why the binary ended.
+func goCase(t gtr.Test, n int, suite string, ev wire.Event, pan goPanic) wire.Case {
+	c := wire.Case{Number: n, Name: t.Name, Result: wire.Pass, Time: t.Duration, Suite: suite}
+	switch t.Result {
+	case gtr.Skip:
+		c.Result = wire.Skip
+		c.Reason = strings.TrimSpace(strings.Join(t.Output, " "))
+		return c
+	case gtr.Pass:
+		return c
+	}
+	c.Result, c.Diagnostics = wire.Fail, trimOutput(t.Output)
+	blamed := pan.found() && (pan.test == "" || pan.test == t.Name || strings.HasPrefix(t.Name, pan.test+"/"))
+	switch {
+	case blamed:
+		c.Reason = pan.summary()
+		c.Diagnostics = append(c.Diagnostics, pan.lines...)
+		if pan.at != "" {
+			c.Diagnostics = append(c.Diagnostics, "at "+pan.at)
+		}
+	case t.Result == gtr.Unknown:
+		c.Reason = neverEnded + ": " + firstNonEmpty(ev.Err, how(ev))
+	}
+	if t.Result == gtr.Unknown && blamed {
+		c.Reason = neverEnded + ": " + c.Reason
+	}
+	return c
+}
+
+// goPanic is how a Go program panicked, from its stderr.
+type goPanic struct {
+	// lines are the panic's message: its first line ("panic: ..." or
+	// "fatal error: ...") up to the blank line before the stacks, at most
+	// maxPanicLines.
+	lines []string
+	// test is the test function whose frame the stacks show, and at its
+	// file and line.
+	test, at string
+}
+
+const maxPanicLines = 6
+
+var (
+	panicStartRE = regexp.MustCompile(`^(?:panic: |fatal error: )`)
+	// testFrameRE is a test function's frame, or a closure's in it;
+	// frameAtRE the line under a frame that says where it is.
+	testFrameRE = regexp.MustCompile(`^\S+\.(Test\w*)(?:\.func[\d.]+)*\(`)
+	frameAtRE   = regexp.MustCompile(`^\s+(\S+\.go:\d+)`)
+)
+
+// parseGoPanic finds a panic in a Go program's stderr.
+func parseGoPanic(stderr string) goPanic {
+	var p goPanic
+	lines := strings.Split(stderr, "\n")
+	start := -1
+	for i, l := range lines {
+		if start < 0 && panicStartRE.MatchString(l) {
+			start = i
+		}
+		if start < 0 {
+			continue
+		}
+		if i-start < maxPanicLines && strings.TrimSpace(l) != "" && len(p.lines) == i-start {
+			p.lines = append(p.lines, strings.TrimRight(l, " \t"))
+		}
+		if m := testFrameRE.FindStringSubmatch(l); m != nil && p.test == "" && i+1 < len(lines) {
+			if at := frameAtRE.FindStringSubmatch(lines[i+1]); at != nil {
+				p.test, p.at = m[1], at[1]
+			}
+		}
+	}
+	return p
+}
+
+func (p goPanic) found() bool { return len(p.lines) > 0 }
+
+// summary is the panic's first line without the testing package's
+// "[recovered]" notes, and where in the test it came from.
+func (p goPanic) summary() string {
+	if !p.found() {
+		return ""
+	}
+	s := strings.TrimSpace(p.lines[0])
+	if i := strings.LastIndex(s, " [recovered"); i > 0 && strings.HasSuffix(s, "]") {
+		s = s[:i]
+	}
+	if p.at != "" {
+		s += " at " + p.at
+	}
+	return s
+}
