@@ -116,6 +116,12 @@ func TestDriverReplaysCorpus(t *testing.T) {
 			rr := newReplayRun(t, rec, nil)
 			got, _ := rr.drive(t)
 			checkVerdict(t, got, verdict.Class(rec.Headers["CLASS"]), rec.Headers["TITLE"], rec.Headers["STEP"])
+			if says, ok := rec.Headers["SAYS"]; ok && !strings.Contains(got.Msg, says) {
+				t.Errorf("the message %q does not say %q", got.Msg, says)
+			}
+			if cases, ok := rec.Headers["CASES"]; ok && verdict.CaseList(got.Cases) != cases {
+				t.Errorf("cases %q, want %q", verdict.CaseList(got.Cases), cases)
+			}
 			again, err := verdict.ParseRecording(&rr.log)
 			if err != nil {
 				t.Fatalf("the driver's recording: %v", err)

@@ -53,10 +53,26 @@ func TestCorpus(t *testing.T) {
 					t.Errorf("%s: %s = %q, want %q (message: %s)", path, k, gotHeaders[k], want, got.Msg)
 				}
 			}
+			checkContext(t, rec, got)
 			if got.Class != Pass && got.Msg == "" {
 				t.Errorf("%s: a %s verdict without a message", path, got.Class)
 			}
 		})
+	}
+}
+
+// checkContext checks the optional headers that keep a failure's
+// context: SAYS, what the verdict's message says, and CASES, the cases
+// and their results ("name result, ...").
+func checkContext(t *testing.T, rec *Recording, got Result) {
+	t.Helper()
+	if says, ok := rec.Headers["SAYS"]; ok && !strings.Contains(got.Msg, says) {
+		t.Errorf("the message %q does not say %q", got.Msg, says)
+	}
+	if want, ok := rec.Headers["CASES"]; ok {
+		if cases := CaseList(got.Cases); cases != want {
+			t.Errorf("cases %q, want %q", cases, want)
+		}
 	}
 }
 

@@ -134,3 +134,13 @@ func (e *Engine) cases(r Result) []wire.Case {
 	cases[i].Result, cases[i].Reason = result, reason
 	return cases
 }
+
+// CaseList renders cases in a line, "name result, ...", as recordings
+// state them (the CASES header).
+func CaseList(cases []wire.Case) string {
+	s := make([]string, len(cases))
+	for i, c := range cases {
+		s[i] = c.Name + " " + string(c.Result)
+	}
+	return strings.Join(s, ", ")
+}
