@@ -18,6 +18,14 @@ func TestPrintResult(t *testing.T) {
 		Output: []string{"0", "1"}, Cases: cases, ArtifactDir: "/art"}
 	crash := result.Run{Class: verdict.GuestCrash, Message: "the kernel reported BUG (during insmod)", Cause: "exit status 1",
 		Excerpt: "[ 1.0] BUG: x", ConsoleLog: "/nonexistent/console.log", ArtifactDir: "/art"}
+	caseCrash := crash
+	caseCrash.Cases = []result.Case{
+		{Suite: "contract", Name: "reader_output", Result: "pass"},
+		{Suite: "contract", Name: "unload_reload", Result: "crashed", Reason: "the kernel reported BUG: x while it ran"},
+		{Suite: "gt", Name: "TestPanics", Result: "fail", Reason: "panic: boom at example.com/gt/x_test.go:9",
+			Diagnostics: []string{"panic: boom [recovered]"}, Time: result.Seconds(10 * time.Millisecond)},
+		{Suite: "gt", Name: "TestPlain", Result: "fail", Diagnostics: []string{"x_test.go:3: wrong"}, Time: result.Seconds(10 * time.Millisecond)},
+	}
 	for _, tc := range []struct {
 		name string
 		res  result.Run
@@ -28,6 +36,12 @@ func TestPrintResult(t *testing.T) {
 			"contract:\n  ok    reader_output",
 			"  SKIP  user_kernel_agree              no write(): the driver has no write()\n",
 			"PASS: /dev/mymap maps the expected 10 bytes and meets the contract (7 cases, 1 skipped: user_kernel_agree (no write())) (boot to verdict 2.52s, accel tcg)\nartifacts: /art\n",
+		}},
+		{"a crash in a case, a Go test's panic", caseCrash, []string{
+			"contract:\n  ok    reader_output",
+			"  CRASH unload_reload                  the kernel reported BUG: x while it ran\n",
+			"gt:\n  FAIL  TestPanics               10ms  panic: boom at example.com/gt/x_test.go:9\n          panic: boom [recovered]\n",
+			"  FAIL  TestPlain                10ms\n          x_test.go:3: wrong\n",
 		}},
 		{"crash", crash, []string{
 			"FAIL [guest-crash]: the kernel reported BUG (during insmod)\n  cause: exit status 1\n--- excerpt ---\n[ 1.0] BUG: x\n--- end of excerpt ---\n",

@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/mmaprig/mmaprig/rig/result"
 )
 
 // attr returns an attribute of n.
@@ -412,5 +414,32 @@ func TestHTMLAtomic(t *testing.T) {
 	}
 	if err := WriteHTML(filepath.Join(dir, "missing", "report.html"), cells); err == nil {
 		t.Error("WriteHTML into a missing directory did not fail")
+	}
+}
+
+// A crashed case's row says crashed, in the failing colour, with what the
+// kernel reported; the cell counts it as failing.
+func TestHTMLCrashedCase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.html")
+	if err := WriteHTML(path, []result.Cell{crashedCell()}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	doc, err := html.Parse(strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := find(doc, func(n *html.Node) bool { return n.DataAtom == atom.Tr && attr(n, "data-case") == "unload_reload" })
+	if len(rows) != 1 || !hasClass(rows[0], "case-crashed") {
+		t.Fatalf("%d rows for unload_reload, or not case-crashed", len(rows))
+	}
+	if why := text(classed(rows[0], "case-why")[0]); !strings.Contains(why, "the kernel reported BUG") {
+		t.Errorf("the crashed case's reason: %q", why)
+	}
+	if !strings.Contains(string(b), ".case-crashed .case-result") {
+		t.Error("the style does not colour a crashed case")
+	}
+	if !strings.Contains(string(b), "3 cases, 2 failed") {
+		t.Error("the cell does not count the crashed case as failed")
 	}
 }

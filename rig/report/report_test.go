@@ -92,3 +92,37 @@ func TestJUnit(t *testing.T) {
 		t.Errorf("the skipped contract case = %+v", c)
 	}
 }
+
+// crashedCell is a cell whose contract crashed in unload_reload, after a
+// case passed, and whose Go test panicked.
+func crashedCell() result.Cell {
+	r := result.Run{Class: verdict.GuestCrash, Kernel: "Debian package linux-source-6.1", Arch: "x86_64", Accel: "tcg",
+		Message: "the kernel reported BUG: kernel NULL pointer dereference in exitoops_release (during contract case unload_reload)",
+		Cases: []result.Case{
+			{Suite: "contract", Name: "reader_output", Result: "pass"},
+			{Suite: "contract", Name: "unload_reload", Result: "crashed", Reason: "the kernel reported BUG: kernel NULL pointer dereference in exitoops_release while it ran"},
+			{Suite: "gt", Name: "TestPanics", Result: "fail", Reason: "panic: boom at example.com/gt/x_test.go:9", Diagnostics: []string{"panic: boom [recovered]"}},
+		}}
+	return result.NewCell("6.1", verdict.Pass, r, time.Second)
+}
+
+// A crashed case is a JUnit error, saying what the kernel reported; a
+// failed one's message has its reason.
+func TestJUnitCaseContext(t *testing.T) {
+	doc := JUnit([]result.Cell{crashedCell()})
+	if doc.Errors != 1 || doc.Failures != 2 {
+		t.Errorf("errors %d, failures %d; want 1 (the crashed case), 2 (the verdict, the Go test)", doc.Errors, doc.Failures)
+	}
+	byName := map[string]junit.Testcase{}
+	for _, c := range doc.Suites[0].Testcases {
+		byName[c.Name] = c
+	}
+	if c := byName["unload_reload"]; c.Error == nil || c.Error.Type != "crashed" ||
+		!strings.Contains(c.Error.Message, "contract case unload_reload crashed: the kernel reported BUG: kernel NULL pointer dereference") {
+		t.Errorf("the crashed case = %+v", c)
+	}
+	if c := byName["TestPanics"]; c.Failure == nil || !strings.HasSuffix(c.Failure.Message, "gt case TestPanics failed: panic: boom at example.com/gt/x_test.go:9") ||
+		c.Failure.Data != "panic: boom [recovered]" {
+		t.Errorf("the panicked Go test = %+v", c.Failure)
+	}
+}
