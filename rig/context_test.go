@@ -92,14 +92,17 @@ func TestGoTestSaysWhy(t *testing.T) {
 		"panics": "func TestPanics(t *testing.T) {\n\tvar m map[string]int\n\tm[\"x\"] = 1\n}\n",
 		"hangs":  "func TestReadEmptyPipeBlocks(t *testing.T) {\n\tr, w, _ := os.Pipe()\n\tdefer w.Close()\n\tr.Read(make([]byte, 1))\n}\n",
 	})
+	deadline := []string{"-check-timeout", "8s"}
 	for _, tc := range []struct {
 		pkg, test, reason string
 		args              []string
 	}{
 		{"panics", "TestPanics", "panic: assignment to entry in nil map at example.com/ctxtest/panics/panics_test.go:18", nil},
-		{"hangs", "TestReadEmptyPipeBlocks", "it never ended: /mmaprig/tests/hangs.test did not finish within 8s", []string{"-check-timeout", "8s"}},
+		{"hangs", "TestReadEmptyPipeBlocks", "it never ended: /mmaprig/tests/hangs.test did not finish within 8s", deadline},
+		{"hangs", "TestReadEmptyPipeBlocks", "it never ended: modctl: /mmaprig/tests/hangs.test did not finish within 8s",
+			append([]string{"-channel", "ssh"}, deadline...)},
 	} {
-		t.Run(tc.pkg, func(t *testing.T) {
+		t.Run(tc.pkg+strings.Join(tc.args, " "), func(t *testing.T) {
 			xmlPath := filepath.Join(t.TempDir(), "junit.xml")
 			args := append([]string{"-module", example, "-device", "/dev/pages", "-checks", "none",
 				"-guest-test", filepath.Join(dir, tc.pkg), "-junit", xmlPath}, tc.args...)

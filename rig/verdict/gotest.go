@@ -84,7 +84,9 @@ func goCase(t gtr.Test, n int, suite string, ev wire.Event, pan goPanic) wire.Ca
 			c.Diagnostics = append(c.Diagnostics, "at "+pan.at)
 		}
 	case t.Result == gtr.Unknown:
-		c.Reason = neverEnded + ": " + firstNonEmpty(ev.Err, how(ev))
+		// The error's last line says how the binary ended; over SSH it
+		// is the end of the program's stderr, where modctl says it.
+		c.Reason = neverEnded + ": " + tail.Lines(strings.Split(firstNonEmpty(strings.TrimSpace(ev.Err), how(ev)), "\n"), 1)[0]
 	}
 	if t.Result == gtr.Unknown && blamed {
 		c.Reason = neverEnded + ": " + c.Reason
