@@ -143,6 +143,13 @@ type crash struct {
 	// during names the case or Go test that was running, if one was:
 	// "contract case unload_reload"; suite and name are its parts.
 	during, suite, name string
+	// placed: during was set where the report came in the results
+	// port's order, which is the guest's: a program's line the init
+	// read before the report comes before it. The console is a stream
+	// of its own, and a report there may overtake the line that
+	// started the case, so a crash the console showed first is placed
+	// again when the port brings its records.
+	placed bool
 	// taint are the bad taint bits that a step's event showed first.
 	taint uint64
 }
@@ -190,8 +197,15 @@ func New(spec Spec) *Engine {
 // newCrash records a crash in the step the guest is in now.
 func (e *Engine) newCrash(start int, title string) {
 	e.crash = &crash{start: start, at: e.now, title: title, step: e.stepShort(), early: e.next < e.insmod}
-	if p := e.progress; p != nil && p.running != "" {
-		e.crash.during, e.crash.suite, e.crash.name = p.during(), p.prog.Suite(), p.running
+	e.placeCrash()
+}
+
+// placeCrash records the case or Go test that runs now as the crash's.
+func (e *Engine) placeCrash() {
+	c, p := e.crash, e.progress
+	c.during, c.suite, c.name = "", "", ""
+	if p != nil && p.running != "" {
+		c.during, c.suite, c.name = p.during(), p.prog.Suite(), p.running
 	}
 }
 
@@ -355,10 +369,16 @@ func (e *Engine) kernelRecords(ev wire.Event) {
 		switch {
 		case e.crash == nil:
 			e.newCrash(len(e.kmsg)-1, "")
-			e.crash.kmsg = true
+			e.crash.kmsg, e.crash.placed = true, true
 		case e.crash.start < 0 && e.crash.taint != 0:
 			// The report behind a taint that a step showed first.
 			e.crash.start, e.crash.kmsg = len(e.kmsg)-1, true
+		}
+		if !e.crash.placed {
+			// The console showed it first: place it in the guest's order.
+			e.crash.step = e.stepShort()
+			e.placeCrash()
+			e.crash.placed = true
 		}
 	}
 }
@@ -381,7 +401,7 @@ func (e *Engine) checkTaint(ev wire.Event) {
 		return
 	}
 	e.newCrash(-1, "kernel tainted "+wire.TaintLetters(bad))
-	e.crash.taint = bad
+	e.crash.taint, e.crash.placed = bad, true
 }
 
 func (e *Engine) sshEvent(text string) *Step {

@@ -148,6 +148,8 @@ func TestCrashNamesTheCase(t *testing.T) {
 	}{
 		{"the program never reports", wire.ChannelSerial, []runInput{progressEv(casesBefore[:4]...), progressEv(casesBefore[4:]...), kernel}},
 		{"the program reports after the crash", wire.ChannelSerial, []runInput{progressEv(casesBefore...), kernel, runAfter}},
+		{"the console's report overtakes the line that started the case", wire.ChannelSerial, []runInput{progressEv(casesBefore[:7]...),
+			{kind: Console, text: oops[0]}, {kind: Console, text: oops[3]}, progressEv(casesBefore[7:]...), kernel}},
 		{"over SSH, the console's report", wire.ChannelSSH, []runInput{progressEv(casesBefore...),
 			{kind: Console, text: oops[0]}, {kind: Console, text: oops[3]}}},
 	} {
