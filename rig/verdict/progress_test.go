@@ -70,7 +70,13 @@ type runInput struct {
 
 func feedRun(t *testing.T, channel string, after ...runInput) Result {
 	t.Helper()
-	spec := testSpec(channel)
+	return feedSpec(t, testSpec(channel), after...)
+}
+
+// feedSpec is feedRun with a spec whose first program is the reader.
+func feedSpec(t *testing.T, spec Spec, after ...runInput) Result {
+	t.Helper()
+	channel := spec.Channel
 	e := New(spec)
 	at := time.Duration(0)
 	src := Port
@@ -207,5 +213,23 @@ func TestFrozenCaseFails(t *testing.T) {
 	last := r.Cases[len(r.Cases)-1]
 	if last.Name != "unload_reload" || last.Result != wire.Fail || !strings.HasPrefix(last.Reason, neverEnded+": step run contract did not arrive") {
 		t.Errorf("cases %+v", r.Cases)
+	}
+}
+
+// A kernel report during a Go guest test names the test; the tests that
+// ended keep their results, and the one that ran is crashed.
+func TestCrashNamesTheGoTest(t *testing.T) {
+	spec := testSpec(wire.ChannelSerial)
+	gt := Program{Program: wire.Program{Argv: []string{"/mmaprig/tests/guesttest.test", "-test.v"}, TimeoutMS: 30000}, Check: CheckGoTest, Name: "guesttest"}
+	spec.Programs = []Program{spec.Programs[0], gt}
+	progress := runInput{ev: wire.Event{Name: wire.EvProgress, OK: true, Exit: -1, Cmd: gt.Cmd(),
+		Stdout: []string{"=== RUN   TestOK", "--- PASS: TestOK (0.01s)", "=== RUN   TestWrite"}}}
+	divide := []string{"[    3.000000] divide error: 0000 [#1] SMP", "[    3.000001] RIP: 0010:pages_write+0x5/0x10 [pages]"}
+	r := feedSpec(t, spec, progress, runInput{kind: Port, ev: wire.Event{Name: wire.EvKernel, OK: true, Exit: -1, Records: divide}})
+	if r.Class != GuestCrash || !strings.HasSuffix(r.Msg, "(during guesttest TestWrite)") {
+		t.Errorf("verdict %s %q; want guest-crash during guesttest TestWrite", r.Class, r.Msg)
+	}
+	if got := CaseList(r.Cases); got != "TestOK pass, TestWrite crashed" {
+		t.Errorf("cases %q", got)
 	}
 }
