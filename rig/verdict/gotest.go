@@ -26,30 +26,31 @@ func judgeGoTest(res *Result, p Program, ev wire.Event) *Result {
 	name := p.Suite()
 	report, err := gotest.NewParser(gotest.PackageName(name)).Parse(strings.NewReader(strings.Join(ev.Stdout, "\n") + "\n"))
 	pan := parseGoPanic(ev.Stderr)
-	var names, failed, details []string
-	n := 0
+	var tests []gtr.Test
 	if err == nil {
 		for _, pkg := range report.Packages {
-			for _, t := range pkg.Tests {
-				n++
-				c := goCase(t, n, name, ev, pan)
-				if c.Result == wire.Fail {
-					what := t.Name
-					if c.Reason != "" {
-						what += " (" + c.Reason + ")"
-					}
-					names, failed = append(names, t.Name), append(failed, what)
-					details = append(details, c.Diagnostics...)
-				}
-				res.Cases = append(res.Cases, c)
-			}
+			tests = append(tests, pkg.Tests...)
 		}
+	}
+	pan.blame(tests)
+	var names, failed, details []string
+	for i, t := range tests {
+		c := goCase(t, i+1, name, ev, pan)
+		if c.Result == wire.Fail {
+			what := t.Name
+			if c.Reason != "" {
+				what += " (" + c.Reason + ")"
+			}
+			names, failed = append(names, t.Name), append(failed, what)
+			details = append(details, c.Diagnostics...)
+		}
+		res.Cases = append(res.Cases, c)
 	}
 	switch {
 	case failed != nil:
 		return &Result{Class: Contract, Title: "guest test " + name + " failed: " + strings.Join(names, ", "),
 			Msg: fmt.Sprintf("guest test %s failed: %s", name, strings.Join(failed, ", ")), Excerpt: strings.Join(details, "\n")}
-	case !ev.OK || n == 0:
+	case !ev.OK || len(tests) == 0:
 		why := "no test ran"
 		if !ev.OK {
 			why = how(ev)
@@ -75,7 +76,7 @@ func goCase(t gtr.Test, n int, suite string, ev wire.Event, pan goPanic) wire.Ca
 		return c
 	}
 	c.Result, c.Diagnostics = wire.Fail, trimOutput(t.Output)
-	blamed := pan.found() && (pan.test == "" || pan.test == t.Name || strings.HasPrefix(t.Name, pan.test+"/"))
+	blamed := pan.found() && (pan.test == t.Name || strings.HasPrefix(t.Name, pan.test+"/"))
 	switch {
 	case blamed:
 		c.Reason = pan.summary()
@@ -140,6 +141,19 @@ func parseGoPanic(stderr string) goPanic {
 }
 
 func (p goPanic) found() bool { return len(p.lines) > 0 }
+
+// blame picks the test a panic whose stacks name none is laid at: the
+// last one that did not pass or skip, which is where the binary died.
+func (p *goPanic) blame(tests []gtr.Test) {
+	if !p.found() || p.test != "" {
+		return
+	}
+	for _, t := range tests {
+		if t.Result != gtr.Pass && t.Result != gtr.Skip {
+			p.test = t.Name
+		}
+	}
+}
 
 // summary is the panic's first line without the testing package's
 // "[recovered]" notes, and where in the test it came from.
