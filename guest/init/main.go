@@ -31,6 +31,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mmaprig/mmaprig/guest/devnode"
 	"github.com/mmaprig/mmaprig/internal/wire"
 )
 
@@ -124,7 +125,9 @@ func mountAll() error {
 	return nil
 }
 
-// setUp applies the Work: fresh entropy, the module and the SSH keys.
+// setUp applies the Work: fresh entropy, the module and the SSH keys; and
+// it notes which of the run's device nodes exist already, before any
+// insmod on either channel, since those cannot be the module's.
 func setUp(w *wire.Work) error {
 	if len(w.Seed) > 0 {
 		if err := reseed(w.Seed); err != nil {
@@ -161,7 +164,7 @@ func setUp(w *wire.Work) error {
 			return err
 		}
 	}
-	return nil
+	return devnode.RecordPrior(w.Config.Devices)
 }
 
 // rndReseedCRNG is RNDRESEEDCRNG from <linux/random.h>: _IO('R', 0x07).

@@ -116,13 +116,13 @@ type Request struct {
 type Config struct {
 	// Channel is ChannelSerial or ChannelSSH.
 	Channel string `json:"channel"`
-	// Device is the node the module must create, such as /dev/mymap.
-	Device string `json:"device"`
+	// Devices are the run's device nodes, the first the built-in checks'.
+	Devices []Device `json:"devices"`
 	// Params are the module parameters, as for insmod.
 	Params string `json:"params,omitempty"`
 	// LoadTimeoutMS bounds init_module.
 	LoadTimeoutMS int64 `json:"load_timeout_ms"`
-	// DeviceTimeoutMS bounds the wait for Device after the module loaded.
+	// DeviceTimeoutMS bounds the wait for Devices after the module loaded.
 	DeviceTimeoutMS int64 `json:"device_timeout_ms"`
 	// Programs run in order after the module loaded.
 	Programs []Program `json:"programs"`
