@@ -66,9 +66,11 @@ func (c *config) options() runner.Options {
 	if qemu == "" {
 		qemu = a.QEMU
 	}
-	expect, _ := wire.ParseBytes(c.expect) // checked by the checks group
+	expect, _ := wire.ParseExpect(c.expect)    // checked by the checks group
+	devices, _ := wire.ParseDevices(c.devices) // checked by the module group
 	return runner.Options{
-		Device:       c.device,
+		Devices:      devices,
+		Run:          c.run,
 		Expect:       expect,
 		Arch:         a,
 		Accel:        c.accel,

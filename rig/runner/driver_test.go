@@ -266,7 +266,7 @@ func TestSSHStepsAreModctlCommands(t *testing.T) {
 		if got, err := wire.ParseModctl(m.Args()[1:]); err != nil || !reflect.DeepEqual(got, m) {
 			t.Errorf("step %s: modctl reads %q as %+v, %v; want %+v", st, m.Args(), got, err, m)
 		}
-		if st.Event == wire.EvRun && !slices.Contains(env, wire.EnvDevice+"="+rec.Spec.Device) {
+		if st.Event == wire.EvRun && !slices.Contains(env, wire.EnvDevice+"="+rec.Spec.Devices[0].Path) {
 			t.Errorf("step %s runs without the device in its environment: %q", st, env)
 		}
 	}

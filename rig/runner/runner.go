@@ -21,6 +21,7 @@ import (
 	"github.com/mmaprig/mmaprig/internal/cache"
 	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/internal/tail"
+	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/channel"
 	"github.com/mmaprig/mmaprig/rig/coverage"
@@ -79,8 +80,12 @@ type Options struct {
 	Root string
 	// ModuleDir is the out-of-tree module to test.
 	ModuleDir string
-	// Device is the node the module must create.
-	Device string
+	// Devices are the run's device nodes; the built-in checks use the
+	// first, and the guest tests get them all.
+	Devices []wire.Device
+	// Run, when set, selects the contract's cases and the Go guest tests
+	// whose names it matches, as go test -run does.
+	Run string
 	// Expect are the bytes the reader must see at the start of the page.
 	Expect []byte
 	// Kernel is where the kernel comes from.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/cache"
@@ -43,16 +44,16 @@ func (r *run) spec(nonce string) verdict.Spec {
 		progs = append(progs, prog(r.opts.Exec, verdict.CheckExec))
 	default:
 		if r.opts.Checks != ChecksNone {
-			progs = append(progs, prog(wire.ReaderArgv(r.opts.Device, len(r.opts.Expect)), verdict.CheckReader))
+			progs = append(progs, prog(wire.ReaderArgv(r.opts.Devices[0].Path, len(r.opts.Expect)), verdict.CheckReader))
 		}
-		if r.opts.Checks == ChecksContract {
+		if r.opts.Checks == ChecksContract && len(ContractSelected(r.opts.Run)) > 0 {
 			progs = append(progs, prog(wire.ContractArgv(wire.ContractOptions{
-				Device: r.opts.Device, Module: wire.ModulePath, Expect: r.opts.Expect,
-				LeakCheck: !r.kasan(), Params: r.opts.ModuleParams,
+				Device: r.opts.Devices[0].String(), Module: wire.ModulePath, Expect: r.opts.Expect,
+				LeakCheck: !r.kasan(), Params: r.opts.ModuleParams, Run: r.opts.Run,
 			}), verdict.CheckKTAP))
 		}
 		for _, t := range r.tests {
-			p := prog(t.argv(), t.check())
+			p := prog(t.argv(r.opts.Run), t.check())
 			p.Name = t.suite()
 			progs = append(progs, p)
 		}
@@ -65,7 +66,8 @@ func (r *run) spec(nonce string) verdict.Spec {
 		Settle:        &settle,
 		Channel:       r.opts.Channel,
 		Nonce:         nonce,
-		Device:        r.opts.Device,
+		Devices:       r.opts.Devices,
+		Run:           r.opts.Run,
 		Params:        r.opts.ModuleParams,
 		Expect:        r.opts.Expect,
 		Programs:      progs,
@@ -77,6 +79,23 @@ func (r *run) spec(nonce string) verdict.Spec {
 		UnloadTimeout: wire.UnloadTimeout,
 		Slack:         slack,
 	}
+}
+
+// ContractSelected are the contract's cases that run selects, as the
+// contract selects them: all of them for an empty run. A bad regexp
+// selects none; the CLI refuses it first.
+func ContractSelected(run string) []string {
+	re, err := regexp.Compile(run)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, n := range wire.ContractCases {
+		if re.MatchString(n) {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // kasan reports whether the kernel runs KASAN, from its .config: the rig

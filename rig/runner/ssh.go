@@ -74,6 +74,9 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 		return ev, fmt.Errorf("internal error: no SSH command for step %s", st)
 	}
 	ev.Cmd = m.Path
+	if m.Verb == wire.ModctlWait {
+		ev.Cmd = strings.Join(m.Devices, " ")
+	}
 	if st.Program != nil {
 		ev.Cmd = st.Program.Cmd()
 	}
@@ -100,7 +103,7 @@ func (d *driver) modctl(st verdict.Step) (wire.Modctl, []string, bool) {
 	case wire.EvInsmod:
 		return wire.Modctl{Verb: wire.ModctlLoad, Path: wire.ModulePath, Timeout: ms(cfg.LoadTimeoutMS), Params: cfg.Params}, nil, true
 	case wire.EvDevice:
-		return wire.Modctl{Verb: wire.ModctlWait, Path: cfg.Device, Timeout: ms(cfg.DeviceTimeoutMS)}, nil, true
+		return wire.Modctl{Verb: wire.ModctlWait, Devices: wire.DeviceSpecs(cfg.Devices), Timeout: ms(cfg.DeviceTimeoutMS)}, nil, true
 	case wire.EvUnload:
 		return wire.Modctl{Verb: wire.ModctlUnload, Path: wire.ModulePath, Timeout: ms(cfg.UnloadTimeoutMS)}, nil, true
 	case wire.EvRun:

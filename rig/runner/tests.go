@@ -86,9 +86,13 @@ func (r *run) buildTests(ctx context.Context, _ *progress.Stage) (string, bool, 
 func (t builtTest) guestPath() string { return wire.TestsDir + "/" + t.Name }
 
 // argv runs the test: a Go test binary verbosely, so that each test
-// reports.
-func (t builtTest) argv() []string {
-	if t.Kind == guesttest.GoTest {
+// reports, and with -test.run for -run's regexp (run). Other tests are
+// single cases that -run does not select.
+func (t builtTest) argv(run string) []string {
+	switch {
+	case t.Kind == guesttest.GoTest && run != "":
+		return []string{t.guestPath(), "-test.v", "-test.run", run}
+	case t.Kind == guesttest.GoTest:
 		return []string{t.guestPath(), "-test.v"}
 	}
 	return []string{t.guestPath()}

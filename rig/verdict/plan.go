@@ -60,8 +60,13 @@ func (p Program) Suite() string {
 type Spec struct {
 	Channel string `json:"channel"`
 	Nonce   string `json:"nonce"`
-	Device  string `json:"device"`
-	Params  string `json:"params,omitempty"`
+	// Devices are the run's device nodes; the built-in checks use the
+	// first.
+	Devices []wire.Device `json:"devices"`
+	Params  string        `json:"params,omitempty"`
+	// Run is -run's regexp, which selected the contract's cases and the
+	// Go guest tests; empty when every case runs.
+	Run string `json:"run,omitempty"`
 	// Expect are the bytes CheckReader wants.
 	Expect   []byte    `json:"expect"`
 	Programs []Program `json:"programs"`
@@ -101,7 +106,7 @@ func (s Spec) Config() wire.Config {
 	return wire.Config{
 		SettleMS:        settle,
 		Channel:         s.Channel,
-		Device:          s.Device,
+		Devices:         s.Devices,
 		Params:          s.Params,
 		LoadTimeoutMS:   s.LoadTimeout.Milliseconds(),
 		DeviceTimeoutMS: wire.DeviceTimeout.Milliseconds(),

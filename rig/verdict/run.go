@@ -15,7 +15,7 @@ import (
 
 // judgeRun judges a program's event by its check, records what the run
 // produced in res, and returns the failure, if any.
-func judgeRun(res *Result, p Program, ev wire.Event, expect []byte) *Result {
+func judgeRun(res *Result, p Program, ev wire.Event, spec Spec) *Result {
 	name := p.Argv[0]
 	failed := func(c Class, title, format string, args ...any) *Result {
 		return &Result{Class: c, Title: title, Msg: fmt.Sprintf(format, args...)}
@@ -30,7 +30,7 @@ func judgeRun(res *Result, p Program, ev wire.Event, expect []byte) *Result {
 		if !ev.OK {
 			return failed(Contract, name+" failed", "%s failed (%s): %s", name, how(ev), firstNonEmpty(strings.TrimSpace(ev.Stderr), ev.Err))
 		}
-		if want := wire.ReaderLines(expect); !slices.Equal(ev.Stdout, want) {
+		if want := wire.ReaderLines(spec.Expect); !slices.Equal(ev.Stdout, want) {
 			return failed(Contract, "wrong bytes in the mapped page", "wrong bytes in the mapped page: got [%s], want [%s]",
 				strings.Join(ev.Stdout, " "), strings.Join(want, " "))
 		}
@@ -54,7 +54,7 @@ func judgeRun(res *Result, p Program, ev wire.Event, expect []byte) *Result {
 		}
 		return nil
 	case CheckGoTest:
-		return judgeGoTest(res, p, ev)
+		return judgeGoTest(res, p, ev, spec.Run != "")
 	}
 	return failed(Channel, "internal error", "internal error: program %s has no check %q", name, p.Check)
 }
@@ -127,7 +127,9 @@ func looksLikeKTAP(lines []string) bool {
 // judgeGoTest turns a Go test binary's -test.v output into one case per
 // test (go-junit-report's parser), and fails the run if one failed, or if
 // the binary did not end well (a panic, a timeout) though none failed.
-func judgeGoTest(res *Result, p Program, ev wire.Event) *Result {
+// One that ran no test fails too, unless -run selected (selected): then
+// it is the run's end that judges whether -run matched any case at all.
+func judgeGoTest(res *Result, p Program, ev wire.Event, selected bool) *Result {
 	name := p.Suite()
 	report, err := gotest.NewParser(gotest.PackageName(name)).Parse(strings.NewReader(strings.Join(ev.Stdout, "\n") + "\n"))
 	var failedTests, details []string
@@ -157,7 +159,7 @@ func judgeGoTest(res *Result, p Program, ev wire.Event) *Result {
 			Msg: fmt.Sprintf("guest test %s failed: %s", name, strings.Join(failedTests, ", "))}
 		r.Excerpt = strings.Join(details, "\n")
 		return r
-	case !ev.OK || n == 0:
+	case !ev.OK || n == 0 && !selected:
 		why := "no test ran"
 		if !ev.OK {
 			why = how(ev)
