@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -53,7 +54,11 @@ func (p *port) request() (wire.Request, error) {
 	if err != nil {
 		return req, fmt.Errorf("read a request: %w", err)
 	}
-	if err := json.Unmarshal(line, &req); err != nil {
+	// Strictly: a field the init does not know means a rig and a guest
+	// that disagree on the wire, which must not pass as a run.
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
 		return req, fmt.Errorf("decode a request: %w", err)
 	}
 	return req, nil
