@@ -123,9 +123,14 @@ func TestRunSelects(t *testing.T) {
 	if !strings.Contains(r.out, "meets the contract (1 of 7 cases selected by -run) and passes guesttest (1 case, selected by -run)") {
 		t.Error("the PASS line does not say that -run selected the cases")
 	}
-	// Nothing matches anywhere: a mistake in the command, exit 2.
+	// Nothing matches anywhere: a mistake in the command, exit 2 before
+	// anything boots, with the names there are.
 	r = runRig(t, append([]string{"-module", fixture("chrmap"), "-guest-test", "guesttest", "-run", "NoSuchTest"}, chrmapDevices...)...)
-	wantVerdict(t, r, verdict.Setup, `-run "NoSuchTest" matched no case: none of the contract's (reader_output, `)
+	wantVerdict(t, r, verdict.Setup, `-run "NoSuchTest" matches no case; the cases are the contract's `+strings.Join(contractCases, ", ")+
+		"; guesttest's TestEnvNamesBothDevices, TestSeedBytesOfEachMinor")
+	if !strings.Contains(r.out, "serial log: none; the VM did not start") {
+		t.Error("a -run that matches nothing booted a VM")
+	}
 }
 
 // -expect's hex and quoted forms reach the reader and the contract.

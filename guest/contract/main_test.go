@@ -30,6 +30,7 @@ func TestSelectChecks(t *testing.T) {
 		{run: "", want: wire.ContractCases},
 		{run: "refuses|Seed", want: []string{"refuses_bad_maps"}},
 		{run: "^(reader_output|kernel_clean)$", want: []string{"reader_output", "kernel_clean"}},
+		{run: "refuses/sub", want: []string{"refuses_bad_maps"}},
 		{run: "nothing", err: `-run "nothing" matches no case; the cases are reader_output, refuses_bad_maps`},
 		{run: "(", err: "bad -run"},
 	} {

@@ -85,6 +85,30 @@ var ContractCases = []string{
 	"concurrent_mappers", "unload_reload", "kernel_clean",
 }
 
+// RunTopLevel is the part of a -run regexp that selects top-level names,
+// as go test -run splits it: up to the first '/' outside brackets and
+// parentheses. The rest selects subtests, which the contract has none of.
+func RunTopLevel(re string) string {
+	class, depth := false, 0
+	for i := 0; i < len(re); i++ {
+		switch c := re[i]; {
+		case c == '\\':
+			i++
+		case class:
+			class = c != ']'
+		case c == '[':
+			class = true
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == '/' && depth == 0:
+			return re[:i]
+		}
+	}
+	return re
+}
+
 // ContractOptions are the contract program's inputs.
 type ContractOptions struct {
 	// Device is the device the contract checks, as Device.String

@@ -73,3 +73,20 @@ func TestParseExpect(t *testing.T) {
 		}
 	}
 }
+
+// -run's top level is what go test -run matches test names with.
+func TestRunTopLevel(t *testing.T) {
+	for in, want := range map[string]string{
+		"":               "",
+		"refuses|Seed":   "refuses|Seed",
+		"TestA/sub":      "TestA",
+		"(a/b)|c/d":      "(a/b)|c",
+		"[/]x/y":         "[/]x",
+		`a\/b/c`:         `a\/b`,
+		"/only-subtests": "",
+	} {
+		if got := RunTopLevel(in); got != want {
+			t.Errorf("RunTopLevel(%q) = %q; want %q", in, got, want)
+		}
+	}
+}

@@ -388,8 +388,12 @@ func (r *run) setup(ctx context.Context, _ *progress.Stage) (string, bool, error
 			return "", false, fail(verdict.Setup, err, "-coverage")
 		}
 	}
-	if _, err := ResolveTests(ctx, r.opts); err != nil {
+	tests, err := ResolveTests(ctx, r.opts)
+	if err != nil {
 		return "", false, fail(verdict.Setup, err, "-guest-test")
+	}
+	if err := CheckRun(r.opts, tests); err != nil {
+		return "", false, &Error{Class: verdict.Setup, Title: "-run matched no case", Msg: err.Error()}
 	}
 	acc, err := vm.RealHost.DetectAccel(r.opts.Accel, r.opts.Arch)
 	if err != nil {

@@ -85,7 +85,10 @@ func (r *run) spec(nonce string) verdict.Spec {
 // contract selects them: all of them for an empty run. A bad regexp
 // selects none; the CLI refuses it first.
 func ContractSelected(run string) []string {
-	re, err := regexp.Compile(run)
+	if _, err := regexp.Compile(run); err != nil {
+		return nil
+	}
+	re, err := regexp.Compile(wire.RunTopLevel(run))
 	if err != nil {
 		return nil
 	}
