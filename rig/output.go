@@ -76,7 +76,7 @@ func prepareArtifacts(opts runner.Options, stderr io.Writer) bool {
 // It reads only res, but for the device and the checks a PASS line names.
 func printResult(w io.Writer, res result.Run, opts runner.Options) {
 	if len(res.Output) > 0 {
-		fmt.Fprintf(w, "bytes read through the mapping of %s:\n", opts.Devices[0].Path)
+		fmt.Fprintf(w, "bytes read through the mapping of %s:\n", opts.Device().Path)
 		for _, l := range res.Output {
 			fmt.Fprintln(w, l)
 		}
@@ -148,7 +148,7 @@ func printCoverage(w io.Writer, res result.Run) {
 func passSummary(res result.Run, opts runner.Options) string {
 	var what []string
 	if opts.Checks != runner.ChecksNone {
-		what = append(what, fmt.Sprintf("%s maps the expected %d bytes", opts.Devices[0].Path, len(opts.Expect)))
+		what = append(what, fmt.Sprintf("%s maps the expected %d bytes", opts.Device().Path, len(opts.Expect)))
 	}
 	n := map[string][]result.Case{}
 	var suites []string

@@ -143,6 +143,15 @@ type Options struct {
 	Log      *slog.Logger
 }
 
+// Device is the device the built-in checks use: the first of Devices, or
+// the default node when there are none.
+func (o Options) Device() wire.Device {
+	if len(o.Devices) == 0 {
+		return wire.Device{Path: wire.DefaultDevice}
+	}
+	return o.Devices[0]
+}
+
 // machine is what the runs of one kernel, config and guest share.
 type machine struct {
 	accel  vm.Accel

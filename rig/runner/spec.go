@@ -44,11 +44,11 @@ func (r *run) spec(nonce string) verdict.Spec {
 		progs = append(progs, prog(r.opts.Exec, verdict.CheckExec))
 	default:
 		if r.opts.Checks != ChecksNone {
-			progs = append(progs, prog(wire.ReaderArgv(r.opts.Devices[0].Path, len(r.opts.Expect)), verdict.CheckReader))
+			progs = append(progs, prog(wire.ReaderArgv(r.opts.Device().Path, len(r.opts.Expect)), verdict.CheckReader))
 		}
 		if r.opts.Checks == ChecksContract && len(ContractSelected(r.opts.Run)) > 0 {
 			progs = append(progs, prog(wire.ContractArgv(wire.ContractOptions{
-				Device: r.opts.Devices[0].String(), Module: wire.ModulePath, Expect: r.opts.Expect,
+				Device: r.opts.Device().String(), Module: wire.ModulePath, Expect: r.opts.Expect,
 				LeakCheck: !r.kasan(), Params: r.opts.ModuleParams, Run: r.opts.Run,
 			}), verdict.CheckKTAP))
 		}
