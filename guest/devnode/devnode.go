@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,6 +120,10 @@ func Make(d wire.Device) error {
 	case err == nil:
 		return fmt.Errorf("%s is there but is not a char device node", d.Path)
 	case !errors.Is(err, unix.ENOENT):
+		return err
+	}
+	// udev makes the directories of nodes such as /dev/snd/controlC0.
+	if err := os.MkdirAll(filepath.Dir(d.Path), 0o755); err != nil {
 		return err
 	}
 	if err := unix.Mknod(d.Path, unix.S_IFCHR|0o600, int(want)); err != nil {

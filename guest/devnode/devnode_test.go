@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/mmaprig/mmaprig/internal/wire"
 )
 
@@ -79,5 +81,46 @@ func TestReady(t *testing.T) {
 	if err := Ready([]wire.Device{{Path: filepath.Join(dir, "never")}}, nil, 20*time.Millisecond); err == nil ||
 		!strings.Contains(err.Error(), "did not appear within 20ms") {
 		t.Errorf("Ready of a node that never comes: %v", err)
+	}
+}
+
+// Make makes a char node from the major /proc/devices lists, keeps a
+// right one, makes a stale one (another major or minor) again, and
+// refuses to replace anything that is not a char node. It needs mknod:
+// root, in a place that allows device nodes.
+func TestMake(t *testing.T) {
+	dir := t.TempDir()
+	probe := filepath.Join(dir, "probe")
+	if err := unix.Mknod(probe, unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))); err != nil {
+		t.Skipf("no mknod here: %v", err)
+	}
+	mem, err := Major("mem")
+	if err != nil {
+		t.Skipf("the host's /proc/devices: %v", err)
+	}
+	d := wire.Device{Path: filepath.Join(dir, "sub", "null"), Driver: "mem", Minor: 3}
+	rdev := func() uint64 {
+		var st unix.Stat_t
+		if err := unix.Lstat(d.Path, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
+			t.Fatalf("%s: %v, mode %o; want a char node", d.Path, err, st.Mode)
+		}
+		return st.Rdev
+	}
+	want := unix.Mkdev(mem, 3)
+	if err := Make(d); err != nil || rdev() != want {
+		t.Fatalf("Make: %v; rdev %d, want %d", err, rdev(), want)
+	}
+	if err := Make(d); err != nil || rdev() != want {
+		t.Errorf("Make of a right node: %v; rdev %d, want %d", err, rdev(), want)
+	}
+	os.Remove(d.Path)
+	unix.Mknod(d.Path, unix.S_IFCHR|0o600, int(unix.Mkdev(mem, 5)))
+	if err := Make(d); err != nil || rdev() != want {
+		t.Errorf("Make of a stale node: %v; rdev %d, want %d", err, rdev(), want)
+	}
+	os.Remove(d.Path)
+	os.WriteFile(d.Path, nil, 0o644)
+	if err := Make(d); err == nil || !strings.Contains(err.Error(), "is there but is not a char device node") {
+		t.Errorf("Make over a regular file: %v", err)
 	}
 }

@@ -58,6 +58,10 @@ func (r *run) spec(nonce string) verdict.Spec {
 			progs = append(progs, p)
 		}
 	}
+	devices := r.opts.Devices
+	if len(devices) == 0 {
+		devices = []wire.Device{r.opts.Device()}
+	}
 	settle := time.Duration(0)
 	if !r.opts.Shell && r.opts.Exec == nil {
 		settle = r.opts.Settle
@@ -66,7 +70,7 @@ func (r *run) spec(nonce string) verdict.Spec {
 		Settle:        &settle,
 		Channel:       r.opts.Channel,
 		Nonce:         nonce,
-		Devices:       r.opts.Devices,
+		Devices:       devices,
 		Run:           r.opts.Run,
 		Params:        r.opts.ModuleParams,
 		Expect:        r.opts.Expect,
