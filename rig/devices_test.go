@@ -120,6 +120,9 @@ func TestRunSelects(t *testing.T) {
 	if want := []string{"contract/refuses_bad_maps", "guesttest/TestSeedBytesOfEachMinor"}; !slices.Equal(names, want) {
 		t.Errorf("cases %q; want %q", names, want)
 	}
+	if rep.Run != "refuses|Seed" {
+		t.Errorf("-json's run = %q; want the -run regexp", rep.Run)
+	}
 	if !strings.Contains(r.out, "meets the contract (1 of 7 cases selected by -run) and passes guesttest (1 case, selected by -run)") {
 		t.Error("the PASS line does not say that -run selected the cases")
 	}

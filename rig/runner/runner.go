@@ -268,7 +268,7 @@ func (p *Prepared) Run(ctx context.Context, opts Options) result.Run {
 
 func newRun(opts Options) *run {
 	return &run{opts: opts, res: &result.Run{ArtifactDir: opts.ArtifactDir, Kernel: opts.Kernel.String(), Arch: opts.Arch.Uname,
-		ConsoleLog: filepath.Join(opts.ArtifactDir, layout.ConsoleLog), Stages: []result.Stage{}, Output: []string{}},
+		ConsoleLog: filepath.Join(opts.ArtifactDir, layout.ConsoleLog), Stages: []result.Stage{}, Output: []string{}, Run: opts.Run},
 		vms: realVMHost()}
 }
 
