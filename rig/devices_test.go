@@ -105,6 +105,19 @@ func TestPriorNode(t *testing.T) {
 	}
 }
 
+// A char driver's name that /proc/devices does not list fails as
+// module-load, naming what it lists.
+func TestCharDriverMissing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	r := runRig(t, "-module", fixture("chrmap"), "-device", "/dev/scull0=c:scull:0")
+	wantVerdict(t, r, verdict.ModuleLoad, `the module loaded but created no /dev/scull0=c:scull:0: /dev/scull0 did not appear within 2s: no char driver "scull" in /proc/devices (it lists `)
+	if rep := r.report(t); !strings.Contains(rep.Message, ", chrmap") {
+		t.Errorf("the verdict %q does not list the driver the module registered", rep.Message)
+	}
+}
+
 // -run selects contract cases and Go guest tests by name, and the PASS
 // line says the run was narrowed.
 func TestRunSelects(t *testing.T) {
