@@ -1,11 +1,8 @@
 package kernel
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,29 +12,12 @@ import (
 
 	"mvdan.cc/sh/v3/shell"
 
-	"github.com/mmaprig/mmaprig/internal/arch"
 	"github.com/mmaprig/mmaprig/internal/cache"
 	"github.com/mmaprig/mmaprig/internal/modinfo"
 )
 
-// ErrNotModule means a directory has neither a Kbuild nor a Makefile.
-var ErrNotModule = errors.New("not an out-of-tree module directory")
-
 // ErrModuleBuild marks a module that does not compile; the log says why.
 var ErrModuleBuild = errors.New("module build failed")
-
-// CheckModuleDir reports ErrNotModule unless dir has a Kbuild or Makefile.
-func CheckModuleDir(dir string) error {
-	for _, f := range []string{"Kbuild", "Makefile"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			return nil
-		}
-	}
-	if _, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("%w: %v", ErrNotModule, err)
-	}
-	return fmt.Errorf("%w: %s has no Kbuild or Makefile", ErrNotModule, dir)
-}
 
 // IsModuleSource reports whether a file of a module directory is one of
 // its sources: not what kbuild writes into it, not hidden, not an
@@ -104,18 +84,9 @@ func sourceFiles(dir string) ([]string, error) {
 	return files, err
 }
 
-// ModuleKey hashes the module's sources with the kernel it builds against;
-// a coverage build also depends on where the sources are, which its
-// profile names.
-func ModuleKey(kernelKey, dir string, coverage bool) (string, error) {
-	files, err := sourceFiles(dir)
-	if err != nil {
-		return "", fmt.Errorf("read module sources: %w", err)
-	}
-	parts := []string{"module;W=1;v3", kernelKey}
-	if coverage {
-		parts = append(parts, "gcov", dir)
-	}
+// hashFiles is the cache key of parts and the files of dir, by their
+// paths and contents.
+func hashFiles(parts []string, dir string, files []string) (string, error) {
 	for _, f := range files {
 		sum, err := cache.HashFile(filepath.Join(dir, f))
 		if err != nil {
@@ -124,16 +95,6 @@ func ModuleKey(kernelKey, dir string, coverage bool) (string, error) {
 		parts = append(parts, f, sum)
 	}
 	return cache.Key(parts...), nil
-}
-
-// ModuleResult is a built module.
-type ModuleResult struct {
-	// Ko is the path of the one .ko the directory builds.
-	Ko string
-	// Warnings are the compiler's warnings (W=1), with the source line
-	// and caret, then modpost's, such as a section mismatch; the author's
-	// files are named relative to the module directory.
-	Warnings []string
 }
 
 // ModuleBuildError is a module that did not compile or link: what the
@@ -157,45 +118,6 @@ func (e *ModuleBuildError) Unwrap() error { return ErrModuleBuild }
 
 // maxErrors is how many of the compiler's errors a failed build shows.
 const maxErrors = 5
-
-// BuildModule copies the module sources from src to out and builds them
-// with W=1 for the architecture against the kernel tree kdir; with
-// coverage, instrumented for gcov, the profile naming src's files, not
-// the copy's. The user's directory is never written to.
-func BuildModule(ctx context.Context, a arch.Arch, kdir, src, out string, log io.Writer, coverage bool) (ModuleResult, error) {
-	var vars []string
-	if coverage {
-		vars = []string{"GCOV_PROFILE=y", "KCFLAGS=-fprofile-prefix-map=" + out + "=" + src}
-	}
-	if err := CheckModuleDir(src); err != nil {
-		return ModuleResult{}, err
-	}
-	if err := CopyModuleSources(src, out); err != nil {
-		if he := cache.AsHostError(err); he != nil {
-			he.Path = filepath.Dir(out) // out goes when the build fails
-			return ModuleResult{}, he
-		}
-		return ModuleResult{}, err
-	}
-	var buf bytes.Buffer
-	w := io.MultiWriter(&buf, log)
-	args := append(append([]string{"-C", kdir, "M=" + out, "W=1"}, a.MakeArgs()...), vars...)
-	err := run(ctx, w, "make", append(args, "modules")...)
-	switch {
-	case err != nil && ctx.Err() != nil:
-		return ModuleResult{}, ctx.Err()
-	case err != nil:
-		if he := cache.BuildHostFault(filepath.Dir(out), buf.String(), err); he != nil {
-			return ModuleResult{}, he
-		}
-		return ModuleResult{}, &ModuleBuildError{Errors: readBuildLog(buf.String(), out, src).errors(maxErrors), Err: err}
-	}
-	kos, _ := filepath.Glob(filepath.Join(out, "*.ko"))
-	if len(kos) != 1 {
-		return ModuleResult{}, fmt.Errorf("%w: the directory built %d .ko files; the rig loads exactly one", ErrModuleBuild, len(kos))
-	}
-	return ModuleResult{Ko: kos[0], Warnings: readBuildLog(buf.String(), out, src).warnings()}, nil
-}
 
 func copyFile(src, dst string) error {
 	b, err := os.ReadFile(src)

@@ -154,3 +154,21 @@ func TestBuildWarnings(t *testing.T) {
 		t.Errorf("warnings = %q\nwant %q", w, want)
 	}
 }
+
+// The compiler's diagnostics that name no line (from its command line)
+// are errors too, not make's bare "Error 2"; make's own warnings are not
+// the compiler's.
+func TestBuildErrorsWithoutALine(t *testing.T) {
+	out := buildOutput(
+		"make[1]: warning: jobserver unavailable: using -j1.",
+		"<command-line>: fatal error: /no-such.h: No such file or directory",
+		"compilation terminated.",
+		"make[2]: *** [scripts/Makefile.build:255: "+testOut+"/x.o] Error 1")
+	l := readBuildLog(out, testOut, testSrc)
+	if errs := l.errors(maxErrors); len(errs) != 1 || errs[0] != "<command-line>: fatal error: /no-such.h: No such file or directory" {
+		t.Errorf("errors = %q; want the compiler's", errs)
+	}
+	if w := l.warnings(); len(w) != 0 {
+		t.Errorf("warnings = %q; want none: make's warning is not the module's", w)
+	}
+}

@@ -105,6 +105,19 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"matrix", "-jobs", "0"}, "-jobs 0: must be at least 1"},
 		{[]string{"key", "-cell", "6.1,6.12"}, "-cell 6.1,6.12: rig key prints the key of one cell"},
 		{[]string{"key", "-cell", "6.1", "-kernel", "6.12"}, "-kernel" + cellsOwn},
+		// The module's build.
+		{[]string{"-build", "cmake"}, `-build "cmake": want auto, kbuild, make, dkms`},
+		{[]string{"-make-args", "DEBUG"}, `-make-args: "DEBUG" is not a make variable assignment VAR=value`},
+		{[]string{"-make-args", "A=1 -j4"}, `-make-args: "-j4" is not a make variable assignment VAR=value`},
+		{[]string{"-make-args", "KDIR=/usr/src/linux"}, "-make-args: KDIR is the rig's to set: it builds against the guest's kernel, for the guest's machine"},
+		{[]string{"-make-args", "ARCH=arm"}, "-make-args: ARCH is the rig's to set: it builds against the guest's kernel, for the guest's machine"},
+		{[]string{"-make-args", "X=$HOME"}, "-make-args: -make-args expands nothing ($VAR, $(cmd), globs): quote the value"},
+		{[]string{"-make-args", "X=$(id)"}, "-make-args: -make-args expands nothing ($VAR, $(cmd), globs): quote the value"},
+		{[]string{"-make-args", "X=*.c"}, "-make-args: -make-args expands nothing ($VAR, $(cmd), globs): quote the value"},
+		{[]string{"-make-args", "A=1; B=2"}, `-make-args: "A=1; B=2" is more than one command line; give VAR=value ...`},
+		{[]string{"-make-args", "A='1"}, `-make-args: cannot split "A='1" as a shell would: 1:3: reached EOF without closing quote '`},
+		{[]string{"-make-args", "A=1 > f"}, `-make-args: "A=1 > f" is not a list of VAR=value`},
+		{[]string{"lint", "-build", "make"}, "rig lint has no flag -build (rig run, rig matrix, rig exec, rig shell and rig watch take it); see rig lint -h"},
 	} {
 		_, _, err := parseArgs(tc.args)
 		if err == nil || err.Error() != tc.want || !errors.As(err, new(usageError)) {
@@ -147,7 +160,8 @@ func TestResolveErrors(t *testing.T) {
 // The misuses only the run finds, in its setup stage, before it builds
 // anything: the verdict says what is wrong, and the exit is 2.
 func TestSetupErrors(t *testing.T) {
-	empty, notOurs := t.TempDir(), t.TempDir()
+	empty, notOurs, kbuildOnly := t.TempDir(), t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(kbuildOnly, "Kbuild"), []byte("obj-m := x.o\n"), 0o644)
 	os.WriteFile(filepath.Join(notOurs, "thesis.tex"), []byte("precious"), 0o644)
 	missing := filepath.Join(empty, "missing")
 	for _, tc := range []struct {
@@ -157,8 +171,11 @@ func TestSetupErrors(t *testing.T) {
 		want   string
 		stderr bool
 	}{
-		{[]string{"-module", empty}, "FAIL [setup]: -module " + empty + ": give a directory with the module's Kbuild or Makefile", false},
-		{[]string{"-module", missing}, "FAIL [setup]: -module " + missing + ": give a directory with the module's Kbuild or Makefile", false},
+		{[]string{"-module", empty}, "FAIL [setup]: -module " + empty + ": give a directory with the module's Kbuild, Makefile or dkms.conf", false},
+		{[]string{"-module", missing}, "FAIL [setup]: -module " + missing + ": give a directory with the module's Kbuild, Makefile or dkms.conf", false},
+		{[]string{"-module", empty, "-module-root", missing}, "FAIL [setup]: -module " + empty + ": give a directory with the module's Kbuild, Makefile or dkms.conf", false},
+		{[]string{"-module", kbuildOnly, "-module-root", empty}, "FAIL [setup]: -module " + kbuildOnly + " cannot be built that way", false},
+		{[]string{"-module", kbuildOnly, "-build", "dkms"}, "FAIL [setup]: -module " + kbuildOnly + " cannot be built that way", false},
 		{[]string{"-qemu", "/nonexistent/qemu-system-x86_64", "-build-only"}, "FAIL [setup]: /nonexistent/qemu-system-x86_64 is not installed; run `make deps`", false},
 		{[]string{"-guest-test", "no/such/dir", "-build-only"}, "FAIL [setup]: -guest-test", false},
 		{[]string{"-kernel", "9.99"}, "FAIL [setup]: the kernel source cannot be used", false},
@@ -205,6 +222,10 @@ func TestAcceptedCommandLines(t *testing.T) {
 		{"run", []string{"-module", "m", "-device", "/dev/pages", "-checks", "none", "-guest-test", "guesttest", "-module-params", "npages=3", "-junit", "x"}},
 		{"run", []string{"-timeout", "5m", "-boot", "cold", "-module-params", "mode=sleep", "-check-timeout", "60s", "-smp", "2"}},
 		{"run", []string{"-load-timeout", "3s", "-inject", "pause-after-ready", "-checks", "reader"}},
+		{"run", []string{"-module", "d/m", "-module-root", "d", "-build", "make", "-make-args", `DEBUG=y CFLAGS_EXTRA="-O1 -g" X='a b'`}},
+		{"run", []string{"-build", "dkms", "-make-args", ""}},
+		{"matrix", []string{"matrix", "-build", "kbuild", "-make-args", "V=1"}},
+		{"exec", []string{"exec", "-module-root", "..", "-build", "auto", "--", "true"}},
 		{"run", []string{"-inject", "drop-event", "-build-only", "-keep", "-mem", "512"}},
 		{"run", []string{"-kernel-src", "http://127.0.0.1:9/linux-6.6.74.tar.xz", "-kernel-sha256", "nothex"}},
 		{"run", []string{"-matrix", "-jobs", "2", "-json", "j", "-junit", "x"}},

@@ -20,7 +20,7 @@ func matrixCmd() command {
 		synopsis: "[-cell NAMES] [flags]",
 		summary:  "run the cells of kernel/matrix.json, all or those -cell names",
 		about:    "Runs each cell's kernel, config and architecture, -jobs at a time, prints a table, and exits with the worst cell's code.",
-		groups: []flagGroup{commonFlags(), deadlineFlags(), buildFlags(), moduleDirFlags(), moduleFlags(), machineFlags(),
+		groups: []flagGroup{commonFlags(), deadlineFlags(), buildFlags(), moduleDirFlags(), moduleBuildFlags(), moduleFlags(), machineFlags(),
 			checkFlags(), programFlags(), jsonFlags(), reportFlags(), buildOnlyFlags(), cellFlags()},
 		run: func(ctx context.Context, e env) int {
 			ctx, cancel := context.WithTimeout(ctx, e.cfg.timeout)

@@ -16,7 +16,7 @@ import (
 // the module.
 func machineGroups() []flagGroup {
 	return []flagGroup{commonFlags(), sourceFlags(), configFlags(), buildFlags(),
-		moduleDirFlags(), moduleFlags(), machineFlags()}
+		moduleDirFlags(), moduleBuildFlags(), moduleFlags(), machineFlags()}
 }
 
 func runCmd() command {

@@ -44,6 +44,15 @@ func watchCmd() command {
 // when ctx ends (Ctrl-C), with nothing left running. The preparation and
 // each verdict have timeout (-timeout) each. After each verdict, out (the
 // -json document) holds that verdict alone.
+// watchedTree is what a change in rebuilds: the module root, which the
+// build copies with the module (its ../include), or the module.
+func watchedTree(opts runner.Options) string {
+	if opts.ModuleRoot != "" {
+		return opts.ModuleRoot
+	}
+	return opts.ModuleDir
+}
+
 func watchCommand(ctx context.Context, opts runner.Options, timeout time.Duration, out outputs, stdout, stderr io.Writer) int {
 	p := opts.Printer
 	p.Printf("mmaprig watch: %s, config %s, module %s", opts.Kernel, strings.Join(opts.Fragments, "+"), opts.ModuleDir)
@@ -54,14 +63,15 @@ func watchCommand(ctx context.Context, opts runner.Options, timeout time.Duratio
 		printResult(stdout, res, opts)
 		return res.Class.ExitCode()
 	}
+	tree := watchedTree(opts)
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		fmt.Fprintf(stderr, "rig: watch %s: %v\n", opts.ModuleDir, err)
+		fmt.Fprintf(stderr, "rig: watch %s: %v\n", tree, err)
 		return verdict.ExitSetup
 	}
 	defer w.Close()
-	if err := watchTree(w, opts.ModuleDir); err != nil {
-		fmt.Fprintf(stderr, "rig: watch %s: %v\n", opts.ModuleDir, err)
+	if err := watchTree(w, tree); err != nil {
+		fmt.Fprintf(stderr, "rig: watch %s: %v\n", tree, err)
 		return verdict.ExitSetup
 	}
 	runs := filepath.Dir(opts.ArtifactDir)
@@ -85,14 +95,14 @@ func watchCommand(ctx context.Context, opts runner.Options, timeout time.Duratio
 		printBlock(stdout, why, res, took, o)
 	}
 	verdictOnce("start")
-	p.Printf("watching %s for changes; Ctrl-C stops", opts.ModuleDir)
+	p.Printf("watching %s for changes; Ctrl-C stops", tree)
 	for {
-		changed, err := nextChange(ctx, w, opts.ModuleDir)
+		changed, err := nextChange(ctx, w, tree)
 		if err != nil {
 			if ctx.Err() != nil {
 				return 0
 			}
-			fmt.Fprintf(stderr, "rig: watch %s: %v\n", opts.ModuleDir, err)
+			fmt.Fprintf(stderr, "rig: watch %s: %v\n", tree, err)
 			return verdict.ExitSetup
 		}
 		verdictOnce(changed)

@@ -336,7 +336,7 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"lint", "-html", "x.html"}, "rig: rig lint has no flag -html (rig run and rig matrix take it); see rig lint -h"},
 		{[]string{"exec", "-channel", "serial", "--", "true"}, "rig: rig exec has no flag -channel (rig run, rig matrix and rig watch take it); see rig exec -h"},
 		{[]string{"-config", "nonesuch"}, `rig: -config: unknown config fragment "nonesuch" (have: ` + strings.Join(kernel.FragmentNames(), ", ") + ", or give a file's path)"},
-		{[]string{"-module", empty}, "FAIL [setup]: -module " + empty + ": give a directory with the module's Kbuild or Makefile"},
+		{[]string{"-module", empty}, "FAIL [setup]: -module " + empty + ": give a directory with the module's Kbuild, Makefile or dkms.conf"},
 		// Found once the module is built, after the initramfs.
 		{[]string{"-checks", "none", "-guest-test", "../testdata/modules/wrongbytes/wrongbytes.c", "-build-only"},
 			"FAIL [setup]: -guest-test ../testdata/modules/wrongbytes/wrongbytes.c"},

@@ -31,7 +31,8 @@ type config struct {
 	fragments, arch              string
 	makeJobs                     int
 
-	module, moduleParams string
+	module, moduleParams            string
+	buildMode, makeArgs, moduleRoot string
 	// devices are -device's specs, in order (see wire.Device).
 	devices []string
 
@@ -87,12 +88,13 @@ var hostDefaults = map[string]string{
 // allGroups are every flag group, in the order help and docs show them.
 // A flag goes in the group of what it is about: how the guest is started
 // or debugged (-gdb, -on-crash) in machineFlags, which checks run (-run
-// REGEXP) in checkFlags, how the kernel is built (-make-args) in
-// buildFlags, which kernel (a kernel's name) in sourceFlags.
+// REGEXP) in checkFlags, how the kernel is built in buildFlags, how the
+// module is built (-build, -make-args) in moduleBuildFlags, which kernel
+// (a kernel's name) in sourceFlags.
 func allGroups() []flagGroup {
 	return []flagGroup{
 		commonFlags(), deadlineFlags(), sourceFlags(), configFlags(), buildFlags(),
-		moduleDirFlags(), moduleFlags(), machineFlags(), checkFlags(), programFlags(),
+		moduleDirFlags(), moduleBuildFlags(), moduleFlags(), machineFlags(), checkFlags(), programFlags(),
 		jsonFlags(), reportFlags(), buildOnlyFlags(), cellFlags(), keyCellFlags(),
 		legacyMatrixFlags(), lintFlags(),
 	}
@@ -169,7 +171,24 @@ func buildFlags() flagGroup {
 
 func moduleDirFlags() flagGroup {
 	return flagGroup{name: "Module directory", define: func(fs *flag.FlagSet, c *config) {
-		fs.StringVar(&c.module, "module", "", "out-of-tree module `dir` with a Kbuild or Makefile (default: the rig's module/)")
+		fs.StringVar(&c.module, "module", "", "out-of-tree module `dir` with a Kbuild, a Makefile or a dkms.conf (default: the rig's module/)")
+	}}
+}
+
+func moduleBuildFlags() flagGroup {
+	return flagGroup{name: "Module build", define: func(fs *flag.FlagSet, c *config) {
+		fs.StringVar(&c.buildMode, "build", kernel.BuildAuto, "how the module builds: auto (dkms if the directory has a dkms.conf; kbuild if it has a Kbuild file; make if its Makefile runs make -C itself; else kbuild), "+
+			"kbuild (make -C KDIR M=DIR modules), make (the directory's own Makefile, with KDIR, KERNELDIR, KERNEL_SRC, KSRC and KVER set) or dkms (dkms.conf's MAKE, as dkms build runs it)")
+		fs.StringVar(&c.makeArgs, "make-args", "", "more make `variables` for the module's build, quoted as in a shell: 'VAR=value ...'")
+		fs.StringVar(&c.moduleRoot, "module-root", "", "a `dir` above -module that the build copies with it (keeping the layout), so that the module's ../include resolves")
+	}, check: func(c *config) error {
+		if !slices.Contains(kernel.BuildModes, c.buildMode) {
+			return usagef("-build %q: want %s", c.buildMode, strings.Join(kernel.BuildModes, ", "))
+		}
+		if _, err := kernel.ParseMakeArgs(c.makeArgs); err != nil {
+			return usagef("-make-args: %v", err)
+		}
+		return nil
 	}}
 }
 

@@ -33,6 +33,12 @@ func resolve(c *config, log *slog.Logger, out io.Writer) (runner.Options, error)
 	if mod, err = filepath.Abs(mod); err != nil {
 		return runner.Options{}, err
 	}
+	modRoot := c.moduleRoot
+	if modRoot != "" {
+		if modRoot, err = filepath.Abs(modRoot); err != nil {
+			return runner.Options{}, err
+		}
+	}
 	frags := c.fragmentList()
 	if _, err := kernel.LoadFragments(frags...); err != nil {
 		return runner.Options{}, usageError{"-config: " + err.Error()}
@@ -53,7 +59,7 @@ func resolve(c *config, log *slog.Logger, out io.Writer) (runner.Options, error)
 		return runner.Options{}, err
 	}
 	opts := c.options()
-	opts.Root, opts.ModuleDir, opts.Fragments, opts.Kernel = root, mod, frags, src
+	opts.Root, opts.ModuleDir, opts.ModuleRoot, opts.Fragments, opts.Kernel = root, mod, modRoot, frags, src
 	opts.Cache, opts.ArtifactDir = cc, art
 	opts.Printer, opts.Log = progress.NewPrinter(out), log
 	return opts, nil
@@ -66,8 +72,9 @@ func (c *config) options() runner.Options {
 	if qemu == "" {
 		qemu = a.QEMU
 	}
-	expect, _ := wire.ParseExpect(c.expect)    // checked by the checks group
-	devices, _ := wire.ParseDevices(c.devices) // checked by the module group
+	expect, _ := wire.ParseExpect(c.expect)         // checked by the checks group
+	devices, _ := wire.ParseDevices(c.devices)      // checked by the module group
+	makeArgs, _ := kernel.ParseMakeArgs(c.makeArgs) // checked by the module build group
 	return runner.Options{
 		Devices:      devices,
 		Run:          c.run,
@@ -85,6 +92,8 @@ func (c *config) options() runner.Options {
 		Checks:       c.checks,
 		GuestTests:   c.guestTests,
 		ModuleParams: c.moduleParams,
+		BuildMode:    c.buildMode,
+		MakeArgs:     makeArgs,
 		Coverage:     c.coverage,
 		KernelArgs:   strings.Fields(c.kernelArgs),
 		Settle:       c.settle,

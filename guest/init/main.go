@@ -125,9 +125,10 @@ func mountAll() error {
 	return nil
 }
 
-// setUp applies the Work: fresh entropy, the module and the SSH keys; and
-// it notes which of the run's device nodes exist already, before any
-// insmod on either channel, since those cannot be the module's.
+// setUp applies the Work: fresh entropy, the modules, the SSH keys and
+// the run's other files; and it notes which of the run's device nodes
+// exist already, before any insmod on either channel, since those cannot
+// be the module's.
 func setUp(w *wire.Work) error {
 	if len(w.Seed) > 0 {
 		if err := reseed(w.Seed); err != nil {
@@ -137,31 +138,26 @@ func setUp(w *wire.Work) error {
 	if err := os.MkdirAll(wire.Dir, 0o755); err != nil {
 		return err
 	}
-	files := []struct {
-		path string
-		data []byte
-		mode os.FileMode
-	}{
-		{wire.ModulePath, w.Module, 0o644},
-		{wire.HostKeyPath, w.HostKey, 0o600},
-		{wire.AuthorizedKeyPath, w.AuthorizedKey, 0o644},
-	}
-	for _, f := range w.Files {
-		files = append(files, struct {
-			path string
-			data []byte
-			mode os.FileMode
-		}{f.Path, f.Data, os.FileMode(f.Mode)})
-	}
+	files := append([]wire.File{
+		{Path: wire.HostKeyPath, Data: w.HostKey, Mode: 0o600},
+		{Path: wire.AuthorizedKeyPath, Data: w.AuthorizedKey, Mode: 0o644},
+	}, w.Files...)
+	written := map[string]bool{}
 	for _, f := range files {
-		if f.data == nil {
+		if f.Data == nil {
 			continue
 		}
-		if err := os.MkdirAll(filepath.Dir(f.path), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(f.path, f.data, f.mode); err != nil {
+		if err := os.WriteFile(f.Path, f.Data, os.FileMode(f.Mode)); err != nil {
 			return err
+		}
+		written[f.Path] = true
+	}
+	for _, m := range w.Config.Modules {
+		if !written[m] {
+			return fmt.Errorf("the work names the module %s to load, and does not carry it", m)
 		}
 	}
 	return devnode.RecordPrior(w.Config.Devices)

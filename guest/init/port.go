@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"sync"
@@ -49,19 +47,11 @@ func (p *port) work() (*wire.Work, error) {
 
 // request reads the rig's next message.
 func (p *port) request() (wire.Request, error) {
-	var req wire.Request
 	line, err := wire.ReadLine(p.in)
 	if err != nil {
-		return req, fmt.Errorf("read a request: %w", err)
+		return wire.Request{}, fmt.Errorf("read a request: %w", err)
 	}
-	// Strictly: a field the init does not know means a rig and a guest
-	// that disagree on the wire, which must not pass as a run.
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return req, fmt.Errorf("decode a request: %w", err)
-	}
-	return req, nil
+	return wire.DecodeRequest(line)
 }
 
 // emit sends the next event of the run, with its nonce and sequence

@@ -19,8 +19,8 @@ import (
 // runAll runs the serial channel's steps. After a failed load or a missing
 // device nothing else can run; a failed program does not stop the next.
 func runAll(p *port, cfg wire.Config) {
-	ev := step(wire.EvInsmod, wire.ModulePath, func() error {
-		return kmod.Load(wire.ModulePath, cfg.Params, ms(cfg.LoadTimeoutMS))
+	ev := step(wire.EvInsmod, strings.Join(cfg.Modules, " "), func() error {
+		return loadAll(cfg)
 	})
 	p.emit(ev)
 	if !ev.OK {
@@ -37,8 +37,8 @@ func runAll(p *port, cfg wire.Config) {
 		p.emit(run(prog, append(os.Environ(), cfg.ProgramEnv(prog)...)))
 	}
 	if cfg.Unload {
-		p.emit(step(wire.EvUnload, wire.ModulePath, func() error {
-			return kmod.UnloadFile(wire.ModulePath, ms(cfg.UnloadTimeoutMS))
+		p.emit(step(wire.EvUnload, strings.Join(cfg.Modules, " "), func() error {
+			return unloadAll(cfg)
 		}))
 	}
 	if cfg.Coverage {
@@ -50,6 +50,32 @@ func runAll(p *port, cfg wire.Config) {
 		ev.Files = files
 		p.emit(ev)
 	}
+}
+
+// loadAll loads the modules in order, the parameters going to the last,
+// the module under test; each load has the load deadline.
+func loadAll(cfg wire.Config) error {
+	for i, m := range cfg.Modules {
+		params := ""
+		if i == len(cfg.Modules)-1 {
+			params = cfg.Params
+		}
+		if err := kmod.Load(m, params, ms(cfg.LoadTimeoutMS)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unloadAll unloads the modules in the reverse of their load order, the
+// module under test first, so that no module goes while another uses it.
+func unloadAll(cfg wire.Config) error {
+	for i := len(cfg.Modules) - 1; i >= 0; i-- {
+		if err := kmod.UnloadFile(cfg.Modules[i], ms(cfg.UnloadTimeoutMS)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // settle keeps watching the kernel for the run's settle window after its

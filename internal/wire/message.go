@@ -81,15 +81,15 @@ type Work struct {
 	// Nonce is fresh for each run; every Event of the run carries it.
 	Nonce  string `json:"nonce"`
 	Config Config `json:"config"`
-	// Module is the .ko under test; the init writes it to ModulePath.
-	Module []byte `json:"module"`
 	// HostKey and AuthorizedKey are the SSH channel's keys.
 	HostKey       []byte `json:"host_key,omitempty"`
 	AuthorizedKey []byte `json:"authorized_key,omitempty"`
 	// Seed is fresh entropy for the guest's random number generator, so
 	// that guests restored from one snapshot do not share their state.
 	Seed []byte `json:"seed,omitempty"`
-	// Files are more files for the run, such as the author's guest tests.
+	// Files are the run's files, which the init writes before the run:
+	// the modules, at the paths Config.Modules names, and the author's
+	// guest tests.
 	Files []File `json:"files,omitempty"`
 }
 
@@ -118,7 +118,11 @@ type Config struct {
 	Channel string `json:"channel"`
 	// Devices are the run's device nodes, the first the built-in checks'.
 	Devices []Device `json:"devices"`
-	// Params are the module parameters, as for insmod.
+	// Modules are the guest paths of the modules, in load order (see
+	// ModulePaths): the last is the module under test, at ModulePath.
+	// They are loaded in this order, and unloaded in the reverse.
+	Modules []string `json:"modules"`
+	// Params are the parameters of the module under test, as for insmod.
 	Params string `json:"params,omitempty"`
 	// LoadTimeoutMS bounds init_module.
 	LoadTimeoutMS int64 `json:"load_timeout_ms"`
@@ -188,13 +192,35 @@ func ReadLine(r *bufio.Reader) ([]byte, error) {
 // DecodeEvent decodes one event line strictly: unknown fields are errors.
 func DecodeEvent(line []byte) (Event, error) {
 	var ev Event
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
+	if err := decodeStrict(line, &ev); err != nil {
 		return Event{}, fmt.Errorf("not an event: %w", err)
 	}
-	if dec.More() {
-		return Event{}, errors.New("not an event: trailing data after the JSON object")
-	}
 	return ev, nil
+}
+
+// DecodeRequest decodes one request line strictly, as DecodeEvent does:
+// a rig and a guest init built from different trees disagree loudly.
+func DecodeRequest(line []byte) (Request, error) {
+	var req Request
+	if err := decodeStrict(line, &req); err != nil {
+		return Request{}, fmt.Errorf("not a request: %w", err)
+	}
+	if w := req.Work; w != nil && len(w.Config.Modules) == 0 {
+		return Request{}, errors.New("not a request: its work names no module to load")
+	}
+	return req, nil
+}
+
+// decodeStrict decodes one JSON object into v: unknown fields and
+// trailing data are errors.
+func decodeStrict(line []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
 }

@@ -91,9 +91,9 @@ func ParseModctl(args []string) (Modctl, error) {
 }
 
 // ProgramEnv is what a guest program of the run gets on top of the
-// guest's own environment: the module's path, its parameters, its first
-// device node and all of them (a list as filepath.SplitList reads it),
-// then the program's own variables.
+// guest's own environment: the path of the module under test, its
+// parameters, its first device node and all of them (a list as
+// filepath.SplitList reads it), then the program's own variables.
 func (c Config) ProgramEnv(p Program) []string {
 	paths := DevicePaths(c.Devices)
 	first := ""

@@ -11,7 +11,10 @@
 // that was forged, replayed from another run, or lost is noticed.
 package wire
 
-import "time"
+import (
+	"path"
+	"time"
+)
 
 // PortName is the name of the results port (virtserialport name=...). The
 // guest finds its device under /sys/class/virtio-ports by this name.
@@ -23,6 +26,9 @@ const (
 	Dir = "/mmaprig"
 	// ModulePath is the module under test.
 	ModulePath = Dir + "/module.ko"
+	// DepsDir holds the modules the module under test needs loaded
+	// first, when the build makes several.
+	DepsDir = Dir + "/deps"
 	// TestsDir holds the author's guest tests.
 	TestsDir = Dir + "/tests"
 	// PriorNodesPath lists, one a line, the run's device nodes that
@@ -95,3 +101,17 @@ const (
 	// EnvParams are the module's parameters.
 	EnvParams = "MMAPRIG_MODULE_PARAMS"
 )
+
+// ModulePaths are the guest paths of the modules a build made, given in
+// load order by their file names: the last, the module under test, at
+// ModulePath; the others, which it needs, under DepsDir by their names.
+func ModulePaths(files []string) []string {
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = path.Join(DepsDir, path.Base(f))
+	}
+	if len(paths) > 0 {
+		paths[len(paths)-1] = ModulePath
+	}
+	return paths
+}

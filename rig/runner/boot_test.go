@@ -51,6 +51,7 @@ func newBootRun(t *testing.T) *bootRun {
 	}}
 	os.MkdirAll(b.r.opts.ArtifactDir, 0o755)
 	b.r.ko = filepath.Join(dir, "mymap.ko")
+	b.r.kos = []string{b.r.ko}
 	os.WriteFile(b.r.ko, []byte("a module"), 0o644)
 	b.r.kernel, b.r.work = &kernel.Kernel{}, &workDir{dir: dir}
 	b.r.vms = vmHost{clock: b.clock, start: func(_ context.Context, cfg vm.Config) (machineVM, error) {

@@ -247,30 +247,56 @@ func TestDriverFaults(t *testing.T) {
 
 // The SSH driver's commands are modctl's: every host step but the shell
 // and the end is a command modctl reads back as the same, and a program
-// gets the run's environment.
+// gets the run's environment. Several modules load in order, the
+// parameters going to the module under test, and unload in reverse.
 func TestSSHStepsAreModctlCommands(t *testing.T) {
-	rec := readRecording(t, filepath.Join(corpusDir, "pass-ssh.log"))
-	rec.Spec.Coverage = true
-	d := (&run{opts: Options{Log: quietLog()}}).newDriver(rec.Spec, nil, nil, nil, wallClock{}, time.Now())
-	n := 0
-	for _, st := range rec.Spec.Plan() {
-		if st.Source != verdict.Host || st.Event == wire.EvEnd {
-			continue
+	for _, tc := range []struct {
+		modules      []string
+		load, unload []string
+	}{
+		{nil, []string{wire.ModulePath}, []string{wire.ModulePath}},
+		{wire.ModulePaths([]string{"a.ko", "b.ko", "c.ko"}),
+			[]string{"/mmaprig/deps/a.ko", "/mmaprig/deps/b.ko", wire.ModulePath},
+			[]string{wire.ModulePath, "/mmaprig/deps/b.ko", "/mmaprig/deps/a.ko"}},
+	} {
+		rec := readRecording(t, filepath.Join(corpusDir, "pass-ssh.log"))
+		rec.Spec.Coverage, rec.Spec.Modules, rec.Spec.Params = true, tc.modules, "x=1"
+		d := (&run{opts: Options{Log: quietLog()}}).newDriver(rec.Spec, nil, nil, nil, wallClock{}, time.Now())
+		n := 0
+		for _, st := range rec.Spec.Plan() {
+			if st.Source != verdict.Host || st.Event == wire.EvEnd {
+				continue
+			}
+			cmds, env, ok := d.modctl(st)
+			if !ok {
+				t.Errorf("step %s has no modctl command", st)
+				continue
+			}
+			n++
+			var paths []string
+			for _, m := range cmds {
+				if got, err := wire.ParseModctl(m.Args()[1:]); err != nil || !reflect.DeepEqual(got, m) {
+					t.Errorf("step %s: modctl reads %q as %+v, %v; want %+v", st, m.Args(), got, err, m)
+				}
+				paths = append(paths, m.Path)
+			}
+			switch st.Event {
+			case wire.EvRun:
+				if !slices.Contains(env, wire.EnvDevice+"="+rec.Spec.Devices[0].Path) {
+					t.Errorf("step %s runs without the device in its environment: %q", st, env)
+				}
+			case wire.EvInsmod:
+				if !slices.Equal(paths, tc.load) || cmds[len(cmds)-1].Params != "x=1" || len(cmds) > 1 && cmds[0].Params != "" {
+					t.Errorf("loads %+v; want %q, the parameters for the last", cmds, tc.load)
+				}
+			case wire.EvUnload:
+				if !slices.Equal(paths, tc.unload) {
+					t.Errorf("unloads %q; want %q", paths, tc.unload)
+				}
+			}
 		}
-		m, env, ok := d.modctl(st)
-		if !ok {
-			t.Errorf("step %s has no modctl command", st)
-			continue
+		if n != 6 {
+			t.Errorf("%d host steps have a modctl command; want 6 (insmod, device, two programs, unload, coverage)", n)
 		}
-		n++
-		if got, err := wire.ParseModctl(m.Args()[1:]); err != nil || !reflect.DeepEqual(got, m) {
-			t.Errorf("step %s: modctl reads %q as %+v, %v; want %+v", st, m.Args(), got, err, m)
-		}
-		if st.Event == wire.EvRun && !slices.Contains(env, wire.EnvDevice+"="+rec.Spec.Devices[0].Path) {
-			t.Errorf("step %s runs without the device in its environment: %q", st, env)
-		}
-	}
-	if n != 6 {
-		t.Errorf("%d host steps have a modctl command; want 6 (insmod, device, two programs, unload, coverage)", n)
 	}
 }

@@ -7,7 +7,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -80,6 +79,13 @@ type Options struct {
 	Root string
 	// ModuleDir is the out-of-tree module to test.
 	ModuleDir string
+	// ModuleRoot, when set, is a directory above ModuleDir that the build
+	// copies with it, so that the module's "../include" resolves.
+	ModuleRoot string
+	// BuildMode is how the module builds: one of kernel.BuildModes.
+	BuildMode string
+	// MakeArgs are more make variables for the module's build, VAR=value.
+	MakeArgs []string
 	// Devices are the run's device nodes; the built-in checks use the
 	// first, and the guest tests get them all.
 	Devices []wire.Device
@@ -165,6 +171,9 @@ type run struct {
 	res  *result.Run
 	work *workDir
 	machine
+	// kos are the module's .ko files in load order; the last, ko, is the
+	// module under test.
+	kos  []string
 	ko   string
 	keys *channel.Keys
 	// tests are the author's guest tests, built.
@@ -379,8 +388,8 @@ func stageClass(stage string) verdict.Class {
 
 // setup checks the tools the run needs and picks the accelerator.
 func (r *run) setup(ctx context.Context, _ *progress.Stage) (string, bool, error) {
-	if err := kernel.CheckModuleDir(r.opts.ModuleDir); err != nil {
-		return "", false, fail(verdict.Setup, err, "-module %s: give a directory with the module's Kbuild or Makefile", r.opts.ModuleDir)
+	if _, _, err := r.moduleSpec(); err != nil {
+		return "", false, err
 	}
 	for _, tool := range []string{r.opts.QEMU, "make", r.opts.Arch.CC(), "flex", "bison", "bc", "tar"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -455,70 +464,6 @@ func kernelErr(ctx context.Context, err error) error {
 			Err: be.Err, Excerpt: tail.File(be.Log, 20)}
 	default:
 		return fail(verdict.Setup, err, "prepare the kernel")
-	}
-}
-
-// module builds the module against the kernel tree, or finds it cached.
-func (r *run) module(ctx context.Context, _ *progress.Stage) (string, bool, error) {
-	tree, err := kernel.TreeHash(r.kernel.BuildDir)
-	if err != nil {
-		return "", false, fail(verdict.Infra, err, "the kernel tree is incomplete")
-	}
-	key, err := kernel.ModuleKey(r.kernel.Key+";"+tree, r.opts.ModuleDir, r.opts.Coverage)
-	if err != nil {
-		return "", false, fail(verdict.Setup, err, "read -module %s", r.opts.ModuleDir)
-	}
-	shown := displayDir(r.opts.ModuleDir)
-	dir, hit, err := r.opts.Cache.Get(ctx, "module", key, r.buildModule(shown))
-	if err != nil {
-		return "", false, err
-	}
-	kos, _ := filepath.Glob(filepath.Join(dir, "*.ko"))
-	if len(kos) != 1 {
-		return "", false, fail(verdict.Infra, nil, "module cache entry %s holds %d .ko files", dir, len(kos))
-	}
-	r.ko, r.moduleBuild = kos[0], dir
-	copyFile(r.ko, filepath.Join(r.opts.ArtifactDir, filepath.Base(r.ko)))
-	if err := kernel.CheckParams(r.ko, r.opts.ModuleParams); err != nil {
-		return "", hit, fail(verdict.Setup, err, "-module-params %q", r.opts.ModuleParams)
-	}
-	nwarn := r.printWarnings(dir, shown)
-	how := "built"
-	if hit {
-		how = "cached"
-	}
-	return fmt.Sprintf("%s %s, %d warning(s) with W=1", how, filepath.Base(r.ko), nwarn), hit, nil
-}
-
-// buildModule builds the module into a cache entry, with its W=1
-// warnings in warnings.txt and its log in the artifacts. A compiler error
-// names the file as shown, the module directory as the user gave it.
-func (r *run) buildModule(shown string) cache.BuildFunc {
-	logPath := filepath.Join(r.opts.ArtifactDir, layout.ModuleLog)
-	return func(ctx context.Context, out string) error {
-		logf, err := os.Create(logPath)
-		if err != nil {
-			return err
-		}
-		defer logf.Close()
-		res, err := kernel.BuildModule(ctx, r.opts.Arch, r.kernel.BuildDir, r.opts.ModuleDir, out, logf, r.opts.Coverage)
-		var be *kernel.ModuleBuildError
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case errors.As(err, &be):
-			errs := inDir(shown, be.Errors)
-			first := "see " + logPath
-			if len(errs) > 0 {
-				first = errs[0]
-			}
-			return &Error{Class: verdict.ModuleBuild, Title: "the module did not compile",
-				Msg:     fmt.Sprintf("the module did not compile: %s (the whole log: %s)", first, logPath),
-				Excerpt: strings.Join(errs, "\n"), Err: be.Err}
-		case err != nil:
-			return &Error{Class: verdict.ModuleBuild, Title: "the module did not compile", Msg: "the module did not compile; see " + logPath, Err: err}
-		}
-		return os.WriteFile(filepath.Join(out, "warnings.txt"), []byte(strings.Join(res.Warnings, "\n")), 0o644)
 	}
 }
 

@@ -72,7 +72,7 @@ func TestUniqueName(t *testing.T) {
 // The work's size estimate covers its message: a module and tests that
 // would pass the port's limit are caught before the guest refuses them.
 func TestWorkSize(t *testing.T) {
-	w := &wire.Work{Nonce: "n", Module: make([]byte, 3<<20), Files: []wire.File{{Path: "/mmaprig/tests/a", Data: make([]byte, 1<<20), Mode: 0o755}}}
+	w := &wire.Work{Nonce: "n", Files: []wire.File{{Path: wire.ModulePath, Data: make([]byte, 3<<20)}, {Path: "/mmaprig/tests/a", Data: make([]byte, 1<<20), Mode: 0o755}}}
 	b, err := wire.Marshal(wire.Request{Work: w})
 	if err != nil {
 		t.Fatal(err)

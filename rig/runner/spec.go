@@ -72,6 +72,7 @@ func (r *run) spec(nonce string) verdict.Spec {
 		Nonce:         nonce,
 		Devices:       devices,
 		Run:           r.opts.Run,
+		Modules:       wire.ModulePaths(r.kos),
 		Params:        r.opts.ModuleParams,
 		Expect:        r.opts.Expect,
 		Programs:      progs,
@@ -119,15 +120,18 @@ func (r *run) kasan() bool {
 
 // guestWork is what the guest init gets for the run.
 func (r *run) guestWork(spec verdict.Spec) (*wire.Work, error) {
-	ko, err := os.ReadFile(r.ko)
-	if err != nil {
-		return nil, err
-	}
 	seed := make([]byte, 32)
 	if _, err := rand.Read(seed); err != nil {
 		return nil, err
 	}
-	w := &wire.Work{Nonce: spec.Nonce, Config: spec.Config(), Module: ko, Seed: seed}
+	w := &wire.Work{Nonce: spec.Nonce, Config: spec.Config(), Seed: seed}
+	for i, path := range w.Config.Modules {
+		b, err := os.ReadFile(r.kos[i])
+		if err != nil {
+			return nil, err
+		}
+		w.Files = append(w.Files, wire.File{Path: path, Data: b, Mode: 0o644})
+	}
 	for _, t := range r.tests {
 		b, err := os.ReadFile(t.bin)
 		if err != nil {
@@ -136,14 +140,16 @@ func (r *run) guestWork(spec verdict.Spec) (*wire.Work, error) {
 		w.Files = append(w.Files, wire.File{Path: t.guestPath(), Data: b, Mode: 0o755})
 	}
 	if n := workSize(w); n > wire.MaxLine {
-		return nil, fmt.Errorf("%w: the module and the guest tests come to about %d MiB on the results port, over its limit of %d MiB; use fewer or smaller -guest-test binaries (go build -ldflags='-s -w' strips them)",
+		return nil, fmt.Errorf("%w: the modules and the guest tests come to about %d MiB on the results port, over its limit of %d MiB; use fewer or smaller -guest-test binaries (go build -ldflags='-s -w' strips them)",
 			errWorkTooBig, n>>20, wire.MaxLine>>20)
 	}
 	if spec.Channel == wire.ChannelSSH {
 		// Fresh keys for every run; they travel only over the results port.
-		if r.keys, err = channel.NewKeys(); err != nil {
+		keys, err := channel.NewKeys()
+		if err != nil {
 			return nil, fmt.Errorf("make SSH keys: %w", err)
 		}
+		r.keys = keys
 		w.HostKey, w.AuthorizedKey = r.keys.HostPrivate, r.keys.ClientAuthorized
 	}
 	return w, nil
@@ -155,7 +161,7 @@ var errWorkTooBig = errors.New("the guest's work is too big")
 // workSize is about how long the work's message is: its binaries in
 // base64, and room for the rest.
 func workSize(w *wire.Work) int {
-	n := len(w.Module)
+	n := 0
 	for _, f := range w.Files {
 		n += len(f.Data)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,50 +70,67 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 		ev.OK = true
 		return ev, nil
 	}
-	m, env, ok := d.modctl(st)
+	cmds, env, ok := d.modctl(st)
 	if !ok {
 		return ev, fmt.Errorf("internal error: no SSH command for step %s", st)
 	}
-	ev.Cmd = m.Path
-	if m.Verb == wire.ModctlWait {
-		ev.Cmd = strings.Join(m.Devices, " ")
+	ev.Cmd = cmds[0].Path
+	if cmds[0].Verb == wire.ModctlWait {
+		ev.Cmd = strings.Join(cmds[0].Devices, " ")
 	}
 	if st.Program != nil {
 		ev.Cmd = st.Program.Cmd()
+	} else if len(cmds) > 1 {
+		ev.Cmd = strings.Join(d.spec.Config().Modules, " ")
 	}
 	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, st.Timeout)
 	defer cancel()
-	res, err := c.Run(rctx, wire.Quote(m.Args()...), env...)
-	ev.MS = time.Since(start).Milliseconds()
-	if err != nil {
-		if ctx.Err() == nil && rctx.Err() != nil {
-			err = fmt.Errorf("%s gave no answer within %v, past its own deadline", wire.CmdModctl, st.Timeout)
+	for _, m := range cmds {
+		res, err := c.Run(rctx, wire.Quote(m.Args()...), env...)
+		ev.MS = time.Since(start).Milliseconds()
+		if err != nil {
+			if ctx.Err() == nil && rctx.Err() != nil {
+				err = fmt.Errorf("%s gave no answer within %v, past its own deadline", wire.CmdModctl, st.Timeout)
+			}
+			return ev, err
 		}
-		return ev, err
+		if sshResult(&ev, res); !ev.OK {
+			break
+		}
 	}
-	sshResult(&ev, res)
 	return ev, nil
 }
 
-// modctl is the modctl command that runs a step, and the environment it
-// runs in.
-func (d *driver) modctl(st verdict.Step) (wire.Modctl, []string, bool) {
+// modctl are the modctl commands that run a step, in order, and the
+// environment they run in: a step per module for the loads (in load
+// order, the parameters for the module under test) and the unloads (in
+// the reverse).
+func (d *driver) modctl(st verdict.Step) ([]wire.Modctl, []string, bool) {
 	cfg := d.spec.Config()
+	var cmds []wire.Modctl
 	switch st.Event {
 	case wire.EvInsmod:
-		return wire.Modctl{Verb: wire.ModctlLoad, Path: wire.ModulePath, Timeout: ms(cfg.LoadTimeoutMS), Params: cfg.Params}, nil, true
+		for i, m := range cfg.Modules {
+			c := wire.Modctl{Verb: wire.ModctlLoad, Path: m, Timeout: ms(cfg.LoadTimeoutMS)}
+			if i == len(cfg.Modules)-1 {
+				c.Params = cfg.Params
+			}
+			cmds = append(cmds, c)
+		}
 	case wire.EvDevice:
-		return wire.Modctl{Verb: wire.ModctlWait, Devices: wire.DeviceSpecs(cfg.Devices), Timeout: ms(cfg.DeviceTimeoutMS)}, nil, true
+		cmds = append(cmds, wire.Modctl{Verb: wire.ModctlWait, Devices: wire.DeviceSpecs(cfg.Devices), Timeout: ms(cfg.DeviceTimeoutMS)})
 	case wire.EvUnload:
-		return wire.Modctl{Verb: wire.ModctlUnload, Path: wire.ModulePath, Timeout: ms(cfg.UnloadTimeoutMS)}, nil, true
+		for _, m := range slices.Backward(cfg.Modules) {
+			cmds = append(cmds, wire.Modctl{Verb: wire.ModctlUnload, Path: m, Timeout: ms(cfg.UnloadTimeoutMS)})
+		}
 	case wire.EvRun:
 		p := st.Program.Program
-		return wire.Modctl{Verb: wire.ModctlRun, Timeout: ms(p.TimeoutMS), Command: p.Argv}, cfg.ProgramEnv(p), true
+		return []wire.Modctl{{Verb: wire.ModctlRun, Timeout: ms(p.TimeoutMS), Command: p.Argv}}, cfg.ProgramEnv(p), true
 	case wire.EvCoverage:
-		return wire.Modctl{Verb: wire.ModctlGcov, Path: wire.GcovDir}, nil, true
+		cmds = append(cmds, wire.Modctl{Verb: wire.ModctlGcov, Path: wire.GcovDir})
 	}
-	return wire.Modctl{}, nil, false
+	return cmds, nil, len(cmds) > 0
 }
 
 // sshResult judges what a modctl command returned into its step's event.

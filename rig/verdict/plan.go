@@ -63,7 +63,11 @@ type Spec struct {
 	// Devices are the run's device nodes; the built-in checks use the
 	// first.
 	Devices []wire.Device `json:"devices"`
-	Params  string        `json:"params,omitempty"`
+	// Modules are the guest paths of the modules, in load order; the
+	// last is the module under test (see wire.ModulePaths). Recordings
+	// from before several modules have none: the one at wire.ModulePath.
+	Modules []string `json:"modules,omitempty"`
+	Params  string   `json:"params,omitempty"`
 	// Run is -run's regexp, which selected the contract's cases and the
 	// Go guest tests; empty when every case runs.
 	Run string `json:"run,omitempty"`
@@ -107,6 +111,7 @@ func (s Spec) Config() wire.Config {
 		SettleMS:        settle,
 		Channel:         s.Channel,
 		Devices:         s.Devices,
+		Modules:         s.modules(),
 		Params:          s.Params,
 		LoadTimeoutMS:   s.LoadTimeout.Milliseconds(),
 		DeviceTimeoutMS: wire.DeviceTimeout.Milliseconds(),
@@ -115,6 +120,14 @@ func (s Spec) Config() wire.Config {
 		UnloadTimeoutMS: s.UnloadTimeout.Milliseconds(),
 		Coverage:        s.Coverage,
 	}
+}
+
+// modules are the guest paths of the modules, in load order.
+func (s Spec) modules() []string {
+	if len(s.Modules) == 0 {
+		return []string{wire.ModulePath}
+	}
+	return s.Modules
 }
 
 // Step is one step of a plan.
@@ -155,7 +168,9 @@ func (s Spec) Plan() []Step {
 		src = Host
 		steps = append(steps, Step{Event: wire.EvReady, Source: Guest, Timeout: wire.SSHDStartTimeout + s.Slack})
 	}
-	load := s.LoadTimeout + s.Slack
+	// The guest bounds each module's load and unload.
+	n := time.Duration(len(s.modules()))
+	load := n*s.LoadTimeout + s.Slack
 	if src == Host {
 		load += wire.SSHDialTimeout
 	}
@@ -171,7 +186,7 @@ func (s Spec) Plan() []Step {
 			Timeout: time.Duration(p.TimeoutMS)*time.Millisecond + s.Slack})
 	}
 	if s.Unload {
-		steps = append(steps, Step{Event: wire.EvUnload, Source: src, Timeout: s.UnloadTimeout + s.Slack})
+		steps = append(steps, Step{Event: wire.EvUnload, Source: src, Timeout: n*s.UnloadTimeout + s.Slack})
 	}
 	if s.Coverage {
 		steps = append(steps, Step{Event: wire.EvCoverage, Source: src, Timeout: endStep + s.Slack})

@@ -71,3 +71,28 @@ func TestConfigFollowsSpec(t *testing.T) {
 		t.Errorf("config = %+v", cfg)
 	}
 }
+
+// Each module's load and unload has the guest's bound: the plan's
+// deadlines for the steps grow with the modules; a spec without modules
+// (a recording from before several) loads the one at wire.ModulePath.
+func TestPlanModules(t *testing.T) {
+	for _, tc := range []struct {
+		modules      []string
+		want         []string
+		load, unload time.Duration
+	}{
+		{nil, []string{wire.ModulePath}, 25 * time.Second, 15 * time.Second},
+		{wire.ModulePaths([]string{"a.ko", "b.ko"}), []string{wire.DepsDir + "/a.ko", wire.ModulePath}, 45 * time.Second, 25 * time.Second},
+	} {
+		s := testSpec(wire.ChannelSerial)
+		s.Modules = tc.modules
+		if got := s.Config().Modules; !slices.Equal(got, tc.want) {
+			t.Errorf("%q: the guest loads %q; want %q", tc.modules, got, tc.want)
+		}
+		for _, st := range s.Plan() {
+			if st.Event == wire.EvInsmod && st.Timeout != tc.load || st.Event == wire.EvUnload && st.Timeout != tc.unload {
+				t.Errorf("%q: step %s has %v", tc.modules, st, st.Timeout)
+			}
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mmaprig/mmaprig/internal/arch"
+)
+
+// Real builds of the fixtures against a built kernel tree
+// (MMAPRIG_KERNEL_BUILD, as `rig kdir` prints it): what each mode makes,
+// and what a build that makes no module says.
+func TestBuildModuleModes(t *testing.T) {
+	kdir := os.Getenv("MMAPRIG_KERNEL_BUILD")
+	if kdir == "" || testing.Short() {
+		t.Skip("MMAPRIG_KERNEL_BUILD is not set (or -short); point it at a built kernel tree: go run ./rig kdir")
+	}
+	fixtures, _ := filepath.Abs("../testdata/modules")
+	ldd3 := ModuleSpec{Dir: filepath.Join(fixtures, "ldd3/ldd3map"), Root: filepath.Join(fixtures, "ldd3")}
+	for _, tc := range []struct {
+		name string
+		spec ModuleSpec
+		kos  []string
+		none *NoModulesError
+	}{
+		{"ldd3 make", ModuleSpec{Dir: ldd3.Dir, Root: ldd3.Root, Mode: BuildMake}, []string{"ldd3map/ldd3map.ko"}, nil},
+		{"ldd3 dkms", ModuleSpec{Dir: ldd3.Dir, Root: ldd3.Root, Mode: BuildDKMS}, []string{"ldd3map/ldd3map.ko"}, nil},
+		{"two modules", ModuleSpec{Dir: filepath.Join(fixtures, "twomod"), Mode: BuildKbuild}, []string{"mapdev.ko", "pagecore.ko"}, nil},
+		{"empty obj-m", ModuleSpec{Dir: filepath.Join(fixtures, "emptyobjm"), Mode: BuildKbuild}, nil,
+			&NoModulesError{Mode: BuildKbuild, ObjM: []string{"Makefile:4: obj-m += $(OBJECT_FILES)"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			res, err := BuildModule(context.Background(), arch.Host(), kdir, tc.spec, out, io.Discard)
+			var none *NoModulesError
+			switch {
+			case tc.none != nil:
+				if !errors.As(err, &none) || !slices.Equal(none.ObjM, tc.none.ObjM) || len(none.Objects) != 0 || !errors.Is(err, ErrModuleBuild) {
+					t.Errorf("error %v; want built 0 modules naming %q", err, tc.none.ObjM)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case !slices.Equal(res.Kos, tc.kos) || res.Mode != tc.spec.Mode:
+				t.Errorf("built %q (%s); want %q", res.Kos, res.Mode, tc.kos)
+			default:
+				if got, err := ReadBuilt(out); err != nil || !slices.Equal(got.Kos, tc.kos) {
+					t.Errorf("the recorded build: %+v, %v", got, err)
+				}
+			}
+		})
+	}
+}
+
+// -make-args reach the compiler in every mode: on make's command line
+// (kbuild, make) or through MAKEFLAGS (dkms); and a dkms.conf builds
+// several modules, found where it says.
+func TestBuildModuleArgsAndDKMSModules(t *testing.T) {
+	kdir := os.Getenv("MMAPRIG_KERNEL_BUILD")
+	if kdir == "" || testing.Short() {
+		t.Skip("MMAPRIG_KERNEL_BUILD is not set (or -short); point it at a built kernel tree: go run ./rig kdir")
+	}
+	fixtures, _ := filepath.Abs("../testdata/modules")
+	ldd3 := ModuleSpec{Dir: filepath.Join(fixtures, "ldd3/ldd3map"), Root: filepath.Join(fixtures, "ldd3")}
+	bad := []string{"KCFLAGS=-include /mmaprig-no-such-header.h"}
+	for _, mode := range []string{BuildKbuild, BuildMake, BuildDKMS} {
+		spec := ModuleSpec{Dir: ldd3.Dir, Root: ldd3.Root, Mode: mode, MakeArgs: bad}
+		if mode == BuildKbuild {
+			spec = ModuleSpec{Dir: filepath.Join(fixtures, "twomod"), Mode: mode, MakeArgs: bad}
+		}
+		_, err := BuildModule(context.Background(), arch.Host(), kdir, spec, filepath.Join(t.TempDir(), "out"), io.Discard)
+		var be *ModuleBuildError
+		if !errors.As(err, &be) || len(be.Errors) == 0 || !strings.Contains(be.Errors[0], "/mmaprig-no-such-header.h: No such file or directory") {
+			t.Errorf("%s with %q: %v; want the compiler to miss the header", mode, bad, err)
+		}
+	}
+	// twomod, packaged for dkms: two modules, in the order given.
+	tree := t.TempDir()
+	for _, f := range []string{"Kbuild", "pagecore.c", "pagecore.h", "mapdev.c"} {
+		b, _ := os.ReadFile(filepath.Join(fixtures, "twomod", f))
+		os.WriteFile(filepath.Join(tree, f), b, 0o644)
+	}
+	os.WriteFile(filepath.Join(tree, "dkms.conf"), []byte("PACKAGE_NAME=twomod\nPACKAGE_VERSION=0.1\n"+
+		"BUILT_MODULE_NAME[0]=mapdev\nDEST_MODULE_LOCATION[0]=/extra\nBUILT_MODULE_NAME[1]=pagecore\nDEST_MODULE_LOCATION[1]=/extra\n"), 0o644)
+	res, err := BuildModule(context.Background(), arch.Host(), kdir, ModuleSpec{Dir: tree, Mode: BuildDKMS}, filepath.Join(t.TempDir(), "out"), io.Discard)
+	if err != nil || !slices.Equal(res.Kos, []string{"mapdev.ko", "pagecore.ko"}) {
+		t.Errorf("dkms built %q, %v; want mapdev.ko and pagecore.ko, as dkms.conf orders them", res.Kos, err)
+	}
+}
