@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
@@ -53,7 +55,14 @@ func TestParseErrors(t *testing.T) {
 	}{
 		// The misuses of the old black-box TestBadUsage.
 		{[]string{"-kernel", "six"}, `-kernel "six": want a version like 6.1 or 6.12`},
-		{[]string{"-expect", "1,2,300"}, `-expect "1,2,300": "300" is not a byte (0-255)`},
+		{[]string{"-expect", "1,2,300"}, `-expect "1,2,300": "300" is not a byte (0-255) (or give hex, 0x0001, or text in quotes, 'text')`},
+		{[]string{"-expect", "0x00,0x01"}, `-expect "0x00,0x01": after 0x want hex digits, two a byte, with no separators (0x00010203)`},
+		{[]string{"-device", "mymap"}, `-device "mymap": the node must be a clean absolute path, such as /dev/mymap`},
+		{[]string{"-device", "/dev/a", "-device", "/dev/a=existing"}, "-device /dev/a is named twice"},
+		{[]string{"-device", "/dev/x=c:scull"}, `-device "/dev/x=c:scull": after '=' want c:DRIVER:MINOR (the char driver's name in /proc/devices and a minor, such as c:scull:0) or existing`},
+		{[]string{"-run", "("}, "-run \"(\": error parsing regexp: missing closing ): `(`"},
+		{[]string{"-run", "nothing"}, `-run "nothing" matches no contract case; the cases are ` + strings.Join(wire.ContractCases, ", ")},
+		{[]string{"-run", "refuses", "-checks", "reader"}, "-run selects contract cases and Go guest tests; with -checks reader and no -guest-test there is nothing to select"},
 		{[]string{"-expect", strings.Repeat("1,", page) + "1"}, "-expect gives " + strconv.Itoa(page+1) + " bytes; the mapped page holds " + strconv.Itoa(page)},
 		{[]string{"-boot-timeout", "-1s"}, "-boot-timeout -1s: must be positive"},
 		{[]string{"-settle", "-1s"}, "-settle -1s: must be from 0 to 1m0s"},
@@ -227,6 +236,10 @@ func TestAcceptedCommandLines(t *testing.T) {
 		{"run", []string{"-module", "m", "-cache", "c", "-artifacts", "a", "-json", "j", "-checks", "contract", "-channel", "serial",
 			"-kernel", "6.1", "-config", "debug,/w/ci/extra.config", "-device", "/dev/mymap", "-expect", "0,1,2", "-guest-test", "g"}},
 		{"run", []string{"run", "-module", "m"}},
+		{"run", []string{"-module", "m", "-device", "/dev/scull0=c:scull:0", "-device", "/dev/scull1=c:scull:1", "-channel", "ssh"}},
+		{"run", []string{"-module", "m", "-device", "/dev/null=existing", "-checks", "none", "-run", "Seed", "-guest-test", "g"}},
+		{"run", []string{"-run", "refuses|Seed", "-expect", "0x00010203040506070809"}},
+		{"run", []string{"-expect", "'asdf'"}},
 		{"matrix", []string{"matrix"}},
 		{"matrix", []string{"matrix", "-cell", "6.1", "-network", "-jobs", "1", "-html", "h", "-build-only"}},
 		{"exec", []string{"exec", "-artifacts", "a", "-json", "j", "--", "gosh", "-c", "exit 3"}},
@@ -264,6 +277,7 @@ func TestOptions(t *testing.T) {
 		{nil, func(c *config) string {
 			o := c.options()
 			if o.Channel != "serial" || o.Checks != "contract" || !bytes.Equal(o.Expect, []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) ||
+				!slices.Equal(o.Devices, []wire.Device{{Path: "/dev/mymap"}}) || o.Run != "" ||
 				o.MemMB != 256 || o.SMP != 1 || o.Boot != "auto" || o.Accel != "auto" || o.Timeouts.Load.String() != "20s" {
 				return "not the defaults"
 			}
@@ -278,6 +292,14 @@ func TestOptions(t *testing.T) {
 			}
 			return ""
 		}},
+		{[]string{"-device", "/dev/s0=c:scull:0", "-device", "/dev/null=existing", "-run", "^kernel", "-expect", `"ab\x00"`}, func(c *config) string {
+			o := c.options()
+			want := []wire.Device{{Path: "/dev/s0", Driver: "scull"}, {Path: "/dev/null", Existing: true}}
+			if !slices.Equal(o.Devices, want) || o.Run != "^kernel" || string(o.Expect) != "ab\x00" {
+				return fmt.Sprintf("devices %+v, run %q, expect %q", o.Devices, o.Run, o.Expect)
+			}
+			return ""
+		}},
 		{[]string{"-qemu", "/opt/q", "-kernel-args", " a=1  b ", "-expect", "7,8", "-guest-test", "a", "-guest-test", "b"}, func(c *config) string {
 			o := c.options()
 			if o.QEMU != "/opt/q" || !slices.Equal(o.KernelArgs, []string{"a=1", "b"}) || !bytes.Equal(o.Expect, []byte{7, 8}) ||
@@ -287,7 +309,7 @@ func TestOptions(t *testing.T) {
 			return ""
 		}},
 		{[]string{"lint", "-v", "-strict"}, func(c *config) string {
-			if !c.verbose || !c.strict || c.accel != "auto" || c.device != "/dev/mymap" {
+			if !c.verbose || !c.strict || c.accel != "auto" || !slices.Equal(c.devices, []string{"/dev/mymap"}) {
 				return "lint's flags, or the defaults of flags it lacks"
 			}
 			return ""

@@ -24,7 +24,7 @@ import (
 // The PASS line counts the skipped cases and says why each was skipped;
 // with none skipped it says only how many cases ran.
 func TestPassSummarySkips(t *testing.T) {
-	opts := runner.Options{Checks: runner.ChecksContract, Device: "/dev/mymap", Expect: wire.DefaultExpect}
+	opts := runner.Options{Checks: runner.ChecksContract, Devices: []wire.Device{{Path: wire.DefaultDevice}}, Expect: wire.DefaultExpect}
 	cases := func(skip string) []wire.Case {
 		var cs []wire.Case
 		for _, n := range contractCases {

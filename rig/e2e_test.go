@@ -198,7 +198,7 @@ func assertContract(t *testing.T, rep *result.Run) {
 // defaultOptions are the options of a run with the default flags, as far
 // as the terminal's rendering of a result needs them.
 func defaultOptions() runner.Options {
-	return runner.Options{Device: "/dev/mymap", Expect: wire.DefaultExpect, Checks: runner.ChecksContract}
+	return runner.Options{Devices: []wire.Device{{Path: wire.DefaultDevice}}, Expect: wire.DefaultExpect, Checks: runner.ChecksContract}
 }
 
 // wantTerminal checks that the run's terminal output ends with what

@@ -31,17 +31,19 @@ type config struct {
 	fragments, arch              string
 	makeJobs                     int
 
-	module, device, moduleParams    string
+	module, moduleParams            string
 	buildMode, makeArgs, moduleRoot string
+	// devices are -device's specs, in order (see wire.Device).
+	devices []string
 
 	accel, qemu, kernelArgs, boot, inject string
 	mem, smp                              int
 	keep                                  bool
 
-	checks, channel, expect string
-	guestTests              []string
-	coverage                bool
-	settle                  time.Duration
+	checks, channel, expect, run string
+	guestTests                   []string
+	coverage                     bool
+	settle                       time.Duration
 
 	jsonOut, junitOut, htmlOut string
 	buildOnly                  bool
@@ -192,13 +194,42 @@ func moduleBuildFlags() flagGroup {
 
 func moduleFlags() flagGroup {
 	return flagGroup{name: "Module", define: func(fs *flag.FlagSet, c *config) {
-		fs.StringVar(&c.device, "device", "/dev/mymap", "device `node` the module must create")
+		c.devices = []string{wire.DefaultDevice}
+		fs.Var(&deviceFlag{specs: &c.devices}, "device", "a device `node` of the run; repeat for more (the first is the built-in checks', and the guest tests get all of them): "+
+			"/dev/NAME, a node the module creates; /dev/NAME=c:DRIVER:MINOR, a char node the guest makes after insmod, with the major /proc/devices gives DRIVER "+
+			"(for a driver that registers a major and leaves mknod to user space); /dev/NAME=existing, a node that exists before the module loads. "+
+			"Any other node that exists before insmod fails the run")
 		fs.StringVar(&c.moduleParams, "module-params", "", "the module's `parameters`, as for insmod: \"a=1 b=2\"")
 		fs.DurationVar(&c.t.Module, "module-timeout", runner.DefaultTimeouts.Module, "deadline to build the module")
 		fs.DurationVar(&c.t.Load, "load-timeout", runner.DefaultTimeouts.Load, "deadline for the module's init (insmod)")
 	}, check: func(c *config) error {
+		if _, err := wire.ParseDevices(c.devices); err != nil {
+			return usagef("-device %v", err)
+		}
 		return positive(deadline{"module-timeout", c.t.Module}, deadline{"load-timeout", c.t.Load})
 	}}
+}
+
+// deviceFlag is -device: repeatable, and the first use replaces the
+// default rather than adding to it.
+type deviceFlag struct {
+	specs *[]string
+	set   bool
+}
+
+func (f *deviceFlag) String() string {
+	if f.specs == nil {
+		return ""
+	}
+	return strings.Join(*f.specs, " ")
+}
+
+func (f *deviceFlag) Set(v string) error {
+	if !f.set {
+		*f.specs, f.set = nil, true
+	}
+	*f.specs = append(*f.specs, v)
+	return nil
 }
 
 func machineFlags() flagGroup {
@@ -236,7 +267,8 @@ func checkMachine(c *config) error {
 func checkFlags() flagGroup {
 	return flagGroup{name: "Checks", define: func(fs *flag.FlagSet, c *config) {
 		fs.StringVar(&c.checks, "checks", runner.ChecksContract, "the built-in checks after the module loads: contract (the reader, then every contract case), reader (the ten bytes only) or none")
-		fs.StringVar(&c.expect, "expect", wire.FormatBytes(wire.DefaultExpect), "`bytes` the mapped page must start with, comma-separated decimal")
+		fs.StringVar(&c.expect, "expect", wire.FormatBytes(wire.DefaultExpect), "`bytes` the mapped page must start with: comma-separated decimal (0,1,2), hex after 0x (0x000102), or text in quotes, kept from the shell: 'text' as it is, \"text\" with Go's escapes (-expect \"'hello'\")")
+		fs.StringVar(&c.run, "run", "", "run only the contract cases and Go guest tests whose names match `regexp`, as go test -run does; the PASS line says how many were selected")
 		fs.Func("guest-test", "the author's own guest test, run after the built-in checks; repeat for more: a Go main or test `package` (a directory, relative to -module, or an import path), or a static executable", func(v string) error {
 			c.guestTests = append(c.guestTests, v)
 			return nil
@@ -256,12 +288,33 @@ func checkChecks(c *config) error {
 	case c.settle < 0 || c.settle > runner.MaxSettle:
 		return usagef("-settle %v: must be from 0 to %v", c.settle, runner.MaxSettle)
 	}
-	b, err := wire.ParseBytes(c.expect)
+	b, err := wire.ParseExpect(c.expect)
 	if err != nil {
-		return usagef("-expect %q: %v", c.expect, err)
+		return usagef("-expect %v", err)
 	}
 	if len(b) > os.Getpagesize() {
 		return usagef("-expect gives %d bytes; the mapped page holds %d", len(b), os.Getpagesize())
+	}
+	return checkRunFlag(c)
+}
+
+// checkRunFlag refuses a -run that cannot select anything. The contract's
+// case names are known here; the Go guest tests' only in the guest, so
+// with guest tests the run's end judges whether any case ran.
+func checkRunFlag(c *config) error {
+	if c.run == "" {
+		return nil
+	}
+	if _, err := regexp.Compile(c.run); err != nil {
+		return usagef("-run %q: %v", c.run, err)
+	}
+	switch {
+	case len(c.guestTests) > 0:
+		return nil
+	case c.checks != runner.ChecksContract:
+		return usagef("-run selects contract cases and Go guest tests; with -checks %s and no -guest-test there is nothing to select", c.checks)
+	case len(runner.ContractSelected(c.run)) == 0:
+		return usagef("-run %q matches no contract case; the cases are %s", c.run, strings.Join(wire.ContractCases, ", "))
 	}
 	return nil
 }

@@ -76,7 +76,7 @@ func prepareArtifacts(opts runner.Options, stderr io.Writer) bool {
 // It reads only res, but for the device and the checks a PASS line names.
 func printResult(w io.Writer, res result.Run, opts runner.Options) {
 	if len(res.Output) > 0 {
-		fmt.Fprintf(w, "bytes read through the mapping of %s:\n", opts.Device)
+		fmt.Fprintf(w, "bytes read through the mapping of %s:\n", opts.Device().Path)
 		for _, l := range res.Output {
 			fmt.Fprintln(w, l)
 		}
@@ -145,11 +145,12 @@ func printCoverage(w io.Writer, res result.Run) {
 	fmt.Fprintf(w, "coverage report: %s\n", res.Coverage.HTML)
 }
 
-// passSummary says what a passing run proved.
+// passSummary says what a passing run proved, and with -run, how many
+// cases it selected: a narrowed run must never read as a whole one.
 func passSummary(res result.Run, opts runner.Options) string {
 	var what []string
 	if opts.Checks != runner.ChecksNone {
-		what = append(what, fmt.Sprintf("%s maps the expected %d bytes", opts.Device, len(opts.Expect)))
+		what = append(what, fmt.Sprintf("%s maps the expected %d bytes", opts.Device().Path, len(opts.Expect)))
 	}
 	n := map[string][]result.Case{}
 	var suites []string
@@ -159,17 +160,38 @@ func passSummary(res result.Run, opts runner.Options) string {
 		}
 		n[c.Suite] = append(n[c.Suite], c)
 	}
+	if opts.Run != "" && opts.Checks == runner.ChecksContract && n[wire.CmdContract] == nil {
+		what = append(what, fmt.Sprintf("runs none of the contract's %d cases (none selected by -run)", len(wire.ContractCases)))
+	}
 	for _, s := range suites {
-		if s == wire.CmdContract {
-			what = append(what, fmt.Sprintf("meets the contract (%s)", result.CaseCount(n[s])))
-		} else {
-			what = append(what, fmt.Sprintf("passes %s (%s)", s, result.CaseCount(n[s])))
+		count := result.CaseCount(n[s])
+		switch {
+		case s == wire.CmdContract && opts.Run != "":
+			// "2 cases, 1 skipped: ..." reads "2 of 7 cases selected by -run, 1 skipped: ...".
+			_, rest, _ := strings.Cut(count, ",")
+			if rest != "" {
+				rest = "," + rest
+			}
+			what = append(what, fmt.Sprintf("meets the contract (%d of %d cases selected by -run%s)", len(n[s]), len(wire.ContractCases), rest))
+		case s == wire.CmdContract:
+			what = append(what, fmt.Sprintf("meets the contract (%s)", count))
+		case opts.Run != "":
+			what = append(what, fmt.Sprintf("passes %s (%s, selected by -run)", s, count))
+		default:
+			what = append(what, fmt.Sprintf("passes %s (%s)", s, count))
 		}
 	}
 	if len(what) == 0 {
-		return "the module loads, creates " + opts.Device + " and unloads"
+		return "the module loads, " + strings.Join(wire.DevicePaths(opts.Devices), ", ") + " " + isAre(len(opts.Devices)) + " there, and it unloads"
 	}
 	return strings.Join(what, " and ")
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }
 
 func fileExists(p string) bool {

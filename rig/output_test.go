@@ -7,6 +7,7 @@ import (
 
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/result"
+	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
@@ -72,4 +73,32 @@ func contractCasesWith(skips map[string]string) []wire.Case {
 		cs = append(cs, c)
 	}
 	return cs
+}
+
+// A PASS line says what was proved, and never hides that -run narrowed
+// the run: how many of the contract's cases it selected, or none.
+func TestPassSummary(t *testing.T) {
+	two := newCases(contractCasesWith(nil)[1:3])
+	guest := newCases([]wire.Case{{Number: 1, Name: "TestSeed", Result: wire.Pass, Suite: "guesttest"}})
+	withRun := defaultOptions()
+	withRun.Run = "refuses|shared|Seed"
+	none := defaultOptions()
+	none.Checks, none.Devices = runner.ChecksNone, []wire.Device{{Path: "/dev/a"}, {Path: "/dev/b", Existing: true}}
+	for _, tc := range []struct {
+		name  string
+		cases []result.Case
+		opts  runner.Options
+		want  string
+	}{
+		{"all", newCases(contractCasesWith(nil)), defaultOptions(), "/dev/mymap maps the expected 10 bytes and meets the contract (7 cases)"},
+		{"selected", append(two, guest...), withRun,
+			"/dev/mymap maps the expected 10 bytes and meets the contract (2 of 7 cases selected by -run) and passes guesttest (1 case, selected by -run)"},
+		{"no contract case", guest, withRun,
+			"/dev/mymap maps the expected 10 bytes and runs none of the contract's 7 cases (none selected by -run) and passes guesttest (1 case, selected by -run)"},
+		{"no checks", nil, none, "the module loads, /dev/a, /dev/b are there, and it unloads"},
+	} {
+		if got := passSummary(result.Run{Class: verdict.Pass, Cases: tc.cases}, tc.opts); got != tc.want {
+			t.Errorf("%s: %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
 }

@@ -72,10 +72,12 @@ func (c *config) options() runner.Options {
 	if qemu == "" {
 		qemu = a.QEMU
 	}
-	expect, _ := wire.ParseBytes(c.expect)          // checked by the checks group
+	expect, _ := wire.ParseExpect(c.expect)         // checked by the checks group
+	devices, _ := wire.ParseDevices(c.devices)      // checked by the module group
 	makeArgs, _ := kernel.ParseMakeArgs(c.makeArgs) // checked by the module build group
 	return runner.Options{
-		Device:       c.device,
+		Devices:      devices,
+		Run:          c.run,
 		Expect:       expect,
 		Arch:         a,
 		Accel:        c.accel,

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mmaprig/mmaprig/guest/devnode"
 	"github.com/mmaprig/mmaprig/guest/kmod"
 	"github.com/mmaprig/mmaprig/internal/kreport"
 	"github.com/mmaprig/mmaprig/internal/wire"
@@ -36,6 +38,8 @@ const (
 )
 
 type config struct {
+	// device is the device checked; dev is its node.
+	device     wire.Device
 	dev        string
 	module     string
 	expect     []byte
@@ -67,24 +71,14 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "coherence-peer" {
 		os.Exit(coherencePeer(os.Args[2]))
 	}
-	c := &config{page: os.Getpagesize()}
-	expect := flag.String("expect", wire.FormatBytes(wire.DefaultExpect), "bytes the page starts with")
-	flag.StringVar(&c.dev, "dev", "/dev/mymap", "device")
-	flag.StringVar(&c.module, "module", wire.ModulePath, "the module's .ko, for the unload cycles")
-	flag.StringVar(&c.params, "params", "", "the module's parameters, for its reloads")
-	flag.BoolVar(&c.leakCheck, "leak-check", true, "judge free pages across the unload cycles (off where the allocator holds freed memory back, as KASAN does)")
-	flag.IntVar(&c.cycles, "cycles", 100, "load/use/unload cycles")
-	flag.IntVar(&c.mappers, "mappers", 8, "concurrent mappers")
-	flag.IntVar(&c.iterations, "iterations", 200, "iterations per mapper")
-	flag.Parse()
-	var err error
-	if c.expect, err = wire.ParseBytes(*expect); err != nil {
-		fmt.Fprintf(os.Stderr, "contract: bad -expect: %v\n", err)
+	c, selected, err := parseFlags()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "contract: %v\n", err)
 		os.Exit(2)
 	}
-	k := wire.NewKTAPWriter(os.Stdout, len(checks))
+	k := wire.NewKTAPWriter(os.Stdout, len(selected))
 	failed := false
-	for _, ch := range checks {
+	for _, ch := range selected {
 		k.Start(ch.name)
 		start := time.Now()
 		r, reason := ch.run(c, k)
@@ -97,6 +91,62 @@ func main() {
 	if failed {
 		os.Exit(1)
 	}
+}
+
+// parseFlags reads the command line, and returns the checks -run selects.
+func parseFlags() (*config, []check, error) {
+	c := &config{page: os.Getpagesize()}
+	expect := flag.String("expect", wire.FormatBytes(wire.DefaultExpect), "bytes the page starts with")
+	dev := flag.String("dev", wire.DefaultDevice, "the device, as -device gives it: a node, or NODE=c:DRIVER:MINOR, made again after each load")
+	run := flag.String("run", "", "run only the cases whose names match this `regexp`")
+	flag.StringVar(&c.module, "module", wire.ModulePath, "the module's .ko, for the unload cycles")
+	flag.StringVar(&c.params, "params", "", "the module's parameters, for its reloads")
+	flag.BoolVar(&c.leakCheck, "leak-check", true, "judge free pages across the unload cycles (off where the allocator holds freed memory back, as KASAN does)")
+	flag.IntVar(&c.cycles, "cycles", 100, "load/use/unload cycles")
+	flag.IntVar(&c.mappers, "mappers", 8, "concurrent mappers")
+	flag.IntVar(&c.iterations, "iterations", 200, "iterations per mapper")
+	flag.Parse()
+	var err error
+	if c.expect, err = wire.ParseBytes(*expect); err != nil {
+		return nil, nil, fmt.Errorf("bad -expect: %w", err)
+	}
+	if c.device, err = wire.ParseDevice(*dev); err != nil {
+		return nil, nil, fmt.Errorf("bad -dev: %w", err)
+	}
+	c.dev = c.device.Path
+	selected, err := selectChecks(*run)
+	return c, selected, err
+}
+
+// selectChecks are the checks whose names run matches, or all of them.
+func selectChecks(run string) ([]check, error) {
+	if _, err := regexp.Compile(run); err != nil {
+		return nil, fmt.Errorf("bad -run: %w", err)
+	}
+	// go test -run's top level selects tests; the cases have no subtests.
+	re, err := regexp.Compile(wire.RunTopLevel(run))
+	if err != nil {
+		return nil, fmt.Errorf("bad -run: %w", err)
+	}
+	var out []check
+	for _, ch := range checks {
+		if re.MatchString(ch.name) {
+			out = append(out, ch)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-run %q matches no case; the cases are %s", run, strings.Join(wire.ContractCases, ", "))
+	}
+	return out, nil
+}
+
+// load loads the module again, and makes its device's node again if the
+// rig made it (a char driver's), since the major may have changed.
+func (c *config) load() error {
+	if err := kmod.Load(c.module, c.params, loadTimeout); err != nil {
+		return err
+	}
+	return devnode.Ready([]wire.Device{c.device}, nil, wire.DeviceTimeout)
 }
 
 func fail(format string, args ...any) (wire.CaseResult, string) {
@@ -308,10 +358,10 @@ func unloadReload(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 	defer expediteRCU()()
 	lost, err := leakCycles(c, name)
 	if err != nil {
-		kmod.Load(c.module, c.params, loadTimeout)
+		c.load()
 		return fail("%v", err)
 	}
-	if err := kmod.Load(c.module, c.params, loadTimeout); err != nil {
+	if err := c.load(); err != nil {
 		return fail("reload: %v", err)
 	}
 	k.Diag("%d load/map/unload cycles in two halves: pages lost %+d, %+d", c.cycles, lost[0], lost[1])
@@ -337,7 +387,7 @@ func unloadPinned(c *config, k *wire.KTAPWriter, name string) error {
 	err = kmod.Unload(name, unloadTimeout)
 	if err == nil {
 		unix.Munmap(p)
-		kmod.Load(c.module, c.params, loadTimeout)
+		c.load()
 		return fmt.Errorf("rmmod %s succeeded while a mapping was live", name)
 	}
 	k.Diag("rmmod with a live mapping: %v (in use, refcnt %s)", err, refcnt(name))
@@ -375,7 +425,7 @@ func leakCycles(c *config, name string) ([2]int64, error) {
 // reloadCycle loads the module, maps its page and checks it, and unloads
 // it.
 func reloadCycle(c *config, name string) error {
-	if err := kmod.Load(c.module, c.params, loadTimeout); err != nil {
+	if err := c.load(); err != nil {
 		return err
 	}
 	f, p, err := mapDev(c, c.page, unix.PROT_READ, unix.MAP_SHARED, 0)

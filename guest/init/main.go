@@ -31,6 +31,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mmaprig/mmaprig/guest/devnode"
 	"github.com/mmaprig/mmaprig/internal/wire"
 )
 
@@ -125,7 +126,9 @@ func mountAll() error {
 }
 
 // setUp applies the Work: fresh entropy, the modules, the SSH keys and
-// the run's other files.
+// the run's other files; and it notes which of the run's device nodes
+// exist already, before any insmod on either channel, since those cannot
+// be the module's.
 func setUp(w *wire.Work) error {
 	if len(w.Seed) > 0 {
 		if err := reseed(w.Seed); err != nil {
@@ -157,7 +160,7 @@ func setUp(w *wire.Work) error {
 			return fmt.Errorf("the work names the module %s to load, and does not carry it", m)
 		}
 	}
-	return nil
+	return devnode.RecordPrior(w.Config.Devices)
 }
 
 // rndReseedCRNG is RNDRESEEDCRNG from <linux/random.h>: _IO('R', 0x07).

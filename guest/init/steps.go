@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mmaprig/mmaprig/guest/devnode"
 	"github.com/mmaprig/mmaprig/guest/kmod"
 	"github.com/mmaprig/mmaprig/internal/proc"
 	"github.com/mmaprig/mmaprig/internal/wire"
@@ -25,8 +26,8 @@ func runAll(p *port, cfg wire.Config) {
 	if !ev.OK {
 		return
 	}
-	ev = step(wire.EvDevice, cfg.Device, func() error {
-		return kmod.WaitNode(cfg.Device, ms(cfg.DeviceTimeoutMS))
+	ev = step(wire.EvDevice, strings.Join(wire.DeviceSpecs(cfg.Devices), " "), func() error {
+		return devnode.Step(cfg.Devices, ms(cfg.DeviceTimeoutMS))
 	})
 	p.emit(ev)
 	if !ev.OK {

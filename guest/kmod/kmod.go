@@ -74,18 +74,3 @@ func Name(path string) (string, error) {
 	}
 	return info.Name()
 }
-
-// WaitNode waits until path exists.
-func WaitNode(path string, timeout time.Duration) error {
-	start := time.Now()
-	for {
-		_, err := os.Stat(path)
-		if err == nil {
-			return nil
-		}
-		if time.Since(start) >= timeout {
-			return fmt.Errorf("%s did not appear within %v: %w", path, timeout, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

@@ -4,7 +4,7 @@
 //
 //	modctl load PATH TIMEOUT [PARAMS]  finit_module, giving up after TIMEOUT
 //	modctl unload PATH TIMEOUT         delete_module by the module's own name
-//	modctl wait NODE TIMEOUT           wait for a device node
+//	modctl wait TIMEOUT DEVICE...      make or wait for the device nodes (wire.Device's specs)
 //	modctl run TIMEOUT CMD [ARGS...]   run CMD, killing its process group after TIMEOUT
 //	modctl gcov DIR                    print the .gcda files under DIR as JSON
 //
@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mmaprig/mmaprig/guest/devnode"
 	"github.com/mmaprig/mmaprig/guest/kmod"
 	"github.com/mmaprig/mmaprig/internal/proc"
 	"github.com/mmaprig/mmaprig/internal/wire"
@@ -54,7 +55,10 @@ func do(m wire.Modctl) int {
 	case wire.ModctlUnload:
 		err = kmod.UnloadFile(m.Path, m.Timeout)
 	case wire.ModctlWait:
-		err = kmod.WaitNode(m.Path, m.Timeout)
+		var devs []wire.Device
+		if devs, err = wire.ParseDevices(m.Devices); err == nil {
+			err = devnode.Step(devs, m.Timeout)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "modctl: %v\n", err)

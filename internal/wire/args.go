@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,6 +21,37 @@ func ParseBytes(s string) ([]byte, error) {
 		out = append(out, byte(n))
 	}
 	return out, nil
+}
+
+// ParseExpect reads -expect's forms: a comma-separated list of decimal
+// bytes ("0,1,2"), hex after 0x ("0x000102", two digits a byte, no
+// separators), or text in quotes: 'text' as it is, or "text" as a Go
+// string literal, with its escapes ("a\x00b\n").
+func ParseExpect(s string) ([]byte, error) {
+	var b []byte
+	var err error
+	switch {
+	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
+		if b, err = hex.DecodeString(s[2:]); err != nil || len(b) == 0 {
+			return nil, fmt.Errorf("%q: after 0x want hex digits, two a byte, with no separators (0x00010203)", s)
+		}
+	case len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'':
+		b = []byte(s[1 : len(s)-1])
+	case strings.HasPrefix(s, `"`):
+		t, err := strconv.Unquote(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q: not a Go string literal: %v", s, err)
+		}
+		b = []byte(t)
+	default:
+		if b, err = ParseBytes(s); err != nil {
+			return nil, fmt.Errorf("%q: %w (or give hex, 0x0001, or text in quotes, 'text')", s, err)
+		}
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%q: no bytes", s)
+	}
+	return b, nil
 }
 
 // FormatBytes is the inverse of ParseBytes.
@@ -46,9 +78,44 @@ func ReaderArgv(dev string, n int) []string {
 	return []string{CmdReader, "-dev", dev, "-n", strconv.Itoa(n)}
 }
 
+// ContractCases are the contract's cases, in the order it runs them; the
+// rig selects among them with -run before the guest boots.
+var ContractCases = []string{
+	"reader_output", "refuses_bad_maps", "shared_coherence", "user_kernel_agree",
+	"concurrent_mappers", "unload_reload", "kernel_clean",
+}
+
+// RunTopLevel is the part of a -run regexp that selects top-level names,
+// as go test -run splits it: up to the first '/' outside brackets and
+// parentheses. The rest selects subtests, which the contract has none of.
+func RunTopLevel(re string) string {
+	class, depth := false, 0
+	for i := 0; i < len(re); i++ {
+		switch c := re[i]; {
+		case c == '\\':
+			i++
+		case class:
+			class = c != ']'
+		case c == '[':
+			class = true
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == '/' && depth == 0:
+			return re[:i]
+		}
+	}
+	return re
+}
+
 // ContractOptions are the contract program's inputs.
 type ContractOptions struct {
+	// Device is the device the contract checks, as Device.String
+	// renders it: a char node it makes again after its reloads.
 	Device string
+	// Run, when set, selects the cases whose names it matches.
+	Run    string
 	Module string
 	Expect []byte
 	// LeakCheck judges free pages across load/unload cycles. The rig turns
@@ -65,6 +132,9 @@ func ContractArgv(o ContractOptions) []string {
 		"-expect", FormatBytes(o.Expect), "-leak-check=" + strconv.FormatBool(o.LeakCheck)}
 	if o.Params != "" {
 		argv = append(argv, "-params", o.Params)
+	}
+	if o.Run != "" {
+		argv = append(argv, "-run", o.Run)
 	}
 	return argv
 }

@@ -125,8 +125,8 @@ type Request struct {
 type Config struct {
 	// Channel is ChannelSerial or ChannelSSH.
 	Channel string `json:"channel"`
-	// Device is the node the module must create, such as /dev/mymap.
-	Device string `json:"device"`
+	// Devices are the run's device nodes, the first the built-in checks'.
+	Devices []Device `json:"devices"`
 	// Modules are the guest paths of the modules, in load order (see
 	// ModulePaths): the last is the module under test, at ModulePath.
 	// They are loaded in this order, and unloaded in the reverse.
@@ -135,7 +135,7 @@ type Config struct {
 	Params string `json:"params,omitempty"`
 	// LoadTimeoutMS bounds init_module.
 	LoadTimeoutMS int64 `json:"load_timeout_ms"`
-	// DeviceTimeoutMS bounds the wait for Device after the module loaded.
+	// DeviceTimeoutMS bounds the wait for Devices after the module loaded.
 	DeviceTimeoutMS int64 `json:"device_timeout_ms"`
 	// Programs run in order after the module loaded.
 	Programs []Program `json:"programs"`

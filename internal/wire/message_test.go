@@ -13,7 +13,10 @@ func TestDecodeRequest(t *testing.T) {
 		line, err string
 	}{
 		{`{"power_off":true}`, ""},
-		{`{"work":{"nonce":"n","config":{"channel":"serial","device":"/dev/x","modules":["/mmaprig/module.ko"],"load_timeout_ms":1,"device_timeout_ms":1,"programs":null,"unload":true,"unload_timeout_ms":1}}}`, ""},
+		{`{"work":{"nonce":"n","config":{"channel":"serial","devices":[{"path":"/dev/x"},{"path":"/dev/s0","driver":"scull","minor":1}],"modules":["/mmaprig/module.ko"],"load_timeout_ms":1,"device_timeout_ms":1,"programs":null,"unload":true,"unload_timeout_ms":1}}}`, ""},
+		// A rig from before several devices.
+		{`{"work":{"nonce":"n","config":{"channel":"serial","device":"/dev/x","modules":["/mmaprig/module.ko"]}}}`, `not a request: json: unknown field "device"`},
+		{`{"work":{"nonce":"n","config":{"devices":[{"path":"/dev/x","major":3}],"modules":["/mmaprig/module.ko"]}}}`, `not a request: json: unknown field "major"`},
 		{`{"work":{"nonce":"n","module":"AAAA","config":{"modules":["/mmaprig/module.ko"]}}}`, `not a request: json: unknown field "module"`},
 		{`{"work":{"nonce":"n","config":{"channel":"serial"}}}`, "not a request: its work names no module to load"},
 		{`{"settle":true} {}`, "not a request: trailing data after the JSON object"},

@@ -3,7 +3,9 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -13,19 +15,18 @@ import (
 const (
 	ModctlLoad   = "load"   // modctl load PATH TIMEOUT [PARAMS]: finit_module
 	ModctlUnload = "unload" // modctl unload PATH TIMEOUT: delete_module by the module's own name
-	ModctlWait   = "wait"   // modctl wait NODE TIMEOUT: wait for a device node
+	ModctlWait   = "wait"   // modctl wait TIMEOUT DEVICE...: make or wait for the device nodes (Device's specs)
 	ModctlRun    = "run"    // modctl run TIMEOUT CMD [ARGS...]: run CMD in a process group, killed at TIMEOUT
 	ModctlGcov   = "gcov"   // modctl gcov DIR: print the .gcda files under DIR as JSON
 )
 
 // ModctlUsage is modctl's usage line.
-const ModctlUsage = "usage: modctl load PATH TIMEOUT [PARAMS] | unload PATH TIMEOUT | wait NODE TIMEOUT | run TIMEOUT CMD [ARGS...] | gcov DIR"
+const ModctlUsage = "usage: modctl load PATH TIMEOUT [PARAMS] | unload PATH TIMEOUT | wait TIMEOUT DEVICE... | run TIMEOUT CMD [ARGS...] | gcov DIR"
 
 // Modctl is one modctl command.
 type Modctl struct {
 	Verb string
-	// Path is the module (load, unload), the device node (wait) or the
-	// gcov directory (gcov).
+	// Path is the module (load, unload) or the gcov directory (gcov).
 	Path string
 	// Timeout bounds the command; gcov has none.
 	Timeout time.Duration
@@ -33,6 +34,8 @@ type Modctl struct {
 	Params string
 	// Command is the program run runs, with its arguments.
 	Command []string
+	// Devices are the device specs wait makes or waits for.
+	Devices []string
 }
 
 // ErrModctlUsage: modctl's arguments are not a command it knows.
@@ -43,8 +46,10 @@ func (m Modctl) Args() []string {
 	switch m.Verb {
 	case ModctlLoad:
 		return []string{CmdModctl, m.Verb, m.Path, m.Timeout.String(), m.Params}
-	case ModctlUnload, ModctlWait:
+	case ModctlUnload:
 		return []string{CmdModctl, m.Verb, m.Path, m.Timeout.String()}
+	case ModctlWait:
+		return append([]string{CmdModctl, m.Verb, m.Timeout.String()}, m.Devices...)
 	case ModctlRun:
 		return append([]string{CmdModctl, m.Verb, m.Timeout.String()}, m.Command...)
 	case ModctlGcov:
@@ -66,7 +71,9 @@ func ParseModctl(args []string) (Modctl, error) {
 		return m, nil
 	case m.Verb == ModctlRun && len(args) >= 3:
 		timeout, m.Command = args[1], slices.Clone(args[2:])
-	case (m.Verb == ModctlUnload || m.Verb == ModctlWait) && len(args) == 3,
+	case m.Verb == ModctlWait && len(args) >= 3:
+		timeout, m.Devices = args[1], slices.Clone(args[2:])
+	case m.Verb == ModctlUnload && len(args) == 3,
 		m.Verb == ModctlLoad && (len(args) == 3 || len(args) == 4):
 		m.Path, timeout = args[1], args[2]
 		if len(args) == 4 {
@@ -85,7 +92,14 @@ func ParseModctl(args []string) (Modctl, error) {
 
 // ProgramEnv is what a guest program of the run gets on top of the
 // guest's own environment: the path of the module under test, its
-// parameters and its device node, then the program's own variables.
+// parameters, its first device node and all of them (a list as
+// filepath.SplitList reads it), then the program's own variables.
 func (c Config) ProgramEnv(p Program) []string {
-	return append([]string{EnvDevice + "=" + c.Device, EnvModule + "=" + ModulePath, EnvParams + "=" + c.Params}, p.Env...)
+	paths := DevicePaths(c.Devices)
+	first := ""
+	if len(paths) > 0 {
+		first = paths[0]
+	}
+	return append([]string{EnvDevice + "=" + first, EnvDevices + "=" + strings.Join(paths, string(os.PathListSeparator)),
+		EnvModule + "=" + ModulePath, EnvParams + "=" + c.Params}, p.Env...)
 }

@@ -14,7 +14,8 @@ func TestModctlRoundTrip(t *testing.T) {
 		{Verb: ModctlLoad, Path: ModulePath, Timeout: 20 * time.Second, Params: "size=4 debug=1"},
 		{Verb: ModctlLoad, Path: ModulePath, Timeout: 20 * time.Second},
 		{Verb: ModctlUnload, Path: ModulePath, Timeout: 10 * time.Second},
-		{Verb: ModctlWait, Path: "/dev/mymap", Timeout: 2 * time.Second},
+		{Verb: ModctlWait, Devices: []string{"/dev/mymap"}, Timeout: 2 * time.Second},
+		{Verb: ModctlWait, Devices: []string{"/dev/scull0=c:scull:0", "/dev/null=existing"}, Timeout: 2 * time.Second},
 		{Verb: ModctlRun, Timeout: 1500 * time.Millisecond, Command: []string{"reader", "-dev", "/dev/mymap", "-n", "10"}},
 		{Verb: ModctlGcov, Path: GcovDir},
 	} {
@@ -42,6 +43,8 @@ func TestModctlBadUsage(t *testing.T) {
 		{"load", ModulePath, "20s", "a=1", "extra"},
 		{"load", ModulePath, "soon"},
 		{"wait", "/dev/mymap"},
+		{"wait", "2s"},
+		{"wait", "/dev/mymap", "2s"},
 		{"run", "5s"},
 		{"run", "-1s", "reader"},
 		{"gcov"},
@@ -54,12 +57,13 @@ func TestModctlBadUsage(t *testing.T) {
 	}
 }
 
-// A guest program finds the module, its parameters and its device in its
-// environment, whichever channel ran it, and its own variables after them.
+// A guest program finds the module, its parameters, its first device and
+// all of them in its environment, whichever channel ran it, and its own
+// variables after them.
 func TestProgramEnv(t *testing.T) {
-	cfg := Config{Device: "/dev/mymap", Params: "size=4"}
+	cfg := Config{Devices: []Device{{Path: "/dev/scull0", Driver: "scull"}, {Path: "/dev/scull1", Driver: "scull", Minor: 1}}, Params: "size=4"}
 	got := cfg.ProgramEnv(Program{Argv: []string{"probe"}, Env: []string{"PROBE_DEPTH=2"}})
-	want := []string{EnvDevice + "=/dev/mymap", EnvModule + "=" + ModulePath, EnvParams + "=size=4", "PROBE_DEPTH=2"}
+	want := []string{EnvDevice + "=/dev/scull0", EnvDevices + "=/dev/scull0:/dev/scull1", EnvModule + "=" + ModulePath, EnvParams + "=size=4", "PROBE_DEPTH=2"}
 	if !slices.Equal(got, want) {
 		t.Errorf("ProgramEnv = %q; want %q", got, want)
 	}

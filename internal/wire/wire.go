@@ -31,6 +31,10 @@ const (
 	DepsDir = Dir + "/deps"
 	// TestsDir holds the author's guest tests.
 	TestsDir = Dir + "/tests"
+	// PriorNodesPath lists, one a line, the run's device nodes that
+	// existed when the init took the Work, before any insmod: the device
+	// step fails on them on either channel.
+	PriorNodesPath = Dir + "/prior-nodes"
 	// HostKeyPath and AuthorizedKeyPath are the guest sshd's keys, fresh
 	// for each run (SSH channel only).
 	HostKeyPath       = Dir + "/ssh_host_ed25519_key"
@@ -66,8 +70,10 @@ const GcovDir = "/sys/kernel/debug/gcov"
 
 // Guest-side bounds the rig does not take from flags.
 const (
-	// DeviceTimeout bounds the wait for the device node after insmod;
-	// devtmpfs creates it before misc_register returns.
+	// DeviceTimeout bounds the wait for the device nodes after insmod;
+	// devtmpfs creates a misc device's before misc_register returns, and
+	// a char driver's major is in /proc/devices once register_chrdev
+	// returns.
 	DeviceTimeout = 2 * time.Second
 	// UnloadTimeout bounds rmmod after the checks.
 	UnloadTimeout = 10 * time.Second
@@ -85,8 +91,11 @@ const MaxOutput = 1 << 20
 
 // The environment every guest program gets.
 const (
-	// EnvDevice is the device node the module must create.
+	// EnvDevice is the run's first device node, the built-in checks'.
 	EnvDevice = "MMAPRIG_DEVICE"
+	// EnvDevices are all of the run's device nodes, in -device's order,
+	// separated as in PATH (filepath.SplitList splits them).
+	EnvDevices = "MMAPRIG_DEVICES"
 	// EnvModule is the module's .ko in the guest.
 	EnvModule = "MMAPRIG_MODULE"
 	// EnvParams are the module's parameters.

@@ -13,12 +13,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/mmaprig/mmaprig/internal/cache"
 )
@@ -51,6 +56,10 @@ type Test struct {
 	Dir string
 	// Package is the Go import path, for Go tests.
 	Package string
+	// Tests are a Go test package's top-level tests, by name, from its
+	// test files' sources: what -run selects among before the guest
+	// boots.
+	Tests []string
 }
 
 // Resolve finds what spec names: a file (a static executable), a directory
@@ -127,11 +136,44 @@ func resolvePackage(ctx context.Context, t Test, dir, pattern string) (Test, err
 		t.Kind = GoMain
 	case len(p.TestGoFiles)+len(p.XTestGoFiles) > 0:
 		t.Kind = GoTest
+		if t.Tests, err = testNames(p.Dir, append(p.TestGoFiles, p.XTestGoFiles...)); err != nil {
+			return t, fmt.Errorf("%w: -guest-test %s: %v", ErrBadTest, t.Spec, err)
+		}
 	default:
 		return t, fmt.Errorf("%w: -guest-test %s: package %s is neither a main package nor has tests", ErrBadTest, t.Spec, p.ImportPath)
 	}
 	t.Name = binaryName(t)
 	return t, nil
+}
+
+// testNames are the top-level test functions in a package's test files,
+// as go test finds them: func TestXxx(t *testing.T), where Xxx does not
+// start with a lower-case letter.
+func testNames(dir string, files []string) ([]string, error) {
+	var names []string
+	fset := token.NewFileSet()
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.SkipObjectResolution)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if ok && fd.Recv == nil && isTestName(fd.Name.Name) && fd.Type.Params.NumFields() == 1 {
+				names = append(names, fd.Name.Name)
+			}
+		}
+	}
+	return names, nil
+}
+
+func isTestName(name string) bool {
+	rest, ok := strings.CutPrefix(name, "Test")
+	if !ok {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(rest)
+	return rest == "" || !unicode.IsLower(r)
 }
 
 // binaryName is the name go build (or go test -c) gives the package's

@@ -123,6 +123,9 @@ type Run struct {
 	Output []string `json:"output"`
 	// Cases are the contract's and the guest tests' cases, in order.
 	Cases []Case `json:"cases,omitempty"`
+	// Run is -run's regexp, which selected the contract's cases and the
+	// Go guest tests' among all of them; empty when every case ran.
+	Run string `json:"run,omitempty"`
 	// ContractTime is how long the contract program ran in the guest.
 	ContractTime Seconds `json:"contract_seconds,omitempty"`
 	// SkippedCount counts the skipped cases, which a PASS line names.

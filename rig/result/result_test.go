@@ -76,7 +76,7 @@ func sample() Document {
 		Stages: []Stage{{Stage: "kernel", Time: Seconds(13 * time.Millisecond), Cached: true, Summary: "cached 6.1.192"},
 			{Stage: "module", Time: Seconds(2 * time.Second), Failed: true, Warnings: []string{"mymap.c:3:1: warning: x"}}},
 		BootToInit: Seconds(time.Second), BootToReady: Seconds(1200 * time.Millisecond), BootToVerdict: Seconds(1500 * time.Millisecond),
-		Output: []string{"0 1 2"}, Cases: contract(map[string]string{"kernel_clean": "no log: x"}), SkippedCount: 1,
+		Output: []string{"0 1 2"}, Cases: contract(map[string]string{"kernel_clean": "no log: x"}), SkippedCount: 1, Run: "refuses|Seed",
 		ContractTime: Seconds(700 * time.Millisecond), Exec: &Exec{Exit: 137, Signal: "killed", Error: "no such file", Stderr: "x"},
 		Coverage:    &Coverage{Files: []FileCoverage{{File: "/m/mymap.c", LinesHit: 9, LinesFound: 10, FunctionsHit: 1, FunctionsFound: 2, Uncovered: []int{7}}}, LCOV: "lcov.info", HTML: "index.html"},
 		ArtifactDir: "/art", ConsoleLog: "/art/console.log"}

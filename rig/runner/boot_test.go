@@ -45,7 +45,7 @@ func newBootRun(t *testing.T) *bootRun {
 	}
 	b := &bootRun{clock: newFakeClock(), cold: readRecording(t, filepath.Join(corpusDir, "pass-settled.log"))}
 	b.r = &run{res: &result.Run{}, opts: Options{
-		ArtifactDir: filepath.Join(dir, "artifacts"), Device: "/dev/mymap", Expect: []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9},
+		ArtifactDir: filepath.Join(dir, "artifacts"), Devices: []wire.Device{{Path: "/dev/mymap"}}, Expect: []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9},
 		Checks: ChecksReader, Channel: wire.ChannelSerial, Boot: BootAuto, Settle: 1200 * time.Millisecond,
 		Timeouts: DefaultTimeouts, Cache: c, Printer: progress.NewPrinter(&b.out), Log: quietLog(),
 	}}

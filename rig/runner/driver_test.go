@@ -288,7 +288,7 @@ func TestSSHStepsAreModctlCommands(t *testing.T) {
 			}
 			switch st.Event {
 			case wire.EvRun:
-				if !slices.Contains(env, wire.EnvDevice+"="+rec.Spec.Device) {
+				if !slices.Contains(env, wire.EnvDevice+"="+rec.Spec.Devices[0].Path) {
 					t.Errorf("step %s runs without the device in its environment: %q", st, env)
 				}
 			case wire.EvInsmod:

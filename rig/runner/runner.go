@@ -20,6 +20,7 @@ import (
 	"github.com/mmaprig/mmaprig/internal/cache"
 	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/internal/tail"
+	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/channel"
 	"github.com/mmaprig/mmaprig/rig/coverage"
@@ -85,8 +86,12 @@ type Options struct {
 	BuildMode string
 	// MakeArgs are more make variables for the module's build, VAR=value.
 	MakeArgs []string
-	// Device is the node the module must create.
-	Device string
+	// Devices are the run's device nodes; the built-in checks use the
+	// first, and the guest tests get them all.
+	Devices []wire.Device
+	// Run, when set, selects the contract's cases and the Go guest tests
+	// whose names it matches, as go test -run does.
+	Run string
 	// Expect are the bytes the reader must see at the start of the page.
 	Expect []byte
 	// Kernel is where the kernel comes from.
@@ -142,6 +147,15 @@ type Options struct {
 	Timeouts Timeouts
 	Printer  *progress.Printer
 	Log      *slog.Logger
+}
+
+// Device is the device the built-in checks use: the first of Devices, or
+// the default node when there are none.
+func (o Options) Device() wire.Device {
+	if len(o.Devices) == 0 {
+		return wire.Device{Path: wire.DefaultDevice}
+	}
+	return o.Devices[0]
 }
 
 // machine is what the runs of one kernel, config and guest share.
@@ -263,7 +277,7 @@ func (p *Prepared) Run(ctx context.Context, opts Options) result.Run {
 
 func newRun(opts Options) *run {
 	return &run{opts: opts, res: &result.Run{ArtifactDir: opts.ArtifactDir, Kernel: opts.Kernel.String(), Arch: opts.Arch.Uname,
-		ConsoleLog: filepath.Join(opts.ArtifactDir, layout.ConsoleLog), Stages: []result.Stage{}, Output: []string{}},
+		ConsoleLog: filepath.Join(opts.ArtifactDir, layout.ConsoleLog), Stages: []result.Stage{}, Output: []string{}, Run: opts.Run},
 		vms: realVMHost()}
 }
 
@@ -392,8 +406,12 @@ func (r *run) setup(ctx context.Context, _ *progress.Stage) (string, bool, error
 			return "", false, fail(verdict.Setup, err, "-coverage")
 		}
 	}
-	if _, err := ResolveTests(ctx, r.opts); err != nil {
+	tests, err := ResolveTests(ctx, r.opts)
+	if err != nil {
 		return "", false, fail(verdict.Setup, err, "-guest-test")
+	}
+	if err := CheckRun(r.opts, tests); err != nil {
+		return "", false, &Error{Class: verdict.Setup, Title: "-run matched no case", Msg: err.Error()}
 	}
 	acc, err := vm.RealHost.DetectAccel(r.opts.Accel, r.opts.Arch)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/cache"
@@ -43,19 +44,23 @@ func (r *run) spec(nonce string) verdict.Spec {
 		progs = append(progs, prog(r.opts.Exec, verdict.CheckExec))
 	default:
 		if r.opts.Checks != ChecksNone {
-			progs = append(progs, prog(wire.ReaderArgv(r.opts.Device, len(r.opts.Expect)), verdict.CheckReader))
+			progs = append(progs, prog(wire.ReaderArgv(r.opts.Device().Path, len(r.opts.Expect)), verdict.CheckReader))
 		}
-		if r.opts.Checks == ChecksContract {
+		if r.opts.Checks == ChecksContract && len(ContractSelected(r.opts.Run)) > 0 {
 			progs = append(progs, prog(wire.ContractArgv(wire.ContractOptions{
-				Device: r.opts.Device, Module: wire.ModulePath, Expect: r.opts.Expect,
-				LeakCheck: !r.kasan(), Params: r.opts.ModuleParams,
+				Device: r.opts.Device().String(), Module: wire.ModulePath, Expect: r.opts.Expect,
+				LeakCheck: !r.kasan(), Params: r.opts.ModuleParams, Run: r.opts.Run,
 			}), verdict.CheckKTAP))
 		}
 		for _, t := range r.tests {
-			p := prog(t.argv(), t.check())
+			p := prog(t.argv(r.opts.Run), t.check())
 			p.Name = t.suite()
 			progs = append(progs, p)
 		}
+	}
+	devices := r.opts.Devices
+	if len(devices) == 0 {
+		devices = []wire.Device{r.opts.Device()}
 	}
 	settle := time.Duration(0)
 	if !r.opts.Shell && r.opts.Exec == nil {
@@ -65,7 +70,8 @@ func (r *run) spec(nonce string) verdict.Spec {
 		Settle:        &settle,
 		Channel:       r.opts.Channel,
 		Nonce:         nonce,
-		Device:        r.opts.Device,
+		Devices:       devices,
+		Run:           r.opts.Run,
 		Modules:       wire.ModulePaths(r.kos),
 		Params:        r.opts.ModuleParams,
 		Expect:        r.opts.Expect,
@@ -78,6 +84,26 @@ func (r *run) spec(nonce string) verdict.Spec {
 		UnloadTimeout: wire.UnloadTimeout,
 		Slack:         slack,
 	}
+}
+
+// ContractSelected are the contract's cases that run selects, as the
+// contract selects them: all of them for an empty run. A bad regexp
+// selects none; the CLI refuses it first.
+func ContractSelected(run string) []string {
+	if _, err := regexp.Compile(run); err != nil {
+		return nil
+	}
+	re, err := regexp.Compile(wire.RunTopLevel(run))
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, n := range wire.ContractCases {
+		if re.MatchString(n) {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // kasan reports whether the kernel runs KASAN, from its .config: the rig

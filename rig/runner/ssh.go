@@ -75,6 +75,9 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 		return ev, fmt.Errorf("internal error: no SSH command for step %s", st)
 	}
 	ev.Cmd = cmds[0].Path
+	if cmds[0].Verb == wire.ModctlWait {
+		ev.Cmd = strings.Join(cmds[0].Devices, " ")
+	}
 	if st.Program != nil {
 		ev.Cmd = st.Program.Cmd()
 	} else if len(cmds) > 1 {
@@ -128,7 +131,7 @@ func (d *driver) modctl(st verdict.Step) ([]wire.Modctl, []string, bool) {
 			cmds = append(cmds, c)
 		}
 	case wire.EvDevice:
-		cmds = append(cmds, wire.Modctl{Verb: wire.ModctlWait, Path: cfg.Device, Timeout: ms(cfg.DeviceTimeoutMS)})
+		cmds = append(cmds, wire.Modctl{Verb: wire.ModctlWait, Devices: wire.DeviceSpecs(cfg.Devices), Timeout: ms(cfg.DeviceTimeoutMS)})
 	case wire.EvUnload:
 		for _, m := range slices.Backward(cfg.Modules) {
 			cmds = append(cmds, wire.Modctl{Verb: wire.ModctlUnload, Path: m, Timeout: ms(cfg.UnloadTimeoutMS)})

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
@@ -34,6 +36,37 @@ func ResolveTests(ctx context.Context, opts Options) ([]guesttest.Test, error) {
 		tests = append(tests, t)
 	}
 	return tests, nil
+}
+
+// CheckRun refuses, before anything is built, a -run that selects no case
+// at all: none of the contract's (when it runs) and no top-level test of
+// a Go guest test package, whose names its sources give. Other guest
+// tests are single cases that -run does not select.
+func CheckRun(opts Options, tests []guesttest.Test) error {
+	if opts.Run == "" || opts.Checks == ChecksContract && len(ContractSelected(opts.Run)) > 0 {
+		return nil
+	}
+	re, err := regexp.Compile(wire.RunTopLevel(opts.Run))
+	if err != nil {
+		return err
+	}
+	var names []string
+	if opts.Checks == ChecksContract {
+		names = append(names, "the contract's "+strings.Join(wire.ContractCases, ", "))
+	}
+	for _, t := range tests {
+		if t.Kind != guesttest.GoTest {
+			continue
+		}
+		if slices.ContainsFunc(t.Tests, re.MatchString) {
+			return nil
+		}
+		names = append(names, fmt.Sprintf("%s's %s", strings.TrimSuffix(t.Name, ".test"), strings.Join(t.Tests, ", ")))
+	}
+	if names == nil {
+		return fmt.Errorf("-run %q has nothing to select: it selects contract cases and Go guest tests, and this run has neither", opts.Run)
+	}
+	return fmt.Errorf("-run %q matches no case; the cases are %s", opts.Run, strings.Join(names, "; "))
 }
 
 // uniqueName gives a test a name no earlier test has, so that two tests
@@ -86,9 +119,13 @@ func (r *run) buildTests(ctx context.Context, _ *progress.Stage) (string, bool, 
 func (t builtTest) guestPath() string { return wire.TestsDir + "/" + t.Name }
 
 // argv runs the test: a Go test binary verbosely, so that each test
-// reports.
-func (t builtTest) argv() []string {
-	if t.Kind == guesttest.GoTest {
+// reports, and with -test.run for -run's regexp (run). Other tests are
+// single cases that -run does not select.
+func (t builtTest) argv(run string) []string {
+	switch {
+	case t.Kind == guesttest.GoTest && run != "":
+		return []string{t.guestPath(), "-test.v", "-test.run", run}
+	case t.Kind == guesttest.GoTest:
 		return []string{t.guestPath(), "-test.v"}
 	}
 	return []string{t.guestPath()}

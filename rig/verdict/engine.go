@@ -485,8 +485,15 @@ func (e *Engine) judge(st Step, ev wire.Event) {
 			stepFail(ModuleLoad, "the module did not load", "the module did not load: %s", ev.Err)
 		}
 	case wire.EvDevice:
-		if !ev.OK {
-			stepFail(ModuleLoad, "no device node", "the module loaded but created no %s: %s", e.spec.Device, ev.Err)
+		switch {
+		case ev.OK:
+		case strings.Contains(ev.Err, wire.ErrPriorNode):
+			stepFail(ModuleLoad, "a device node existed before the module loaded", "%s", ev.Err)
+		case len(e.spec.Devices) == 1:
+			stepFail(ModuleLoad, "no device node", "the module loaded but created no %s: %s", e.spec.Devices[0], ev.Err)
+		default:
+			stepFail(ModuleLoad, "no device node", "the module loaded but did not create all of %s: %s",
+				strings.Join(wire.DeviceSpecs(e.spec.Devices), ", "), ev.Err)
 		}
 	case wire.EvUnload:
 		if !ev.OK {
@@ -508,7 +515,7 @@ func (e *Engine) judge(st Step, ev wire.Event) {
 	case wire.EvEnd:
 		e.ended = st.Source == Guest
 	case wire.EvRun:
-		if r := judgeRun(&e.res, *st.Program, ev, e.spec.Expect); r != nil {
+		if r := judgeRun(&e.res, *st.Program, ev, e.spec); r != nil {
 			r.Step = st.Short()
 			e.failWith(*r)
 		}
@@ -549,7 +556,7 @@ func (e *Engine) evaluate() {
 			if e.fail != nil {
 				e.finish(*e.fail)
 			} else {
-				e.finish(Result{Class: Pass})
+				e.finish(e.passResult())
 			}
 		}
 	case e.exited:
@@ -570,6 +577,38 @@ func (e *Engine) deadline() time.Duration {
 	default:
 		return e.lastStep + e.plan[e.next].Timeout
 	}
+}
+
+// passResult is the verdict of a run whose every step passed: a pass,
+// unless -run selected cases and not one ran, which is a mistake in the
+// command, not a pass. The rig refuses such a -run before the boot, from
+// the contract's names and the Go guest tests' sources; this catches the
+// tests that only the guest's binary knows.
+func (e *Engine) passResult() Result {
+	if e.spec.Run == "" || e.spec.Shell {
+		return Result{Class: Pass}
+	}
+	selectable := map[string]bool{}
+	var suites []string
+	for _, p := range e.spec.Programs {
+		if p.Check == CheckKTAP || p.Check == CheckGoTest {
+			selectable[p.Suite()] = true
+		}
+		if p.Check == CheckGoTest {
+			suites = append(suites, p.Suite())
+		}
+	}
+	for _, c := range e.res.Cases {
+		if selectable[c.Suite] {
+			return Result{Class: Pass}
+		}
+	}
+	if suites == nil {
+		return Result{Class: Pass}
+	}
+	return Result{Class: Setup, Title: "-run matched no case", Step: wire.EvEnd,
+		Msg: fmt.Sprintf("-run %q matched no case: none of the contract's (%s), and the Go guest tests %s ran none of theirs (go test -list . in a test's package lists its names)",
+			e.spec.Run, strings.Join(wire.ContractCases, ", "), strings.Join(suites, ", "))}
 }
 
 // finish records the final verdict, keeping what the run produced.

@@ -21,8 +21,10 @@ const neverEnded = "it never ended"
 // the binary did not end well (a panic, a timeout) though none failed. A
 // test that panicked, or that the binary's end cut short, says why: the
 // panic's first lines and where in the test it came from, or the
-// deadline.
-func judgeGoTest(res *Result, p Program, ev wire.Event) *Result {
+// deadline. One that ran no test fails too, unless -run selected
+// (selected): then it is the run's end that judges whether -run matched
+// any case at all.
+func judgeGoTest(res *Result, p Program, ev wire.Event, selected bool) *Result {
 	name := p.Suite()
 	report, err := gotest.NewParser(gotest.PackageName(name)).Parse(strings.NewReader(strings.Join(ev.Stdout, "\n") + "\n"))
 	pan := parseGoPanic(ev.Stderr)
@@ -50,7 +52,7 @@ func judgeGoTest(res *Result, p Program, ev wire.Event) *Result {
 	case failed != nil:
 		return &Result{Class: Contract, Title: "guest test " + name + " failed: " + strings.Join(names, ", "),
 			Msg: fmt.Sprintf("guest test %s failed: %s", name, strings.Join(failed, ", ")), Excerpt: strings.Join(details, "\n")}
-	case !ev.OK || len(tests) == 0:
+	case !ev.OK || len(tests) == 0 && !selected:
 		why := "no test ran"
 		if !ev.OK {
 			why = how(ev)

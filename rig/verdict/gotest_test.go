@@ -77,7 +77,7 @@ func TestGoTestReasons(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var res Result
 			tc.ev.Name, tc.ev.Cmd = wire.EvRun, prog.Cmd()
-			r := judgeGoTest(&res, prog, tc.ev)
+			r := judgeGoTest(&res, prog, tc.ev, false)
 			if r == nil || r.Class != Contract || !strings.Contains(r.Msg, tc.msg) {
 				t.Fatalf("verdict %+v; want contract with %q", r, tc.msg)
 			}

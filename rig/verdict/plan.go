@@ -60,12 +60,17 @@ func (p Program) Suite() string {
 type Spec struct {
 	Channel string `json:"channel"`
 	Nonce   string `json:"nonce"`
-	Device  string `json:"device"`
+	// Devices are the run's device nodes; the built-in checks use the
+	// first.
+	Devices []wire.Device `json:"devices"`
 	// Modules are the guest paths of the modules, in load order; the
 	// last is the module under test (see wire.ModulePaths). Recordings
 	// from before several modules have none: the one at wire.ModulePath.
 	Modules []string `json:"modules,omitempty"`
 	Params  string   `json:"params,omitempty"`
+	// Run is -run's regexp, which selected the contract's cases and the
+	// Go guest tests; empty when every case runs.
+	Run string `json:"run,omitempty"`
 	// Expect are the bytes CheckReader wants.
 	Expect   []byte    `json:"expect"`
 	Programs []Program `json:"programs"`
@@ -105,7 +110,7 @@ func (s Spec) Config() wire.Config {
 	return wire.Config{
 		SettleMS:        settle,
 		Channel:         s.Channel,
-		Device:          s.Device,
+		Devices:         s.Devices,
 		Modules:         s.modules(),
 		Params:          s.Params,
 		LoadTimeoutMS:   s.LoadTimeout.Milliseconds(),

@@ -28,7 +28,7 @@ func TestExitCodes(t *testing.T) {
 func testSpec(channel string) Spec {
 	reader := Program{Program: wire.Program{Argv: wire.ReaderArgv("/dev/mymap", 10), TimeoutMS: 60000}, Check: CheckReader}
 	contract := Program{Program: wire.Program{Argv: []string{"contract"}, TimeoutMS: 30000}, Check: CheckKTAP}
-	return Spec{Channel: channel, Nonce: "n", Device: "/dev/mymap", Expect: wire.DefaultExpect,
+	return Spec{Channel: channel, Nonce: "n", Devices: []wire.Device{{Path: "/dev/mymap"}}, Expect: wire.DefaultExpect,
 		Programs: []Program{reader, contract}, Unload: true,
 		BootTimeout: time.Minute, LoadTimeout: 20 * time.Second, UnloadTimeout: 10 * time.Second, Slack: 5 * time.Second}
 }

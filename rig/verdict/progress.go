@@ -83,7 +83,7 @@ func (p *progress) during() string {
 // cases are the program's cases as its output so far shows them, judged
 // as its own event would be; the running one, if its output lists it, as
 // a failure.
-func (p *progress) cases(expect []byte) []wire.Case {
+func (p *progress) cases(spec Spec) []wire.Case {
 	switch p.prog.Check {
 	case CheckKTAP, CheckGoTest, CheckProgram:
 	default:
@@ -93,7 +93,7 @@ func (p *progress) cases(expect []byte) []wire.Case {
 		return nil
 	}
 	var res Result
-	judgeRun(&res, p.prog, wire.Event{Name: wire.EvRun, Cmd: p.prog.Cmd(), Exit: -1, Stdout: p.lines}, expect)
+	judgeRun(&res, p.prog, wire.Event{Name: wire.EvRun, Cmd: p.prog.Cmd(), Exit: -1, Stdout: p.lines}, spec)
 	return res.Cases
 }
 
@@ -106,7 +106,7 @@ func (e *Engine) cases(r Result) []wire.Case {
 	cases := slices.Clone(e.res.Cases)
 	p := e.progress
 	if p != nil {
-		cases = append(cases, p.cases(e.spec.Expect)...)
+		cases = append(cases, p.cases(e.spec)...)
 	}
 	var suite, name, reason string
 	result := wire.Crashed

@@ -12,7 +12,7 @@ import (
 
 // judgeRun judges a program's event by its check, records what the run
 // produced in res, and returns the failure, if any.
-func judgeRun(res *Result, p Program, ev wire.Event, expect []byte) *Result {
+func judgeRun(res *Result, p Program, ev wire.Event, spec Spec) *Result {
 	name := p.Argv[0]
 	failed := func(c Class, title, format string, args ...any) *Result {
 		return &Result{Class: c, Title: title, Msg: fmt.Sprintf(format, args...)}
@@ -27,7 +27,7 @@ func judgeRun(res *Result, p Program, ev wire.Event, expect []byte) *Result {
 		if !ev.OK {
 			return failed(Contract, name+" failed", "%s failed (%s): %s", name, how(ev), firstNonEmpty(strings.TrimSpace(ev.Stderr), ev.Err))
 		}
-		if want := wire.ReaderLines(expect); !slices.Equal(ev.Stdout, want) {
+		if want := wire.ReaderLines(spec.Expect); !slices.Equal(ev.Stdout, want) {
 			return failed(Contract, "wrong bytes in the mapped page", "wrong bytes in the mapped page: got [%s], want [%s]",
 				strings.Join(ev.Stdout, " "), strings.Join(want, " "))
 		}
@@ -51,7 +51,7 @@ func judgeRun(res *Result, p Program, ev wire.Event, expect []byte) *Result {
 		}
 		return nil
 	case CheckGoTest:
-		return judgeGoTest(res, p, ev)
+		return judgeGoTest(res, p, ev, spec.Run != "")
 	}
 	return failed(Channel, "internal error", "internal error: program %s has no check %q", name, p.Check)
 }
