@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,14 +17,15 @@ import (
 
 // Drivers built the way they ship pass the contract: an LDD3-style tree
 // (a driver directory whose Makefile passes ../include from its default
-// target) through its own Makefile and through its dkms.conf, with
-// -module-root; and a driver of two modules, one using the other's
+// target, and a register_chrdev major with no node, made by the guest
+// from /proc/devices) through its own Makefile and through its dkms.conf,
+// with -module-root; and a driver of two modules, one using the other's
 // exported symbol, loaded in dependency order on both channels.
 func TestModuleBuildModes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: boots VMs")
 	}
-	ldd3 := []string{"-module", fixture("ldd3/ldd3map"), "-module-root", fixture("ldd3")}
+	ldd3 := []string{"-module", fixture("ldd3/ldd3map"), "-module-root", fixture("ldd3"), "-device", "/dev/mymap=c:mymap:0"}
 	for _, tc := range []struct {
 		name, mode, kos string
 		args            []string
@@ -71,15 +74,17 @@ func TestModuleBuildHeadlines(t *testing.T) {
 	ldd3 := fixture("ldd3/ldd3map")
 	// The verdict names the directory absolute: it is not below rig/.
 	shown := strings.TrimPrefix(ldd3, "../")
+	src := filepath.Join(ldd3, "main.c")
+	modLine, incLine := sourceLine(t, src, "#include <linux/module.h>"), sourceLine(t, src, `#include "../include/ldd3map.h"`)
 	for _, tc := range []struct {
 		name string
 		args []string
 		says []string
 	}{
 		{"kernel-header", []string{"-module", ldd3, "-module-root", fixture("ldd3"), "-build", "kbuild"},
-			[]string{shown + "/main.c:14: the first error is in a header this line includes: /", "/include/linux/module.h:184:"}},
+			[]string{fmt.Sprintf("%s/main.c:%d: the first error is in a header this line includes: /", shown, modLine), "/include/linux/module.h:184:"}},
 		{"no-module-root", []string{"-module", ldd3, "-build", "make"},
-			[]string{shown + "/main.c:17:10: fatal error: ../include/ldd3map.h: No such file or directory"}},
+			[]string{fmt.Sprintf("%s/main.c:%d:10: fatal error: ../include/ldd3map.h: No such file or directory", shown, incLine)}},
 		{"empty-obj-m", []string{"-module", fixture("emptyobjm")},
 			[]string{"built 0 modules: the kbuild build succeeded and made no .ko file; it built nothing; kbuild's list of modules (obj-m) came out empty from Makefile:4: obj-m += $(OBJECT_FILES)"}},
 	} {
@@ -90,9 +95,28 @@ func TestModuleBuildHeadlines(t *testing.T) {
 			for _, s := range tc.says {
 				wantVerdict(t, r, verdict.ModuleBuild, s)
 			}
-			if tc.name == "kernel-header" && !strings.Contains(rep.Excerpt, "   14 | #include <linux/miscdevice.h>") {
+			if tc.name == "kernel-header" && !strings.Contains(rep.Excerpt, fmt.Sprintf("%5d | #include <linux/module.h>", modLine)) {
 				t.Errorf("the excerpt does not quote the author's line:\n%s", rep.Excerpt)
 			}
 		})
 	}
+}
+
+// sourceLine is the number of the first line of the file at path that is
+// line, so that a test of a headline follows its fixture's edits.
+func sourceLine(t *testing.T, path, line string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		if sc.Text() == line {
+			return n
+		}
+	}
+	t.Fatalf("%s has no line %q", path, line)
+	return 0
 }

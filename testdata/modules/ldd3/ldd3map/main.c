@@ -7,11 +7,14 @@
  * At load it allocates one zeroed page and writes the bytes 0..9 at its
  * start; a process maps that page with mmap(MAP_SHARED, one page, offset
  * 0) on the device, and reads or writes it with read() and write().
+ *
+ * As LDD3's drivers do, it registers a char major by name and creates no
+ * node: user space reads the major from /proc/devices and runs mknod
+ * (the rig: -device /dev/mymap=c:mymap:0).
  */
 
 #include <linux/fs.h>
 #include <linux/gfp.h>
-#include <linux/miscdevice.h>
 #include <linux/module.h>
 
 #include "../include/ldd3map.h"
@@ -55,21 +58,22 @@ static const struct file_operations ldd3map_fops = {
 	.llseek = ldd3map_llseek,
 };
 
-/* How the device is registered, and nothing else, lives below. */
-static struct miscdevice ldd3map_dev = {
-	.minor = MISC_DYNAMIC_MINOR,
-	.name = LDD3MAP_NAME,
-	.fops = &ldd3map_fops,
-};
+/* The major, dynamic: register_chrdev() picks a free one. */
+static int ldd3map_major;
 
 static int ldd3map_register(void)
 {
-	return misc_register(&ldd3map_dev);
+	int major = register_chrdev(0, LDD3MAP_NAME, &ldd3map_fops);
+
+	if (major < 0)
+		return major;
+	ldd3map_major = major;
+	return 0;
 }
 
 static void ldd3map_unregister(void)
 {
-	misc_deregister(&ldd3map_dev);
+	unregister_chrdev(ldd3map_major, LDD3MAP_NAME);
 }
 
 static int __init ldd3map_init(void)
