@@ -63,8 +63,11 @@ func guestTests(t *testing.T, tests map[string]string) string {
 
 import (
 	"os"
+	"syscall"
 	"testing"
 )
+
+var _ = syscall.Getpagesize
 
 func TestDeviceOpens(t *testing.T) {
 	f, err := os.Open(os.Getenv("MMAPRIG_DEVICE"))
@@ -79,6 +82,30 @@ func TestDeviceOpens(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, name, name+"_test.go"), []byte(src), 0o644)
 	}
 	return dir
+}
+
+// A kernel report while a Go guest test runs names that test, after its
+// suite (the package maps); the test before it keeps its pass, and the
+// one the crash interrupted is crashed.
+func TestCrashNamesTheGoTest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	dir := guestTests(t, map[string]string{
+		"maps": "func TestMapCrashes(t *testing.T) {\n\tf, err := os.OpenFile(os.Getenv(\"MMAPRIG_DEVICE\"), os.O_RDWR, 0)\n" +
+			"\tif err != nil {\n\t\tt.Fatal(err)\n\t}\n\tdefer f.Close()\n" +
+			"\tsyscall.Mmap(int(f.Fd()), 0, os.Getpagesize(), syscall.PROT_READ, syscall.MAP_SHARED)\n}\n",
+	})
+	r := runRig(t, "-module", fixture("nullmmap"), "-checks", "none", "-guest-test", filepath.Join(dir, "maps"))
+	rep := wantVerdict(t, r, verdict.GuestCrash, "in nullmmap_mmap (during maps TestMapCrashes)")
+	wantCase(t, rep, "TestDeviceOpens", "pass", "")
+	var crashed bool
+	for _, c := range rep.Cases {
+		crashed = crashed || c.Name == "TestMapCrashes" && c.Result == "crashed"
+	}
+	if !crashed {
+		t.Errorf("-json cases %+v; want TestMapCrashes crashed", rep.Cases)
+	}
 }
 
 // A Go guest test that panics shows the panic and the test's file:line,
