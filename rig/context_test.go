@@ -120,11 +120,12 @@ func TestGoTestSaysWhy(t *testing.T) {
 		"hangs":  "func TestReadEmptyPipeBlocks(t *testing.T) {\n\tr, w, _ := os.Pipe()\n\tdefer w.Close()\n\tr.Read(make([]byte, 1))\n}\n",
 	})
 	deadline := []string{"-check-timeout", "8s"}
+	panicLine := sourceLine(t, filepath.Join(dir, "panics", "panics_test.go"), "\tm[\"x\"] = 1")
 	for _, tc := range []struct {
 		pkg, test, reason string
 		args              []string
 	}{
-		{"panics", "TestPanics", "panic: assignment to entry in nil map at example.com/ctxtest/panics/panics_test.go:18", nil},
+		{"panics", "TestPanics", fmt.Sprintf("panic: assignment to entry in nil map at example.com/ctxtest/panics/panics_test.go:%d", panicLine), nil},
 		{"hangs", "TestReadEmptyPipeBlocks", "it never ended: /mmaprig/tests/hangs.test did not finish within 8s", deadline},
 		{"hangs", "TestReadEmptyPipeBlocks", "it never ended: modctl: /mmaprig/tests/hangs.test did not finish within 8s",
 			append([]string{"-channel", "ssh"}, deadline...)},
