@@ -3,7 +3,8 @@ package main
 // make bench: the time of each stage, cold and warm, and the rig's
 // boot-to-verdict time against a bare QEMU boot of the same kernel and
 // initramfs, timed in the same run. Targets are in the README; this only
-// measures. Set MMAPRIG_BENCH_COLD=0 to skip the cold (empty cache) run.
+// measures. Set MMAPRIG_BENCH_COLD=0 to skip the cold (empty cache) runs:
+// the default kernel's, and the debug kernel's with and without debug info.
 
 import (
 	"bufio"
@@ -258,6 +259,19 @@ func BenchmarkStages(b *testing.B) {
 		dbg := benchRig(b, rigBin, "-config", "debug")
 		row(b, "contract in the guest, debug kernel", secs(dbg.rep.ContractTime.Seconds()), "")
 		row(b, "boot to verdict, debug kernel, whole contract", secs(dbg.rep.BootToVerdict.Seconds()), "")
+	})
+
+	b.Run("debuginfo", func(b *testing.B) {
+		once(b)
+		debugInfoModuleRows(b, t)
+	})
+
+	b.Run("debugkernel", func(b *testing.B) {
+		once(b)
+		if os.Getenv("MMAPRIG_BENCH_COLD") == "0" {
+			b.Skip("MMAPRIG_BENCH_COLD=0")
+		}
+		debugKernelRows(b, t)
 	})
 
 	b.Run("matrix", func(b *testing.B) {
