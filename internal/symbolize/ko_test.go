@@ -181,3 +181,29 @@ func addr2line(t *testing.T, ko, section string, pc uint64) []Location {
 	}
 	return locs
 }
+
+// BenchmarkDecode decodes a real report of the fixture (its module frame
+// and the kernel's, without vmlinux), as the runner does after a crash:
+// opening the .ko and laying it out is most of it.
+func BenchmarkDecode(b *testing.B) {
+	kdir := os.Getenv("MMAPRIG_KERNEL_BUILD")
+	if kdir == "" {
+		b.Skip("MMAPRIG_KERNEL_BUILD is not set; point it at a built kernel tree: go run ./rig kdir")
+	}
+	dir, _ := filepath.Abs("../../testdata/modules/inlineoops")
+	out := filepath.Join(b.TempDir(), "out")
+	if _, err := kernel.BuildModule(context.Background(), arch.Host(), kdir, kernel.ModuleSpec{Dir: dir, Mode: kernel.BuildKbuild}, out, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	objs := Objects{Modules: map[string]string{"inlineoops": filepath.Join(out, "inlineoops.ko")}, Vmlinux: filepath.Join(kdir, "vmlinux"),
+		Roots: []Root{{kernel.ModuleDebugRoot, dir}}}
+	stack := []string{"mmap_file+0xb/0x19", "mmap_region+0x300/0x532", "do_mmap+0x3c2/0x429", "vm_mmap_pgoff+0x99/0xe2",
+		"ksys_mmap_pgoff+0x68/0x91", "do_syscall_64+0x39/0x46", "entry_SYSCALL_64_after_hwframe+0x4b/0xb5"}
+	b.ResetTimer()
+	for b.Loop() {
+		frames, err := Decode(context.Background(), objs, "RIP: 0010:inlineoops_mmap+0xa/0x17 [inlineoops]", stack)
+		if err != nil || len(frames[0].Lines) != 3 {
+			b.Fatalf("%+v, %v", frames, err)
+		}
+	}
+}
