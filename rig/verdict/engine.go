@@ -120,6 +120,15 @@ type Crash struct {
 	Panic bool `json:"panic,omitempty"`
 }
 
+// Trace is the stack to show: decoded, a line for each function inlined
+// at a frame, when the runner decoded it; else as the kernel printed it.
+func (c *Crash) Trace() []string {
+	if len(c.Decoded) > 0 {
+		return symbolize.Format(c.Decoded)
+	}
+	return c.Stack
+}
+
 // Status is what the drivers need after each input.
 type Status struct {
 	// Done: the verdict is final.
