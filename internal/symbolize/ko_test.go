@@ -159,10 +159,15 @@ func TestDecodeAgreesWithAddr2line(t *testing.T) {
 	}
 }
 
-// addr2line asks binutils where pc is in the section.
+// addr2line asks binutils where pc is in the section (of a relocatable
+// file; "" for an executable's address).
 func addr2line(t *testing.T, ko, section string, pc uint64) []Location {
 	t.Helper()
-	out, err := exec.Command("addr2line", "-i", "-f", "-e", ko, "-j", section, fmt.Sprintf("%#x", pc)).Output()
+	args := []string{"-i", "-f", "-e", ko}
+	if section != "" {
+		args = append(args, "-j", section)
+	}
+	out, err := exec.Command("addr2line", append(args, fmt.Sprintf("%#x", pc))...).Output()
 	if err != nil {
 		t.Fatalf("addr2line: %v", err)
 	}
