@@ -163,13 +163,19 @@ func TestDecodeAgreesWithAddr2line(t *testing.T) {
 // file; "" for an executable's address).
 func addr2line(t *testing.T, ko, section string, pc uint64) []Location {
 	t.Helper()
+	return addr2lineWith(t, "addr2line", ko, section, pc)
+}
+
+// addr2lineWith asks the addr2line given.
+func addr2lineWith(t *testing.T, a2l, ko, section string, pc uint64) []Location {
+	t.Helper()
 	args := []string{"-i", "-f", "-e", ko}
 	if section != "" {
 		args = append(args, "-j", section)
 	}
-	out, err := exec.Command("addr2line", append(args, fmt.Sprintf("%#x", pc))...).Output()
+	out, err := exec.Command(a2l, append(args, fmt.Sprintf("%#x", pc))...).Output()
 	if err != nil {
-		t.Fatalf("addr2line: %v", err)
+		t.Fatalf("%s: %v", a2l, err)
 	}
 	var locs []Location
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
