@@ -34,7 +34,7 @@ func (r *run) decodeCrash(ctx context.Context, res *verdict.Result) {
 		defer cancel()
 		start := time.Now()
 		frames, err := symbolize.Decode(ctx, r.debugObjects(), c.Trap, c.Stack)
-		r.opts.Log.Info("decoded the kernel report's stack", "frames", len(frames), "took", time.Since(start).Round(time.Millisecond))
+		r.opts.Log.Debug("decoded the kernel report's stack", "frames", len(frames), "took", time.Since(start).Round(time.Millisecond))
 		if err != nil {
 			r.opts.Log.Warn("the stack is decoded only in part", "err", err)
 		}
