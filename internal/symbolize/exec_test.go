@@ -61,7 +61,9 @@ func TestDecodeExecutable(t *testing.T) {
 	syms, _ := f.Symbols()
 	dups := 0
 	for _, s := range syms {
-		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || !strings.HasPrefix(s.Name, "k_") {
+		// main is in .text.startup, which the linker puts before .text:
+		// b.c's line table has a sequence above it first.
+		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || !strings.HasPrefix(s.Name, "k_") && s.Name != "main" {
 			continue
 		}
 		if s.Name == "k_dup" {
@@ -81,5 +83,38 @@ func TestDecodeExecutable(t *testing.T) {
 	}
 	if dups != 2 {
 		t.Errorf("the program has %d functions k_dup; want 2, one in each file", dups)
+	}
+}
+
+// .debug_aranges finds the same unit for each function as the units'
+// own ranges do.
+func TestAranges(t *testing.T) {
+	prog := buildExec(t)
+	o, err := openObject(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.units) == 0 {
+		t.Fatal("no .debug_aranges read")
+	}
+	for name, syms := range o.syms {
+		if !strings.HasPrefix(name, "k_") && name != "main" {
+			continue // the C runtime's, without debug info
+		}
+		for _, s := range syms {
+			off, ok := o.units.find(s.Value)
+			if !ok {
+				t.Errorf("%s (%#x) is in no unit's .debug_aranges", name, s.Value)
+				continue
+			}
+			got, err := seekUnit(o.d.Reader(), off)
+			want, err2 := o.d.Reader().SeekPC(s.Value)
+			if err != nil || err2 != nil || got.Offset != want.Offset {
+				t.Errorf("%s: the unit at %#x (%v); its ranges say %+v (%v)", name, off, err, want, err2)
+			}
+		}
+	}
+	if _, ok := o.units.find(1); ok {
+		t.Error("address 1 is in a unit")
 	}
 }

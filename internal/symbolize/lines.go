@@ -2,7 +2,9 @@ package symbolize
 
 import (
 	"debug/dwarf"
+	"errors"
 	"fmt"
+	"io"
 )
 
 // lines returns where pc is in the object's sources, innermost first: the
@@ -10,7 +12,7 @@ import (
 // caller at the line of its call, out to the function itself.
 func (o *object) lines(pc uint64) ([]Location, error) {
 	r := o.d.Reader()
-	cu, err := r.SeekPC(pc)
+	cu, err := o.unit(r, pc)
 	if err != nil {
 		return nil, fmt.Errorf("%#x: %w", pc, err)
 	}
@@ -22,8 +24,8 @@ func (o *object) lines(pc uint64) ([]Location, error) {
 	if err != nil || lr == nil {
 		return nil, fmt.Errorf("%#x: no line table: %v", pc, err)
 	}
-	var le dwarf.LineEntry
-	if err := lr.SeekPC(pc, &le); err != nil {
+	le, err := lineAt(lr, pc)
+	if err != nil {
 		return nil, fmt.Errorf("%#x: %w", pc, err)
 	}
 	files := lr.Files()
@@ -45,6 +47,40 @@ func (o *object) lines(pc uint64) ([]Location, error) {
 		locs = append(locs, Location{File: file, Line: line})
 	}
 	return locs, nil
+}
+
+// unit positions r at the children of the unit that holds pc, and
+// returns the unit: by .debug_aranges where there is one, else by the
+// units' ranges.
+func (o *object) unit(r *dwarf.Reader, pc uint64) (*dwarf.Entry, error) {
+	if off, ok := o.units.find(pc); ok {
+		if cu, err := seekUnit(r, off); err == nil {
+			return cu, nil
+		}
+	}
+	return r.SeekPC(pc)
+}
+
+// lineAt returns the line table's row for pc: the last row at or before
+// it in its sequence. debug/dwarf's LineReader.SeekPC gives up when the
+// table's first sequence starts after pc, and a kernel's tables are not
+// in address order (process.c's starts in .text.unlikely, far above the
+// rest of it).
+func lineAt(lr *dwarf.LineReader, pc uint64) (dwarf.LineEntry, error) {
+	var prev, e dwarf.LineEntry
+	have := false
+	for {
+		if err := lr.Next(&e); err != nil {
+			if errors.Is(err, io.EOF) {
+				return e, dwarf.ErrUnknownPC
+			}
+			return e, err
+		}
+		if have && !prev.EndSequence && prev.Address <= pc && pc < e.Address {
+			return prev, nil
+		}
+		prev, have = e, true
+	}
 }
 
 func fileName(f *dwarf.LineFile) string {

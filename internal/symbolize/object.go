@@ -16,6 +16,9 @@ type object struct {
 	d    *dwarf.Data
 	// syms are the defined functions by name, at their addresses.
 	syms map[string][]elf.Symbol
+	// units index the addresses of an executable's units (vmlinux's);
+	// nil for a relocatable file, whose .debug_aranges is not relocated.
+	units aranges
 }
 
 // errNoDebugInfo is an object without DWARF.
@@ -62,6 +65,12 @@ func newObject(path string, f *elf.File) (*object, error) {
 		return nil, fmt.Errorf("%s: symbols: %w", path, err)
 	}
 	o := &object{path: path, d: d, syms: map[string][]elf.Symbol{}}
+	if s := f.Section(".debug_aranges"); s != nil && f.Type != elf.ET_REL {
+		if b, err := s.Data(); err == nil {
+			// Without the index, units are found by their ranges.
+			o.units, _ = readAranges(b, f.ByteOrder)
+		}
+	}
 	for _, s := range syms {
 		if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Section != elf.SHN_UNDEF && s.Section < elf.SHN_LORESERVE {
 			o.syms[s.Name] = append(o.syms[s.Name], s)
@@ -134,7 +143,9 @@ func patchSymbols(f *elf.File, b []byte, symtab *elf.Section, bases []uint64) er
 
 // address is where the frame's function+offset is in the object: the
 // function's symbol, the one of the frame's size when the name is not
-// unique (static functions of vmlinux).
+// unique (static functions of vmlinux). Several copies of one size are
+// most often a header's static inline function, emitted out of line in
+// each file that uses it: the first is taken, their lines are the same.
 func (o *object) address(f Frame) (uint64, bool) {
 	cands := o.syms[f.Function]
 	for _, s := range cands {
