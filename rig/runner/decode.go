@@ -16,9 +16,10 @@ import (
 )
 
 // decodeTimeout bounds decoding a crash's stack. The .ko files take a
-// few milliseconds; a vmlinux with debug info is read whole: the debug
-// kernel's (126 MB) took 0.2-1.3 s for a 9-frame stack on a loaded
-// 2-core machine, with about 300 MB of memory at the peak.
+// few milliseconds (5 ms for a base kernel's report); a vmlinux with
+// debug info is read whole: the debug kernel's (126 MB) took 1.4-1.9 s
+// for a 13-frame report on a loaded 2-core machine, with about 300 MB of
+// memory at the peak.
 const decodeTimeout = 30 * time.Second
 
 // decodeCrash decodes the stack of the verdict's kernel report, if any,
