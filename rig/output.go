@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/mmaprig/mmaprig/internal/symbolize"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/report"
@@ -126,12 +127,29 @@ func printResult(w io.Writer, res result.Run, opts runner.Options) {
 	if res.Excerpt != "" {
 		fmt.Fprintf(w, "--- excerpt ---\n%s\n--- end of excerpt ---\n", res.Excerpt)
 	}
+	printDecoded(w, res.Crash)
 	if fileExists(res.ConsoleLog) {
 		fmt.Fprintf(w, "serial log: %s\n", res.ConsoleLog)
 	} else {
 		fmt.Fprintln(w, "serial log: none; the VM did not start")
 	}
 	fmt.Fprintf(w, "artifacts: %s\n", res.ArtifactDir)
+}
+
+// printDecoded prints a crash's decoded stack, a line for each function
+// inlined at a frame, innermost first, and where the guilty frame is.
+func printDecoded(w io.Writer, c *verdict.Crash) {
+	if c == nil || len(c.Decoded) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "--- decoded stack ---")
+	for _, l := range symbolize.Format(c.Decoded) {
+		fmt.Fprintf(w, " %s\n", l)
+	}
+	fmt.Fprintln(w, "--- end of decoded stack ---")
+	if c.File != "" {
+		fmt.Fprintf(w, "%s: %s:%d\n", c.Frame, c.File, c.Line)
+	}
 }
 
 // printCoverage prints a line per source file of the module's coverage.

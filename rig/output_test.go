@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmaprig/mmaprig/internal/symbolize"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
@@ -19,6 +20,11 @@ func TestPrintResult(t *testing.T) {
 		Output: []string{"0", "1"}, Cases: cases, ArtifactDir: "/art"}
 	crash := result.Run{Class: verdict.GuestCrash, Message: "the kernel reported BUG (during insmod)", Cause: "exit status 1",
 		Excerpt: "[ 1.0] BUG: x", ConsoleLog: "/nonexistent/console.log", ArtifactDir: "/art"}
+	decoded := crash
+	decoded.Crash = &verdict.Crash{Title: "BUG: x in m_mmap", Frame: "m_mmap", File: "drv/m.c", Line: 27, Decoded: []symbolize.Frame{
+		{Function: "m_mmap", Offset: 0xa, Size: 0x17, Module: "m", Reliable: true, Trap: true, Lines: []symbolize.Location{
+			{Function: "m_poke", File: "drv/m.c", Line: 17}, {Function: "m_mmap", File: "drv/m.c", Line: 27}}},
+		{Function: "mmap_region", Offset: 0x2ea, Size: 0x501, Reliable: true}}}
 	caseCrash := crash
 	caseCrash.Cases = []result.Case{
 		{Suite: "contract", Name: "reader_output", Result: "pass"},
@@ -47,6 +53,9 @@ func TestPrintResult(t *testing.T) {
 		{"crash", crash, []string{
 			"FAIL [guest-crash]: the kernel reported BUG (during insmod)\n  cause: exit status 1\n--- excerpt ---\n[ 1.0] BUG: x\n--- end of excerpt ---\n",
 			"serial log: none; the VM did not start\nartifacts: /art\n",
+		}},
+		{"decoded crash", decoded, []string{
+			"--- end of excerpt ---\n--- decoded stack ---\n m_poke drv/m.c:17 [inline]\n m_mmap+0xa/0x17 drv/m.c:27 [m]\n mmap_region+0x2ea/0x501\n--- end of decoded stack ---\nm_mmap: drv/m.c:27\nserial log:",
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -136,10 +136,11 @@ func TestCorpus(t *testing.T) {
 	}
 }
 
-// sameReport compares reports but for their header texts and stacks,
-// which the corpus files do not record (TestParseInterleaved checks one).
+// sameReport compares reports but for their header texts, stacks and
+// traps, which the corpus files do not record (TestParseInterleaved and
+// TestParseTrap check them).
 func sameReport(a, b Report) bool {
-	a.Stack, b.Stack, a.Text, b.Text = nil, nil, "", ""
+	a.Stack, b.Stack, a.Text, b.Text, a.Trap, b.Trap = nil, nil, "", "", "", ""
 	return reflect.DeepEqual(a, b)
 }
 

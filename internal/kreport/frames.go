@@ -227,6 +227,17 @@ func stackLines(body []string) []string {
 	return nil
 }
 
+// trapLine returns the first RIP:/pc: line of body that names a kernel
+// function, trimmed, or "".
+func trapLine(body []string) string {
+	for _, line := range body {
+		if ripFunc(line) != "" {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
+}
+
 // frame is a frame of a stack trace that the unwinder guessed.
 type frame struct {
 	name string

@@ -55,6 +55,11 @@ type Report struct {
 	// Stack is the report's first stack trace, a frame a line as the
 	// kernel printed it ("? mymap_mmap+0x1c/0x40 [mymap]").
 	Stack []string
+	// Trap is the report's first line that says where the CPU trapped,
+	// in the kernel: "RIP: 0010:mymap_mmap+0x1c/0x40 [mymap]", arm64's
+	// "pc : mymap_mmap+0x1c/0x40 [mymap]"; "" when it has none (KASAN's
+	// reports, lockdep's).
+	Trap string
 	// Start is the index in lines of the header line.
 	Start int
 }
@@ -83,6 +88,7 @@ func Parse(lines []string) (Report, bool) {
 				Frame:  frame,
 				Text:   m.text,
 				Stack:  stackLines(body),
+				Trap:   trapLine(body),
 				Start:  i,
 			}, true
 		}

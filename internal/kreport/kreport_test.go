@@ -1,6 +1,7 @@
 package kreport
 
 import (
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -251,10 +252,28 @@ func TestParseInterleaved(t *testing.T) {
 		Frame:  "broken_mmap",
 		Text:   "BUG: kernel NULL pointer dereference, address: 0000000000000000",
 		Stack:  []string{"mmap_region+0x1f/0x30"},
+		Trap:   "RIP: 0010:broken_mmap+0x5/0x10 [broken]",
 		Start:  2,
 	}
 	if !ok || !reflect.DeepEqual(rep, want) {
 		t.Errorf("Parse = %+v, %v; want %+v", rep, ok, want)
+	}
+}
+
+// A report's trap is its first RIP:/pc: line in the kernel: x86's
+// (printed again after the end marker), arm64's; a KASAN report of a bad access has none, its GPF has one.
+func TestParseTrap(t *testing.T) {
+	for file, want := range map[string]string{
+		"x86-null-mmap.txt":      "RIP: 0010:nullmmap_mmap+0x0/0x11 [nullmmap]",
+		"arm64-null-mmap.txt":    "pc : nullmmap_mmap+0x8/0x14 [nullmmap]",
+		"dbg-gpf-kasan-null.txt": "RIP: 0010:nullmmap_mmap+0x0/0x29 [nullmmap]",
+		"dbg-kasan-slab-oob.txt": "",
+	} {
+		f := readCorpus(t, filepath.Join("testdata", "reports", file))
+		rep, ok := Parse(f.console)
+		if !ok || rep.Trap != want {
+			t.Errorf("%s: trap %q (%v); want %q", file, rep.Trap, ok, want)
+		}
 	}
 }
 

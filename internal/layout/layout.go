@@ -28,6 +28,7 @@ const (
 	Dmesg         = "dmesg.txt"     // the kernel's records of the console
 	Kmsg          = "kmsg.txt"      // the records the guest forwarded from /dev/kmsg
 	KTAP          = "ktap.txt"      // the contract's and guest tests' KTAP
+	Report        = "report.txt"    // a kernel report and its decoded stack
 	RunSpec       = "run.json"      // the run's plan and work, as sent to the guest
 	KernelConfig  = "kernel.config" // the kernel's .config
 	KernelLog     = "kernel-build.log"

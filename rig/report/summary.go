@@ -159,9 +159,9 @@ func mdCrash(b *bytes.Buffer, r result.Run) {
 			fmt.Fprintf(b, "- **%s**: %s\n", mdCell.Replace(f.Label), mdCell.Replace(f.Value))
 		}
 		b.WriteByte('\n')
-		if len(r.Crash.Stack) > 0 {
+		if trace := r.Crash.Trace(); len(trace) > 0 {
 			b.WriteString("Call trace:\n\n")
-			fence(b, strings.Join(r.Crash.Stack, "\n"))
+			fence(b, strings.Join(trace, "\n"))
 		}
 	})
 }

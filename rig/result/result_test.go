@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmaprig/mmaprig/internal/symbolize"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -67,7 +68,10 @@ func sample() Document {
 	run := Run{Class: verdict.GuestCrash, ExitCode: 1, Title: "BUG: kernel NULL pointer dereference in mymap_mmap",
 		Step: "contract", Message: "the kernel reported ...", Cause: "exit status 1", Excerpt: "[ 1.0] BUG: ...",
 		Crash: &verdict.Crash{Kind: "BUG", Title: "BUG: kernel NULL pointer dereference in mymap_mmap", Frame: "mymap_mmap",
-			File: "mymap.c", Line: 12, Stack: []string{"mymap_mmap+0x1c/0x40 [mymap]"}, Panic: true},
+			File: "mymap.c", Line: 12, Stack: []string{"mymap_mmap+0x1c/0x40 [mymap]"}, Panic: true,
+			Trap: "RIP: 0010:mymap_mmap+0x1c/0x40 [mymap]", Decoded: []symbolize.Frame{{Raw: "mymap_mmap+0x1c/0x40 [mymap]",
+				Function: "mymap_mmap", Offset: 0x1c, Size: 0x40, Module: "mymap", Reliable: true, Trap: true,
+				Lines: []symbolize.Location{{Function: "mymap_poke", File: "mymap.c", Line: 8}, {Function: "mymap_mmap", File: "mymap.c", Line: 12}}}}},
 		Nonce: "abc", Kernel: "Debian package linux-source-6.1",
 		Origin: &Origin{Source: "Debian package linux-source-6.1", Release: "6.1.192", Key: "b87f752e87f2", Fragments: []string{"base"}, Built: true},
 		Arch:   "x86_64", Accel: "tcg", AccelReason: "no /dev/kvm",

@@ -290,6 +290,7 @@ func (r *run) driveGuest(ctx context.Context, spec verdict.Spec, rec *verdict.Re
 // line; a verdict other than a pass is the stage's error.
 func (r *run) postProcess(ctx context.Context, spec verdict.Spec, up *guestUp, res verdict.Result) (string, error) {
 	boot := r.res.BootToInit
+	r.decodeCrash(ctx, &res)
 	r.takeResult(res)
 	if up.mode == result.BootRestored {
 		// No hello from a restored guest: its init was up at once.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/kreport"
+	"github.com/mmaprig/mmaprig/internal/symbolize"
 	"github.com/mmaprig/mmaprig/internal/tail"
 	"github.com/mmaprig/mmaprig/internal/wire"
 )
@@ -100,8 +101,9 @@ type Result struct {
 
 // Crash is a kernel report the guest printed: what kind it is, its
 // title, the guilty function and the stack, as the kernel printed it.
-// File and Line are where the guilty function's code is, when the
-// report named it ("at file.c:12", a WARNING's).
+// File and Line are where the guilty function's code is: where the
+// report says ("at file.c:12", a WARNING's), or, after the runner
+// decoded the stack, the guilty frame's line.
 type Crash struct {
 	Kind  string   `json:"kind,omitempty"`
 	Title string   `json:"title"`
@@ -109,8 +111,22 @@ type Crash struct {
 	File  string   `json:"file,omitempty"`
 	Line  int      `json:"line,omitempty"`
 	Stack []string `json:"stack,omitempty"`
+	// Trap is the report's RIP:/pc: line, where the CPU trapped.
+	Trap string `json:"trap,omitempty"`
+	// Decoded is the stack decoded to source lines, the trap first: the
+	// runner fills it in from the debug info, after the verdict.
+	Decoded []symbolize.Frame `json:"decoded_stack,omitempty"`
 	// Panic is true when the kernel panicked.
 	Panic bool `json:"panic,omitempty"`
+}
+
+// Trace is the stack to show: decoded, a line for each function inlined
+// at a frame, when the runner decoded it; else as the kernel printed it.
+func (c *Crash) Trace() []string {
+	if len(c.Decoded) > 0 {
+		return symbolize.Format(c.Decoded)
+	}
+	return c.Stack
 }
 
 // Status is what the drivers need after each input.
@@ -659,7 +675,7 @@ var atFileRE = regexp.MustCompile(` at (\S+\.[chS]):(\d+) `)
 
 // newCrash records a parsed kernel report.
 func newCrash(rep kreport.Report) *Crash {
-	c := &Crash{Kind: rep.Kind, Title: rep.Title, Frame: rep.Frame, Stack: rep.Stack, Panic: rep.Panic}
+	c := &Crash{Kind: rep.Kind, Title: rep.Title, Frame: rep.Frame, Stack: rep.Stack, Trap: rep.Trap, Panic: rep.Panic}
 	if m := atFileRE.FindStringSubmatch(rep.Text); m != nil {
 		c.File = m[1]
 		c.Line, _ = strconv.Atoi(m[2])

@@ -9,7 +9,7 @@ static int *nullmmap_ptr;
 
 static int nullmmap_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	WRITE_ONCE(*nullmmap_ptr, 1);
+	WRITE_ONCE(*nullmmap_ptr, 1); /* mmaprig: faults */
 	return -EIO;
 }
 
