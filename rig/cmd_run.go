@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mmaprig/mmaprig/rig/annotate"
 	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
@@ -65,6 +66,7 @@ func runRun(ctx context.Context, e env) int {
 		return verdict.ExitSetup
 	}
 	printResult(e.stdout, res, e.opts)
+	annotations(ctx, e.stdout, e.opts, func(o annotate.Options) []annotate.Command { return annotate.Run(res, o) })
 	return res.Class.ExitCode()
 }
 

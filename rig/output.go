@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/annotate"
 	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/report"
 	"github.com/mmaprig/mmaprig/rig/result"
@@ -197,4 +202,42 @@ func isAre(n int) string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// annotations prints GitHub Actions workflow commands for what the run
+// found (rig/annotate), when the rig runs in GitHub Actions: GitHub
+// shows each on the pull request's diff, at its line. Anywhere else it
+// prints nothing.
+func annotations(ctx context.Context, w io.Writer, opts runner.Options, render func(annotate.Options) []annotate.Command) {
+	if os.Getenv("GITHUB_ACTIONS") != "true" {
+		return
+	}
+	// The run's deadline may have passed: the annotations say why.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	o := annotate.Options{Root: repoRoot(ctx, opts.ModuleDir), Module: filepath.Base(opts.ModuleDir)}
+	annotate.Write(w, render(o))
+}
+
+// repoRoot is the repository that annotations name files relative to:
+// $GITHUB_WORKSPACE, else the git work tree the module directory is in,
+// else none (paths as they are). The work tree's top is found as the
+// module directory less its path in the tree (git's prefix), so that it
+// is spelt as the module directory is, symbolic links and all, as the
+// result's paths are.
+func repoRoot(ctx context.Context, dir string) string {
+	if ws := os.Getenv("GITHUB_WORKSPACE"); ws != "" {
+		return ws
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--show-prefix").Output()
+	if err != nil {
+		return ""
+	}
+	root := dir
+	for _, part := range strings.Split(strings.Trim(strings.TrimSpace(string(out)), "/"), "/") {
+		if part != "" {
+			root = filepath.Dir(root)
+		}
+	}
+	return root
 }
