@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/annotate"
 	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
@@ -99,6 +104,52 @@ func TestPassSummary(t *testing.T) {
 	} {
 		if got := passSummary(result.Run{Class: verdict.Pass, Cases: tc.cases}, tc.opts); got != tc.want {
 			t.Errorf("%s: %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// Annotations name files relative to $GITHUB_WORKSPACE, else to the git
+// work tree of the module directory, spelt as the module directory is;
+// outside both, paths stay as they are. They are printed only when
+// GITHUB_ACTIONS is "true".
+func TestAnnotationsPrinted(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	repo := t.TempDir()
+	mod := filepath.Join(repo, "drivers", "mymap")
+	os.MkdirAll(mod, 0o755)
+	if out, err := exec.Command("git", "init", "-q", repo).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v: %s", err, out)
+	}
+	notRepo := t.TempDir()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		ws, dir, want string
+	}{
+		{"", mod, repo},
+		{"/ws", mod, "/ws"},
+		{"", notRepo, ""},
+	} {
+		t.Setenv("GITHUB_WORKSPACE", tc.ws)
+		if got := repoRoot(ctx, tc.dir); got != tc.want {
+			t.Errorf("repoRoot(%s) with GITHUB_WORKSPACE=%q = %q, want %q", tc.dir, tc.ws, got, tc.want)
+		}
+	}
+	t.Setenv("GITHUB_WORKSPACE", "")
+	res := result.Run{Class: verdict.ModuleBuild, Module: "mymap", Build: []result.Diagnostic{
+		{Severity: "error", Tool: "compiler", File: filepath.Join(mod, "mymap.c"), Line: 7, Column: 2, Message: "x"}}}
+	render := func(o annotate.Options) []annotate.Command { return annotate.Run(res, o) }
+	for _, tc := range []struct{ env, want string }{
+		{"true", "::error file=drivers/mymap/mymap.c,line=7,col=2,title=mymap%3A compile error::x\n"},
+		{"", ""},
+		{"false", ""},
+	} {
+		t.Setenv("GITHUB_ACTIONS", tc.env)
+		var b strings.Builder
+		annotations(ctx, &b, runner.Options{ModuleDir: mod}, render)
+		if b.String() != tc.want {
+			t.Errorf("GITHUB_ACTIONS=%q printed %q, want %q", tc.env, b.String(), tc.want)
 		}
 	}
 }
