@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/mmaprig/mmaprig/kernel"
-	"github.com/mmaprig/mmaprig/rig/annotate"
 	"github.com/mmaprig/mmaprig/rig/report"
 	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
@@ -49,7 +48,7 @@ func runMatrix(ctx context.Context, e env) int {
 			code = max(code, c.Result.ExitCode)
 		}
 	}
-	annotations(ctx, e.stdout, e.opts, func(o annotate.Options) []annotate.Command { return annotate.Cells(results, o) })
+	annotations(ctx, e.stdout, e.opts, results, true)
 	if err := e.cfg.outputs().write(results, e.stderr); err != nil {
 		fmt.Fprintf(e.stderr, "rig: %v\n", err)
 		return verdict.ExitSetup

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mmaprig/mmaprig/rig/annotate"
 	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
@@ -66,7 +65,7 @@ func runRun(ctx context.Context, e env) int {
 		return verdict.ExitSetup
 	}
 	printResult(e.stdout, res, e.opts)
-	annotations(ctx, e.stdout, e.opts, func(o annotate.Options) []annotate.Command { return annotate.Run(res, o) })
+	annotations(ctx, e.stdout, e.opts, []result.Cell{{Result: res}}, false)
 	return res.Class.ExitCode()
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -204,19 +205,43 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// annotations prints GitHub Actions workflow commands for what the run
-// found (rig/annotate), when the rig runs in GitHub Actions: GitHub
+// annotations prints GitHub Actions workflow commands for what the
+// cells found (rig/annotate), when the rig runs in GitHub Actions: GitHub
 // shows each on the pull request's diff, at its line. Anywhere else it
-// prints nothing.
-func annotations(ctx context.Context, w io.Writer, opts runner.Options, render func(annotate.Options) []annotate.Command) {
-	if os.Getenv("GITHUB_ACTIONS") != "true" {
+// prints nothing. A matrix's commands are titled with their cells.
+func annotations(ctx context.Context, w io.Writer, opts runner.Options, cells []result.Cell, matrix bool) {
+	if os.Getenv("GITHUB_ACTIONS") != "true" || len(cells) == 0 {
 		return
 	}
 	// The run's deadline may have passed: the annotations say why.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	o := annotate.Options{Root: repoRoot(ctx, opts.ModuleDir), Module: filepath.Base(opts.ModuleDir)}
-	annotate.Write(w, render(o))
+	cells = absCrashFiles(cells)
+	if matrix {
+		annotate.Write(w, annotate.Cells(cells, o))
+	} else {
+		annotate.Write(w, annotate.Run(cells[0].Result, o))
+	}
+}
+
+// absCrashFiles makes a crash's file absolute when it names a file
+// relative to the working directory, as the terminal names the author's
+// files; a relative name that is no such file (a kernel report's
+// "mm/memory.c") stays as it is. The cells are copies.
+func absCrashFiles(cells []result.Cell) []result.Cell {
+	out := slices.Clone(cells)
+	for i, c := range out {
+		cr := c.Result.Crash
+		if cr == nil || cr.File == "" || filepath.IsAbs(cr.File) {
+			continue
+		}
+		if abs, err := filepath.Abs(cr.File); err == nil && fileExists(abs) {
+			cp := *cr
+			cp.File, out[i].Result.Crash = abs, &cp
+		}
+	}
+	return out
 }
 
 // repoRoot is the repository that annotations name files relative to:

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
-	"github.com/mmaprig/mmaprig/rig/annotate"
 	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/runner"
 	"github.com/mmaprig/mmaprig/rig/verdict"
@@ -137,19 +136,38 @@ func TestAnnotationsPrinted(t *testing.T) {
 		}
 	}
 	t.Setenv("GITHUB_WORKSPACE", "")
-	res := result.Run{Class: verdict.ModuleBuild, Module: "mymap", Build: []result.Diagnostic{
+	build := result.Run{Class: verdict.ModuleBuild, Module: "mymap", Build: []result.Diagnostic{
 		{Severity: "error", Tool: "compiler", File: filepath.Join(mod, "mymap.c"), Line: 7, Column: 2, Message: "x"}}}
-	render := func(o annotate.Options) []annotate.Command { return annotate.Run(res, o) }
-	for _, tc := range []struct{ env, want string }{
-		{"true", "::error file=drivers/mymap/mymap.c,line=7,col=2,title=mymap%3A compile error::x\n"},
-		{"", ""},
-		{"false", ""},
+	// A crash's file relative to the working directory, as the terminal
+	// shows the author's files, is the file there; the kernel's is not.
+	wd, _ := os.Getwd()
+	os.WriteFile(filepath.Join(mod, "mymap.c"), nil, 0o644)
+	relMod, _ := filepath.Rel(wd, filepath.Join(mod, "mymap.c"))
+	crash := result.Run{Class: verdict.GuestCrash, Module: "mymap", Message: "m",
+		Crash: &verdict.Crash{Title: "BUG: x in mymap_mmap", File: relMod, Line: 9}}
+	kernelCrash := result.Run{Class: verdict.GuestCrash, Module: "mymap", Message: "m",
+		Crash: &verdict.Crash{Title: "WARNING in f", File: "mm/memory.c", Line: 9}}
+	for _, tc := range []struct {
+		env    string
+		res    result.Run
+		matrix bool
+		want   string
+	}{
+		{"true", build, false, "::error file=drivers/mymap/mymap.c,line=7,col=2,title=mymap%3A compile error::x\n"},
+		{"true", build, true, "::error file=drivers/mymap/mymap.c,line=7,col=2,title=6.1%3A mymap%3A compile error::x\n"},
+		{"true", crash, false, "::error file=drivers/mymap/mymap.c,line=9,title=BUG%3A x in mymap_mmap::m\n"},
+		{"true", kernelCrash, false, "::error title=WARNING in f::mm/memory.c:9: m\n"},
+		{"", build, false, ""},
+		{"false", build, false, ""},
 	} {
 		t.Setenv("GITHUB_ACTIONS", tc.env)
 		var b strings.Builder
-		annotations(ctx, &b, runner.Options{ModuleDir: mod}, render)
+		annotations(ctx, &b, runner.Options{ModuleDir: mod}, []result.Cell{{Name: "6.1", Result: tc.res}}, tc.matrix)
 		if b.String() != tc.want {
 			t.Errorf("GITHUB_ACTIONS=%q printed %q, want %q", tc.env, b.String(), tc.want)
 		}
+	}
+	if crash.Crash.File != relMod {
+		t.Errorf("the caller's crash was changed: file %s", crash.Crash.File)
 	}
 }
