@@ -74,6 +74,24 @@ func failingGoTest(t *testing.T, ws string) (string, int) {
 	return filepath.Join(dir, "fails"), sourceLine(t, filepath.Join(dir, "fails", "fails_test.go"), "\tt.Errorf(\"the page holds %d, want 0\", 1)")
 }
 
+// oneError is a module with one compile error, and nothing that follows
+// from it (testdata/modules/nobuild's error also ends its function
+// without a return, a second error).
+var oneError = map[string]string{
+	"Kbuild": "obj-m := oneerr.o\n",
+	"oneerr.c": `#include <linux/module.h>
+
+static int __init oneerr_init(void)
+{
+	oneerr_no_such_variable = 1;
+	return 0;
+}
+
+module_init(oneerr_init);
+MODULE_LICENSE("GPL");
+`,
+}
+
 // A compile error, a W=1 warning, a failing Go guest test and a crash in
 // the module's mmap each give one workflow command, of the right kind, on
 // the right file relative to the workspace and at the right line.
@@ -85,18 +103,20 @@ func TestAnnotations(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, fixture string
-		class         verdict.Class
+		// files, when set, are the module's, instead of the fixture's.
+		files map[string]string
+		class verdict.Class
 		// kind and file of the one command, and the source line it
 		// must be at (in file, relative to the workspace).
 		kind, file, at string
 		goTest         bool
 		args           []string
 	}{
-		{"compile error", "nobuild", verdict.ModuleBuild, "error", "drv/nobuild.c", "\treturn this_symbol_does_not_exist;", false, nil},
-		{"W=1 warning", "onewarn", verdict.Pass, "warning", "drv/onewarn.c",
+		{"compile error", "", oneError, verdict.ModuleBuild, "error", "drv/oneerr.c", "\toneerr_no_such_variable = 1;", false, nil},
+		{"W=1 warning", "onewarn", nil, verdict.Pass, "warning", "drv/onewarn.c",
 			"loff_t onewarn_llseek(struct file *file, loff_t offset, int whence)", false, nil},
-		{"failing Go guest test", "", verdict.Contract, "error", "tests/fails/fails_test.go", "", true, []string{"-checks", "none"}},
-		{"crash in the module", "nullmmap", verdict.GuestCrash, "error", "drv/nullmmap.c", "\tWRITE_ONCE(*nullmmap_ptr, 1);", false,
+		{"failing Go guest test", "", nil, verdict.Contract, "error", "tests/fails/fails_test.go", "", true, []string{"-checks", "none"}},
+		{"crash in the module", "nullmmap", nil, verdict.GuestCrash, "error", "drv/nullmmap.c", "\tWRITE_ONCE(*nullmmap_ptr, 1);", false,
 			[]string{"-checks", "reader"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,6 +125,13 @@ func TestAnnotations(t *testing.T) {
 				src = fixture(tc.fixture)
 			}
 			ws := workspace(t, src)
+			if tc.files != nil {
+				os.RemoveAll(filepath.Join(ws, "drv"))
+				os.Mkdir(filepath.Join(ws, "drv"), 0o755)
+				for name, text := range tc.files {
+					os.WriteFile(filepath.Join(ws, "drv", name), []byte(text), 0o644)
+				}
+			}
 			args := append([]string{"-module", filepath.Join(ws, "drv")}, tc.args...)
 			var line int
 			if tc.goTest {
