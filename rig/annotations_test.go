@@ -92,6 +92,22 @@ MODULE_LICENSE("GPL");
 `,
 }
 
+// lineWith is the number of the first line of the file that holds s.
+func lineWith(t *testing.T, path, s string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, s) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%s has no line with %q", path, s)
+	return 0
+}
+
 // A compile error, a W=1 warning, a failing Go guest test and a crash in
 // the module's mmap each give one workflow command, of the right kind, on
 // the right file relative to the workspace and at the right line.
@@ -112,11 +128,11 @@ func TestAnnotations(t *testing.T) {
 		goTest         bool
 		args           []string
 	}{
-		{"compile error", "", oneError, verdict.ModuleBuild, "error", "drv/oneerr.c", "\toneerr_no_such_variable = 1;", false, nil},
+		{"compile error", "", oneError, verdict.ModuleBuild, "error", "drv/oneerr.c", "oneerr_no_such_variable = 1;", false, nil},
 		{"W=1 warning", "onewarn", nil, verdict.Pass, "warning", "drv/onewarn.c",
 			"loff_t onewarn_llseek(struct file *file, loff_t offset, int whence)", false, nil},
 		{"failing Go guest test", "", nil, verdict.Contract, "error", "tests/fails/fails_test.go", "", true, []string{"-checks", "none"}},
-		{"crash in the module", "nullmmap", nil, verdict.GuestCrash, "error", "drv/nullmmap.c", "\tWRITE_ONCE(*nullmmap_ptr, 1);", false,
+		{"crash in the module", "nullmmap", nil, verdict.GuestCrash, "error", "drv/nullmmap.c", "WRITE_ONCE(*nullmmap_ptr, 1);", false,
 			[]string{"-checks", "reader"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,7 +155,7 @@ func TestAnnotations(t *testing.T) {
 				pkg, line = failingGoTest(t, ws)
 				args = append(args, "-guest-test", pkg)
 			} else {
-				line = sourceLine(t, filepath.Join(ws, tc.file), tc.at)
+				line = lineWith(t, filepath.Join(ws, tc.file), tc.at)
 			}
 			r := runRigEnv(t, []string{"GITHUB_ACTIONS=true", "GITHUB_WORKSPACE=" + ws}, args...)
 			wantVerdict(t, r, tc.class, "")
