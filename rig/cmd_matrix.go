@@ -48,6 +48,7 @@ func runMatrix(ctx context.Context, e env) int {
 			code = max(code, c.Result.ExitCode)
 		}
 	}
+	annotations(ctx, e.stdout, e.opts, results, true)
 	if err := e.cfg.outputs().write(results, e.stderr); err != nil {
 		fmt.Fprintf(e.stderr, "rig: %v\n", err)
 		return verdict.ExitSetup

@@ -65,6 +65,7 @@ func runRun(ctx context.Context, e env) int {
 		return verdict.ExitSetup
 	}
 	printResult(e.stdout, res, e.opts)
+	annotations(ctx, e.stdout, e.opts, []result.Cell{{Result: res}}, false)
 	return res.Class.ExitCode()
 }
 

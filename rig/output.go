@@ -1,13 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/mmaprig/mmaprig/internal/symbolize"
 	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/annotate"
 	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/report"
 	"github.com/mmaprig/mmaprig/rig/result"
@@ -215,4 +221,66 @@ func isAre(n int) string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// annotations prints GitHub Actions workflow commands for what the
+// cells found (rig/annotate), when the rig runs in GitHub Actions: GitHub
+// shows each on the pull request's diff, at its line. Anywhere else it
+// prints nothing. A matrix's commands are titled with their cells.
+func annotations(ctx context.Context, w io.Writer, opts runner.Options, cells []result.Cell, matrix bool) {
+	if os.Getenv("GITHUB_ACTIONS") != "true" || len(cells) == 0 {
+		return
+	}
+	// The run's deadline may have passed: the annotations say why.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	o := annotate.Options{Root: repoRoot(ctx, opts.ModuleDir), Module: filepath.Base(opts.ModuleDir)}
+	cells = absCrashFiles(cells)
+	if matrix {
+		annotate.Write(w, annotate.Cells(cells, o))
+	} else {
+		annotate.Write(w, annotate.Run(cells[0].Result, o))
+	}
+}
+
+// absCrashFiles makes a crash's file absolute when it names a file
+// relative to the working directory, as the terminal names the author's
+// files; a relative name that is no such file (a kernel report's
+// "mm/memory.c") stays as it is. The cells are copies.
+func absCrashFiles(cells []result.Cell) []result.Cell {
+	out := slices.Clone(cells)
+	for i, c := range out {
+		cr := c.Result.Crash
+		if cr == nil || cr.File == "" || filepath.IsAbs(cr.File) {
+			continue
+		}
+		if abs, err := filepath.Abs(cr.File); err == nil && fileExists(abs) {
+			cp := *cr
+			cp.File, out[i].Result.Crash = abs, &cp
+		}
+	}
+	return out
+}
+
+// repoRoot is the repository that annotations name files relative to:
+// $GITHUB_WORKSPACE, else the git work tree the module directory is in,
+// else none (paths as they are). The work tree's top is found as the
+// module directory less its path in the tree (git's prefix), so that it
+// is spelt as the module directory is, symbolic links and all, as the
+// result's paths are.
+func repoRoot(ctx context.Context, dir string) string {
+	if ws := os.Getenv("GITHUB_WORKSPACE"); ws != "" {
+		return ws
+	}
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--show-prefix").Output()
+	if err != nil {
+		return ""
+	}
+	root := dir
+	for _, part := range strings.Split(strings.Trim(strings.TrimSpace(string(out)), "/"), "/") {
+		if part != "" {
+			root = filepath.Dir(root)
+		}
+	}
+	return root
 }

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +113,70 @@ func TestPassSummary(t *testing.T) {
 		if got := passSummary(result.Run{Class: verdict.Pass, Cases: tc.cases}, tc.opts); got != tc.want {
 			t.Errorf("%s: %q\nwant %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// Annotations name files relative to $GITHUB_WORKSPACE, else to the git
+// work tree of the module directory, spelt as the module directory is;
+// outside both, paths stay as they are. They are printed only when
+// GITHUB_ACTIONS is "true".
+func TestAnnotationsPrinted(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	repo := t.TempDir()
+	mod := filepath.Join(repo, "drivers", "mymap")
+	os.MkdirAll(mod, 0o755)
+	if out, err := exec.Command("git", "init", "-q", repo).CombinedOutput(); err != nil {
+		t.Fatalf("git init: %v: %s", err, out)
+	}
+	notRepo := t.TempDir()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		ws, dir, want string
+	}{
+		{"", mod, repo},
+		{"/ws", mod, "/ws"},
+		{"", notRepo, ""},
+	} {
+		t.Setenv("GITHUB_WORKSPACE", tc.ws)
+		if got := repoRoot(ctx, tc.dir); got != tc.want {
+			t.Errorf("repoRoot(%s) with GITHUB_WORKSPACE=%q = %q, want %q", tc.dir, tc.ws, got, tc.want)
+		}
+	}
+	t.Setenv("GITHUB_WORKSPACE", "")
+	build := result.Run{Class: verdict.ModuleBuild, Module: "mymap", Build: []result.Diagnostic{
+		{Severity: "error", Tool: "compiler", File: filepath.Join(mod, "mymap.c"), Line: 7, Column: 2, Message: "x"}}}
+	// A crash's file relative to the working directory, as the terminal
+	// shows the author's files, is the file there; the kernel's is not.
+	wd, _ := os.Getwd()
+	os.WriteFile(filepath.Join(mod, "mymap.c"), nil, 0o644)
+	relMod, _ := filepath.Rel(wd, filepath.Join(mod, "mymap.c"))
+	crash := result.Run{Class: verdict.GuestCrash, Module: "mymap", Message: "m",
+		Crash: &verdict.Crash{Title: "BUG: x in mymap_mmap", File: relMod, Line: 9}}
+	kernelCrash := result.Run{Class: verdict.GuestCrash, Module: "mymap", Message: "m",
+		Crash: &verdict.Crash{Title: "WARNING in f", File: "mm/memory.c", Line: 9}}
+	for _, tc := range []struct {
+		env    string
+		res    result.Run
+		matrix bool
+		want   string
+	}{
+		{"true", build, false, "::error file=drivers/mymap/mymap.c,line=7,col=2,title=mymap%3A compile error::x\n"},
+		{"true", build, true, "::error file=drivers/mymap/mymap.c,line=7,col=2,title=6.1%3A mymap%3A compile error::x\n"},
+		{"true", crash, false, "::error file=drivers/mymap/mymap.c,line=9,title=BUG%3A x in mymap_mmap::m\n"},
+		{"true", kernelCrash, false, "::error title=WARNING in f::mm/memory.c:9: m\n"},
+		{"", build, false, ""},
+		{"false", build, false, ""},
+	} {
+		t.Setenv("GITHUB_ACTIONS", tc.env)
+		var b strings.Builder
+		annotations(ctx, &b, runner.Options{ModuleDir: mod}, []result.Cell{{Name: "6.1", Result: tc.res}}, tc.matrix)
+		if b.String() != tc.want {
+			t.Errorf("GITHUB_ACTIONS=%q printed %q, want %q", tc.env, b.String(), tc.want)
+		}
+	}
+	if crash.Crash.File != relMod {
+		t.Errorf("the caller's crash was changed: file %s", crash.Crash.File)
 	}
 }

@@ -101,6 +101,13 @@ type Run struct {
 	Excerpt string `json:"excerpt,omitempty"`
 	// Crash is the kernel's report, for a guest crash.
 	Crash *verdict.Crash `json:"crash,omitempty"`
+	// Build are the module build's located errors and warnings (the
+	// compiler's and modpost's), the files by their absolute paths: what
+	// a CI annotation puts on the diff.
+	Build []Diagnostic `json:"build_diagnostics,omitempty"`
+	// Module names the module under test (its .ko without the suffix);
+	// empty when the build made none.
+	Module string `json:"module,omitempty"`
 	// Nonce is the run's nonce, which every guest event carried.
 	Nonce string `json:"nonce,omitempty"`
 	// Kernel names where the kernel came from; Origin says which one.
@@ -201,7 +208,26 @@ type Case struct {
 	Reason      string   `json:"reason,omitempty"`
 	Why         string   `json:"why,omitempty"`
 	Diagnostics []string `json:"diagnostics,omitempty"`
-	Time        Seconds  `json:"seconds"`
+	// File and Line are where a failed case failed, when its output
+	// says (a Go test's "x_test.go:12: ..."): the file in the author's
+	// tree, by its absolute path.
+	File string  `json:"file,omitempty"`
+	Line int     `json:"line,omitempty"`
+	Time Seconds `json:"seconds"`
+}
+
+// Diagnostic is a located message of the module's build.
+type Diagnostic struct {
+	// Severity is "error" or "warning".
+	Severity string `json:"severity"`
+	// Tool is "compiler", or the kbuild tool that said it ("modpost").
+	Tool string `json:"tool"`
+	// File is an absolute path, empty when the message names none; Line
+	// and Column are 0 when it names none.
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Message string `json:"message"`
 }
 
 // NewCase records a case the guest reported.

@@ -72,7 +72,8 @@ func sample() Document {
 			Trap: "RIP: 0010:mymap_mmap+0x1c/0x40 [mymap]", Decoded: []symbolize.Frame{{Raw: "mymap_mmap+0x1c/0x40 [mymap]",
 				Function: "mymap_mmap", Offset: 0x1c, Size: 0x40, Module: "mymap", Reliable: true, Trap: true,
 				Lines: []symbolize.Location{{Function: "mymap_poke", File: "mymap.c", Line: 8}, {Function: "mymap_mmap", File: "mymap.c", Line: 12}}}}},
-		Nonce: "abc", Kernel: "Debian package linux-source-6.1",
+		Build:  []Diagnostic{{Severity: "warning", Tool: "compiler", File: "/m/mymap.c", Line: 3, Column: 1, Message: "x"}},
+		Module: "mymap", Nonce: "abc", Kernel: "Debian package linux-source-6.1",
 		Origin: &Origin{Source: "Debian package linux-source-6.1", Release: "6.1.192", Key: "b87f752e87f2", Fragments: []string{"base"}, Built: true},
 		Arch:   "x86_64", Accel: "tcg", AccelReason: "no /dev/kvm",
 		Boot: &Boot{Mode: BootCold, Took: Seconds(120 * time.Millisecond), Saved: true, SaveError: "disk full",
@@ -87,6 +88,7 @@ func sample() Document {
 	run.Coverage.Files[0].Summarize()
 	run.Cases[1] = NewCase(wire.Case{Suite: wire.CmdContract, Name: "refuses_bad_maps", Result: wire.Fail,
 		Reason: "2 pages mapped", Diagnostics: []string{"mmap(2 pages) = 0x7f00, want EINVAL"}, Time: 30 * time.Millisecond})
+	run.Cases[1].File, run.Cases[1].Line = "/m/guesttest/m_test.go", 12
 	return NewDocument([]Cell{NewCell("6.1", verdict.Pass, run, 3*time.Second),
 		SkippedCell("6.1-kernelorg", verdict.Pass, "needs the internet")})
 }

@@ -365,7 +365,7 @@ func (r *run) takeResult(res verdict.Result) {
 	}
 	r.res.Cases, r.res.SkippedCount = nil, 0
 	for _, c := range res.Cases {
-		r.res.Cases = append(r.res.Cases, result.NewCase(c))
+		r.res.Cases = append(r.res.Cases, r.locate(result.NewCase(c)))
 		if c.Result == wire.Skip {
 			r.res.SkippedCount++
 		}

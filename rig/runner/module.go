@@ -58,6 +58,7 @@ func (r *run) module(ctx context.Context, _ *progress.Stage) (string, bool, erro
 		return "", hit, fail(verdict.ModuleBuild, err, "the modules cannot be loaded in any order")
 	}
 	r.ko, r.moduleBuild = r.kos[len(r.kos)-1], filepath.Join(dir, spec.Rel())
+	r.res.Module = strings.TrimSuffix(filepath.Base(r.ko), ".ko")
 	var names []string
 	for _, ko := range r.kos {
 		names = append(names, filepath.Base(ko))
@@ -130,7 +131,7 @@ func (r *run) buildModule(spec kernel.ModuleSpec, shown string) cache.BuildFunc 
 			}
 			return &Error{Class: verdict.ModuleBuild, Title: "the module did not compile",
 				Msg:     fmt.Sprintf("the module did not compile: %s (the whole log: %s)", first, logPath),
-				Excerpt: strings.Join(errs, "\n"), Err: be.Err}
+				Excerpt: strings.Join(errs, "\n"), Build: buildDiagnostics(be.Errors, r.opts.ModuleDir), Err: be.Err}
 		case errors.As(err, &none):
 			return &Error{Class: verdict.ModuleBuild, Title: "built 0 modules",
 				Msg: fmt.Sprintf("%s (the whole log: %s)", none.Error(), logPath)}

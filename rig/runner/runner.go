@@ -307,6 +307,7 @@ func (r *run) finish(ctx context.Context, err error) {
 			e = classifyCtx(ctx, err)
 		}
 		r.res.Class, r.res.Message, r.res.Excerpt = e.Class, e.Msg, e.Excerpt
+		r.res.Build = append(r.res.Build, e.Build...)
 		if e.Err != nil {
 			r.res.Cause = e.Err.Error()
 		}
@@ -476,7 +477,9 @@ func (r *run) printWarnings(dir, shown string) int {
 		return 0
 	}
 	n := 0
-	lines := inDir(shown, strings.Split(strings.TrimSpace(string(w)), "\n"))
+	raw := strings.Split(strings.TrimSpace(string(w)), "\n")
+	r.res.Build = append(r.res.Build, buildDiagnostics(raw, r.opts.ModuleDir)...)
+	lines := inDir(shown, raw)
 	r.warnings = map[string][]string{"module": lines}
 	for _, l := range lines {
 		r.opts.Printer.Printf("    %s", l)
@@ -485,6 +488,16 @@ func (r *run) printWarnings(dir, shown string) int {
 		}
 	}
 	return n
+}
+
+// buildDiagnostics are the located messages among a module build's
+// lines, which name the author's files relative to dir.
+func buildDiagnostics(lines []string, dir string) []result.Diagnostic {
+	var out []result.Diagnostic
+	for _, d := range kernel.Diagnostics(lines, dir) {
+		out = append(out, result.Diagnostic{Severity: d.Severity, Tool: d.Tool, File: d.File, Line: d.Line, Column: d.Col, Message: d.Message})
+	}
+	return out
 }
 
 // displayDir is how diagnostics name the module directory: relative to the

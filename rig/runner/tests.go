@@ -13,6 +13,7 @@ import (
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/guesttest"
 	"github.com/mmaprig/mmaprig/rig/progress"
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
@@ -140,3 +141,20 @@ func (t builtTest) check() verdict.Check {
 
 // suite names the test's cases.
 func (t builtTest) suite() string { return strings.TrimSuffix(t.Name, ".test") }
+
+// locate puts a failed case of a Go guest test on the file and line its
+// output names, in the test's package directory.
+func (r *run) locate(c result.Case) result.Case {
+	if c.Result != string(wire.Fail) {
+		return c
+	}
+	for _, t := range r.tests {
+		if t.Kind != guesttest.GoTest || t.suite() != c.Suite {
+			continue
+		}
+		if file, line := verdict.GoFailureAt(c.Diagnostics); file != "" {
+			c.File, c.Line = filepath.Join(t.Dir, file), line
+		}
+	}
+	return c
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
@@ -16,7 +17,10 @@ type Error struct {
 	Msg string
 	// Excerpt is the console or build log around the failure.
 	Excerpt string
-	Err     error
+	// Build are the build's located errors, for a module that did not
+	// build.
+	Build []result.Diagnostic
+	Err   error
 }
 
 func (e *Error) Error() string {

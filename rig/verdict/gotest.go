@@ -2,7 +2,9 @@ package verdict
 
 import (
 	"fmt"
+	"path"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/jstemmer/go-junit-report/v2/gtr"
@@ -171,4 +173,23 @@ func (p goPanic) summary() string {
 		s += " at " + p.at
 	}
 	return s
+}
+
+// goLineRE matches where a failed Go test's output locates the failure:
+// a t.Error's or t.Fatal's line ("x_test.go:12: message", which testing
+// names by the file's base name) or the "at" line of a panic in the test
+// ("at example.com/x/x_test.go:12").
+var goLineRE = regexp.MustCompile(`^(?:at )?(\S+\.go):(\d+)(?::|$)`)
+
+// GoFailureAt is where a failed Go test's diagnostics (a Case's) locate
+// the failure first: the file's base name, and the line; "" and 0 when
+// they do not.
+func GoFailureAt(diagnostics []string) (string, int) {
+	for _, d := range diagnostics {
+		if m := goLineRE.FindStringSubmatch(d); m != nil {
+			n, _ := strconv.Atoi(m[2])
+			return path.Base(m[1]), n
+		}
+	}
+	return "", 0
 }

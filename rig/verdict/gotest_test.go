@@ -115,3 +115,23 @@ func TestParseGoPanic(t *testing.T) {
 		t.Errorf("no panic: %+v", p)
 	}
 }
+
+// A failed Go test's output locates the failure at its first t.Error or
+// t.Fatal, or at the panic's line in the test; other output does not.
+func TestGoFailureAt(t *testing.T) {
+	for _, tc := range []struct {
+		diags []string
+		file  string
+		line  int
+	}{
+		{[]string{"pages_test.go:63: page 0 byte 0 = 1, want 0", "pages_test.go:70: again"}, "pages_test.go", 63},
+		{[]string{"=== RUN x", "x_test.go:9: got\nmore"}, "x_test.go", 9},
+		{[]string{"panic: assignment to entry in nil map", "at example.com/gtx/x_test.go:12"}, "x_test.go", 12},
+		{[]string{"it failed", "see main.go"}, "", 0},
+		{nil, "", 0},
+	} {
+		if file, line := GoFailureAt(tc.diags); file != tc.file || line != tc.line {
+			t.Errorf("GoFailureAt(%q) = %s:%d, want %s:%d", tc.diags, file, line, tc.file, tc.line)
+		}
+	}
+}
