@@ -144,7 +144,7 @@ func findings(res result.Run, failed bool, o Options) []Command {
 		return out
 	}
 	if cr := res.Crash; cr != nil {
-		msg := strings.Join(append([]string{res.Verdict()}, cr.Stack...), "\n")
+		msg := strings.Join(append([]string{res.Verdict()}, cr.Trace()...), "\n")
 		out, errors = append(out, o.place(Command{Kind: "error", Title: cr.Title, Message: msg}, cr.File, cr.Line, 0)), true
 	}
 	for _, c := range res.Cases {
