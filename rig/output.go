@@ -143,7 +143,8 @@ func printResult(w io.Writer, res result.Run, opts runner.Options) {
 }
 
 // printDecoded prints a crash's decoded stack, a line for each function
-// inlined at a frame, innermost first, and where the guilty frame is.
+// inlined at a frame, innermost first. The verdict line already says
+// where the guilty frame is.
 func printDecoded(w io.Writer, c *verdict.Crash) {
 	if c == nil || len(c.Decoded) == 0 {
 		return
@@ -153,9 +154,6 @@ func printDecoded(w io.Writer, c *verdict.Crash) {
 		fmt.Fprintf(w, " %s\n", l)
 	}
 	fmt.Fprintln(w, "--- end of decoded stack ---")
-	if c.File != "" {
-		fmt.Fprintf(w, "%s: %s:%d\n", c.Frame, c.File, c.Line)
-	}
 }
 
 // printCoverage prints a line per source file of the module's coverage.

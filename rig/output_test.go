@@ -59,7 +59,7 @@ func TestPrintResult(t *testing.T) {
 			"serial log: none; the VM did not start\nartifacts: /art\n",
 		}},
 		{"decoded crash", decoded, []string{
-			"--- end of excerpt ---\n--- decoded stack ---\n m_poke drv/m.c:17 [inline]\n m_mmap+0xa/0x17 drv/m.c:27 [m]\n mmap_region+0x2ea/0x501\n--- end of decoded stack ---\nm_mmap: drv/m.c:27\nserial log:",
+			"--- end of excerpt ---\n--- decoded stack ---\n m_poke drv/m.c:17 [inline]\n m_mmap+0xa/0x17 drv/m.c:27 [m]\n mmap_region+0x2ea/0x501\n--- end of decoded stack ---\nserial log:",
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
