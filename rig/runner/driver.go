@@ -94,6 +94,11 @@ type driver struct {
 	// askedOff: the guest was asked to power off.
 	askedOff bool
 	faults   faults
+	// sections are the modules' sections the guest reported (-gdb,
+	// -on-crash pause); holding: the rig stopped the guest for gdb, and
+	// gives it its go when it runs again.
+	sections []wire.ModuleSections
+	holding  bool
 }
 
 func (r *run) newDriver(spec verdict.Spec, rec recorder, work *wire.Work, v guestVM, c clock, start time.Time) *driver {
@@ -117,8 +122,12 @@ func (d *driver) drive(ctx context.Context) (verdict.Result, time.Duration, erro
 		d.send(wire.Request{Work: d.work})
 	}
 	res, err := d.loop(lctx)
+	took := d.clock.Now().Sub(d.start)
+	if err == nil && d.r.opts.OnCrash == OnCrashPause && res.Class == verdict.GuestCrash {
+		d.pauseAtCrash(lctx, res)
+	}
 	cancel()
-	return res, d.clock.Now().Sub(d.start), err
+	return res, took, err
 }
 
 // streams are what the loop read of QEMU to its end.
@@ -154,6 +163,7 @@ func (d *driver) loop(ctx context.Context) (verdict.Result, error) {
 				break
 			}
 			st = d.feed(verdict.QMP, qmpText(ev))
+			d.onQMP(ev.Event)
 		case in := <-d.host:
 			st = d.feed(in.Kind, in.Text)
 		case <-exited:
@@ -224,7 +234,10 @@ func (d *driver) portLines(q *vm.Lines, s *streams, st verdict.Status) verdict.S
 			}
 			d.send(wire.Request{Work: d.work})
 		}
-		if st = d.feed(verdict.Port, l); st.Done {
+		if st = d.feed(verdict.Port, l); st.Sections != nil {
+			d.onSections(*st.Sections)
+		}
+		if st.Done {
 			break
 		}
 	}

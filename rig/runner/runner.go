@@ -142,6 +142,12 @@ type Options struct {
 	// final unload, before it ends the run; the CLI's default is
 	// DefaultSettle, and zero keeps the final checks without the wait.
 	Settle time.Duration
+	// GDB has QEMU's gdbstub listen, and stops the guest after insmod
+	// until gdb let it run on.
+	GDB bool
+	// OnCrash is what a kernel report does: OnCrashPowerOff (or "") or
+	// OnCrashPause.
+	OnCrash string
 	// Inject is a host-side fault, one of Faults, for testing the rig.
 	Inject   string
 	Timeouts Timeouts

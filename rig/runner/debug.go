@@ -1,0 +1,215 @@
+package runner
+
+import (
+	"context"
+	"debug/elf"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/mmaprig/mmaprig/internal/kreport"
+	"github.com/mmaprig/mmaprig/internal/layout"
+	"github.com/mmaprig/mmaprig/internal/modinfo"
+	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/gdbinit"
+	"github.com/mmaprig/mmaprig/rig/verdict"
+)
+
+// What a kernel report does to the guest (-on-crash).
+const (
+	// OnCrashPowerOff ends the run at a report, as always.
+	OnCrashPowerOff = "poweroff"
+	// OnCrashPause stops the guest at a report, for gdb, until Ctrl-C or
+	// -timeout.
+	OnCrashPause = "pause"
+)
+
+// OnCrashModes are -on-crash's values.
+var OnCrashModes = []string{OnCrashPowerOff, OnCrashPause}
+
+// debugged: QEMU's gdbstub listens, and the guest reports its modules'
+// sections.
+func (o Options) debugged() bool { return o.GDB || o.OnCrash == OnCrashPause }
+
+// maxSocketPath keeps a unix socket's path inside sun_path (108 bytes,
+// with its NUL).
+const maxSocketPath = 107
+
+// gdbSocket is where QEMU's gdbstub listens: a unix socket in the run's
+// artifact directory, beside the gdbinit that names it, or in the short
+// working directory when the artifact directory's path is too long for
+// one. A unix socket, not a TCP port: no other user can reach it (the
+// stub reads and writes all of the guest's memory), and no port has to be
+// picked free and kept free until QEMU binds it.
+func (r *run) gdbSocket() string {
+	if !r.opts.debugged() {
+		return ""
+	}
+	p := filepath.Join(r.opts.ArtifactDir, layout.GDBSocket)
+	if len(p) > maxSocketPath {
+		p = filepath.Join(r.work.dir, layout.GDBSocket)
+	}
+	return p
+}
+
+// debugNames are the names of the run's modules, in load order, as
+// /sys/module shows them: .modinfo's name, or the file's.
+func (r *run) debugNames() []string {
+	if !r.opts.debugged() {
+		return nil
+	}
+	names := make([]string, len(r.kos))
+	for i, ko := range r.kos {
+		if info, err := modinfo.Read(ko); err == nil {
+			if name, err := info.Name(); err == nil {
+				names[i] = name
+				continue
+			}
+		}
+		names[i] = strings.ReplaceAll(strings.TrimSuffix(filepath.Base(ko), ".ko"), "-", "_")
+	}
+	return names
+}
+
+// gdbCommand is the one command that attaches gdb to the guest.
+func (r *run) gdbCommand() string {
+	gdb := "gdb"
+	if r.opts.Arch.GOARCH != runtime.GOARCH {
+		gdb = "gdb-multiarch"
+	}
+	return gdb + " -x " + filepath.Join(r.opts.ArtifactDir, layout.GDBInit)
+}
+
+// writeGDBInit writes the run's gdbinit: the kernel, the modules at the
+// addresses the guest reported, the author's paths and the kernel's gdb
+// scripts, and the registers of a report when there was one.
+func (r *run) writeGDBInit(modules []wire.ModuleSections, fault *gdbinit.Fault) error {
+	s := gdbinit.Script{Vmlinux: filepath.Join(r.kernel.BuildDir, "vmlinux"), Target: r.gdbSocket(), Fault: fault,
+		Paths: r.debugPaths()}
+	if py := filepath.Join(r.kernel.BuildDir, "vmlinux-gdb.py"); exists(py) {
+		s.KernelScripts = py
+	}
+	for i, m := range modules {
+		if i < len(r.kos) {
+			s.Modules = append(s.Modules, gdbinit.Module{KO: r.kos[i], Sections: fileSections(r.kos[i], m.Sections)})
+		}
+	}
+	return os.WriteFile(filepath.Join(r.opts.ArtifactDir, layout.GDBInit), []byte(s.Render()), 0o644)
+}
+
+// debugPaths map the roots the module's debug info names its sources
+// under to the author's tree and the kernel's source.
+func (r *run) debugPaths() []gdbinit.PathMap {
+	return nil
+}
+
+// fileSections are the sections of secs that the .ko has and loads:
+// the kernel lists its own copies of the symbol and string tables too,
+// which gdb would only warn about.
+func fileSections(ko string, secs map[string]uint64) map[string]uint64 {
+	f, err := elf.Open(ko)
+	if err != nil {
+		return secs
+	}
+	defer f.Close()
+	out := map[string]uint64{}
+	for name, addr := range secs {
+		if s := f.Section(name); s != nil && s.Flags&elf.SHF_ALLOC != 0 {
+			out[name] = addr
+		}
+	}
+	return out
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// onSections takes the modules' sections the guest reported after
+// insmod: it writes the gdbinit, and for -gdb stops the guest, which
+// waits for the rig's go, and says how to attach.
+func (d *driver) onSections(ev wire.Event) {
+	r := d.r
+	d.sections = ev.Modules
+	if !ev.OK {
+		r.opts.Printer.Printf("  gdb        the guest could not read the module's sections (%s): gdb gets the kernel's symbols only", ev.Err)
+	}
+	if err := r.writeGDBInit(ev.Modules, nil); err != nil {
+		r.opts.Log.Warn("write the gdbinit", "err", err)
+	}
+	if !d.spec.Hold {
+		return
+	}
+	if err := d.vm.Pause(); err != nil {
+		r.opts.Log.Warn("stop the guest for gdb; it runs on", "err", err)
+		d.send(wire.Request{Go: true})
+		return
+	}
+	d.holding = true
+	r.opts.Printer.Printf("  gdb        the guest is stopped after insmod; attach with:\n    %s\n  gdb        set breakpoints, then continue: the guest runs on (only -timeout bounds the run)",
+		r.gdbCommand())
+}
+
+// onQMP acts on a QMP event: the guest that the rig held for gdb runs
+// again (gdb's continue), so it gets its go.
+func (d *driver) onQMP(event string) {
+	if event == "RESUME" && d.holding {
+		d.holding = false
+		d.send(wire.Request{Go: true})
+	}
+}
+
+// pauseAtCrash keeps a guest that crashed stopped for gdb (-on-crash
+// pause) until ctx ends (Ctrl-C, -timeout) or QEMU exits: the kernel
+// panicked after its report and QEMU paused it (-action panic=pause), or
+// the rig stops it now. The gdbinit gets the report's registers.
+func (d *driver) pauseAtCrash(ctx context.Context, res verdict.Result) {
+	r := d.r
+	select {
+	case <-d.vm.Exited():
+		r.opts.Printer.Printf("  gdb        the guest ended before it could be stopped: nothing to attach to")
+		return
+	default:
+	}
+	if state, err := d.vm.Status(); err == nil && state == "running" {
+		if err := d.vm.Pause(); err != nil {
+			r.opts.Log.Warn("stop the crashed guest", "err", err)
+		}
+	}
+	fault, ok := gdbinit.ParseFault(r.opts.Arch.GOARCH, reportLines(d.eng, res))
+	if !ok {
+		fault = nil
+	}
+	if err := r.writeGDBInit(d.sections, fault); err != nil {
+		r.opts.Log.Warn("write the gdbinit", "err", err)
+	}
+	r.opts.Printer.Printf("  gdb        the guest is stopped at the kernel's report (%s); attach with:\n    %s\n  gdb        Ctrl-C ends the run (or -timeout)",
+		res.Title, r.gdbCommand())
+	events := d.vm.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.vm.Exited():
+			return
+		case _, ok := <-events:
+			// gdb's stops and continues; read so that none piles up.
+			if !ok {
+				events = nil
+			}
+		}
+	}
+}
+
+// reportLines are the lines of the report the verdict is about: the
+// console's from the report on, or the kernel log's the guest forwarded.
+func reportLines(eng *verdict.Engine, res verdict.Result) []string {
+	for _, lines := range [][]string{eng.Console(), eng.Kmsg()} {
+		if rep, ok := kreport.Parse(lines); ok && res.Crash != nil && rep.Title == res.Crash.Title {
+			return lines[rep.Start:]
+		}
+	}
+	return eng.Console()
+}
