@@ -65,10 +65,12 @@ func moduleSections(name string) (map[string]uint64, error) {
 // pauseOnCrash has the kernel panic at an oops or a warning, once its
 // whole report is printed: the panic's pvpanic event then has QEMU pause
 // the machine there (-on-crash pause), with the report's registers on the
-// console and the faulting stack in memory.
+// console and the faulting stack in memory. A panic no longer reboots
+// (panic=0, over the command line's panic=-1): a guest that gdb lets go
+// spins in its panic, for the rig to stop again, rather than ending.
 func pauseOnCrash() error {
-	for _, knob := range []string{"panic_on_oops", "panic_on_warn"} {
-		if err := os.WriteFile("/proc/sys/kernel/"+knob, []byte("1\n"), 0o644); err != nil {
+	for _, knob := range []struct{ name, value string }{{"panic_on_oops", "1"}, {"panic_on_warn", "1"}, {"panic", "0"}} {
+		if err := os.WriteFile("/proc/sys/kernel/"+knob.name, []byte(knob.value+"\n"), 0o644); err != nil {
 			return fmt.Errorf("-on-crash pause: %w", err)
 		}
 	}

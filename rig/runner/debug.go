@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/mmaprig/mmaprig/internal/kreport"
 	"github.com/mmaprig/mmaprig/internal/layout"
@@ -173,10 +174,12 @@ func (d *driver) pauseAtCrash(ctx context.Context, res verdict.Result) {
 		return
 	default:
 	}
-	if state, err := d.vm.Status(); err == nil && state == "running" {
+	state, err := d.vm.Status()
+	if err == nil && state == "running" {
 		if err := d.vm.Pause(); err != nil {
 			r.opts.Log.Warn("stop the crashed guest", "err", err)
 		}
+		state, _ = d.vm.Status()
 	}
 	fault, ok := gdbinit.ParseFault(r.opts.Arch.GOARCH, reportLines(d.eng, res))
 	if !ok {
@@ -185,20 +188,43 @@ func (d *driver) pauseAtCrash(ctx context.Context, res verdict.Result) {
 	if err := r.writeGDBInit(d.sections, fault); err != nil {
 		r.opts.Log.Warn("write the gdbinit", "err", err)
 	}
-	r.opts.Printer.Printf("  gdb        the guest is stopped at the kernel's report (%s); attach with:\n    %s\n  gdb        Ctrl-C ends the run (or -timeout)",
-		res.Title, r.gdbCommand())
+	r.opts.Printer.Printf("  gdb        the guest is stopped at the kernel's report (%s; QEMU is %s); attach with:\n    %s\n  gdb        Ctrl-C ends the run (or -timeout)",
+		res.Title, state, r.gdbCommand())
+	d.keepStopped(ctx)
+}
+
+// restopAfter is how long a crashed guest may run after gdb let it go
+// before the rig stops it again: gdb's own steps stop it sooner.
+const restopAfter = time.Second
+
+// keepStopped waits until ctx ends or QEMU exits, and stops the guest
+// again when it runs on its own: gdb resumes it when it detaches (quit),
+// and a panicked guest can only spin in its panic.
+func (d *driver) keepStopped(ctx context.Context) {
 	events := d.vm.Events()
+	var restop <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.vm.Exited():
 			return
-		case _, ok := <-events:
-			// gdb's stops and continues; read so that none piles up.
-			if !ok {
+		case ev, ok := <-events:
+			switch {
+			case !ok:
 				events = nil
+			case ev.Event == "RESUME":
+				restop = time.After(restopAfter)
+			case ev.Event == "STOP":
+				restop = nil
 			}
+		case <-restop:
+			restop = nil
+			if err := d.vm.Pause(); err != nil {
+				d.r.opts.Log.Warn("stop the crashed guest again", "err", err)
+				break
+			}
+			d.r.opts.Printer.Printf("  gdb        the guest ran on after gdb let it go (it can only spin in its panic): stopped it again")
 		}
 	}
 }
