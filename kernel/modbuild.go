@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -31,7 +33,25 @@ type ModuleResult struct {
 	// and caret, then modpost's, such as a section mismatch; the author's
 	// files are named relative to the module directory.
 	Warnings []string `json:"-"`
+	// DebugRoot is where the modules' debug info puts the copied tree
+	// (ModuleDebugRoot), and KernelDebugRoot where it puts the kernel's
+	// source and build trees, whose headers the module includes: a
+	// debugger maps them back (the author's TreeRoot, the kernel tree).
+	DebugRoot       string `json:"debug_root,omitempty"`
+	KernelDebugRoot string `json:"kernel_debug_root,omitempty"`
+	// Rel is the module directory relative to the tree's root, "" when
+	// they are the same.
+	Rel string `json:"rel,omitempty"`
 }
+
+// The fixed roots that a module's debug info names its sources under,
+// whatever the cache directory the build ran in: the module's .ko files
+// are the same wherever they were built, and a symbolizer or debugger
+// maps the roots back.
+const (
+	ModuleDebugRoot = "/mmaprig-src"
+	KernelDebugRoot = "/mmaprig-kernel"
+)
 
 // builtFile records a build's ModuleResult in its output directory; a
 // hidden name is never one of the author's sources.
@@ -93,7 +113,8 @@ func BuildModule(ctx context.Context, a arch.Arch, kdir string, spec ModuleSpec,
 		}
 		return ModuleResult{}, &ModuleBuildError{Errors: b.readLog().errors(maxErrors), Err: err}
 	}
-	res := ModuleResult{Mode: spec.Mode, Warnings: b.readLog().warnings()}
+	res := ModuleResult{Mode: spec.Mode, Warnings: b.readLog().warnings(),
+		DebugRoot: ModuleDebugRoot, KernelDebugRoot: KernelDebugRoot, Rel: spec.Rel()}
 	if res.Kos, err = b.modules(); err != nil {
 		return ModuleResult{}, err
 	}
@@ -109,31 +130,69 @@ func (b *moduleBuild) readLog() buildLog {
 
 // run runs the build the mode says.
 func (b *moduleBuild) run(ctx context.Context) error {
-	vars := append(append([]string{"W=1"}, b.a.MakeArgs()...), b.coverageVars()...)
-	vars = append(vars, b.spec.MakeArgs...)
 	switch b.spec.Mode {
 	case BuildKbuild:
-		return b.command(ctx, b.kdir, nil, "make", append(append([]string{"-C", b.kdir, "M=" + b.dir}, vars...), "modules")...)
+		return b.command(ctx, b.kdir, nil, "make", append(append([]string{"-C", b.kdir, "M=" + b.dir}, b.vars()...), "modules")...)
 	case BuildMake:
 		release, err := Release(b.kdir)
 		if err != nil {
 			return err
 		}
 		kvars := []string{"KDIR=" + b.kdir, "KERNELDIR=" + b.kdir, "KERNEL_SRC=" + b.kdir, "KSRC=" + b.kdir, "KVER=" + release}
-		return b.command(ctx, b.dir, []string{"PWD=" + b.dir}, "make", append(kvars, vars...)...)
+		return b.command(ctx, b.dir, []string{"PWD=" + b.dir}, "make", append(kvars, b.vars()...)...)
 	case BuildDKMS:
-		return b.dkms(ctx, vars)
+		return b.dkms(ctx)
 	}
 	return fmt.Errorf("unknown build mode %q", b.spec.Mode)
 }
 
-// coverageVars instrument the build for gcov, with the profile naming
-// the author's tree instead of the copy.
-func (b *moduleBuild) coverageVars() []string {
-	if !b.spec.Coverage {
-		return nil
+// vars are the make variables of every build: W=1, the architecture's,
+// coverage's, one KCFLAGS with the rig's flags and then the author's
+// (from -make-args, so theirs come last and win where they clash), and
+// the author's other variables. Command-line variables reach every
+// sub-make, whatever the author's Makefile runs.
+func (b *moduleBuild) vars() []string {
+	vars := append([]string{"W=1"}, b.a.MakeArgs()...)
+	if b.spec.Coverage {
+		vars = append(vars, "GCOV_PROFILE=y")
 	}
-	return []string{"GCOV_PROFILE=y", "KCFLAGS=-fprofile-prefix-map=" + b.out + "=" + b.spec.TreeRoot()}
+	flags := b.kcflags()
+	for _, v := range b.spec.MakeArgs {
+		if val, ok := strings.CutPrefix(v, "KCFLAGS="); ok {
+			flags = append(flags, val)
+			continue
+		}
+		vars = append(vars, v)
+	}
+	return append(vars, "KCFLAGS="+strings.Join(flags, " "))
+}
+
+// kcflags are the rig's compiler flags: debug info (-g), its file names
+// under fixed roots instead of the copy's and the kernel's directories in
+// the cache; with coverage, the profile naming the author's tree instead
+// of the copy.
+func (b *moduleBuild) kcflags() []string {
+	flags := []string{"-g"}
+	prefixMap := func(from, to string) {
+		flags = append(flags, "-fdebug-prefix-map="+from+"="+to)
+		if real, err := filepath.EvalSymlinks(from); err == nil && real != from {
+			flags = append(flags, "-fdebug-prefix-map="+real+"="+to)
+		}
+	}
+	prefixMap(b.kdir, KernelDebugRoot)
+	if src, err := filepath.EvalSymlinks(filepath.Join(b.kdir, "source")); err == nil {
+		prefixMap(src, KernelDebugRoot)
+	}
+	prefixMap(b.out, ModuleDebugRoot)
+	links := slices.Sorted(maps.Keys(b.aliases))
+	for _, link := range links {
+		// dkms's links to the module directory, which its build runs in.
+		prefixMap(link, filepath.Join(ModuleDebugRoot, b.rel))
+	}
+	if b.spec.Coverage {
+		flags = append(flags, "-fprofile-prefix-map="+b.out+"="+b.spec.TreeRoot())
+	}
+	return flags
 }
 
 // command runs a build command in dir, with env on top of the rig's
@@ -157,7 +216,7 @@ func (b *moduleBuild) command(ctx context.Context, dir string, env []string, nam
 // sources' are links to the copy), and runs the build command with a
 // shell in the build directory. The rig's variables reach make through
 // MAKEFLAGS, as command-line variables, whatever the command runs.
-func (b *moduleBuild) dkms(ctx context.Context, vars []string) error {
+func (b *moduleBuild) dkms(ctx context.Context) error {
 	release, err := Release(b.kdir)
 	if err != nil {
 		return err
@@ -184,6 +243,7 @@ func (b *moduleBuild) dkms(ctx context.Context, vars []string) error {
 	for _, m := range conf.Modules {
 		b.expect = append(b.expect, filepath.Join(b.rel, m.Path()))
 	}
+	vars := b.vars()
 	flags := make([]string, len(vars))
 	for i, v := range vars {
 		flags[i] = strings.ReplaceAll(v, " ", `\ `)

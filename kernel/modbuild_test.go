@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"debug/elf"
 	"errors"
 	"io"
 	"os"
@@ -91,4 +92,80 @@ func TestBuildModuleArgsAndDKMSModules(t *testing.T) {
 	if err != nil || !slices.Equal(res.Kos, []string{"mapdev.ko", "pagecore.ko"}) {
 		t.Errorf("dkms built %q, %v; want mapdev.ko and pagecore.ko, as dkms.conf orders them", res.Kos, err)
 	}
+}
+
+// Every mode builds its modules with debug info whose file names lie
+// under the fixed roots, never the cache's directories, with an author's
+// own KCFLAGS beside the rig's: the copy's files under ModuleDebugRoot
+// (the module directory at its place in the tree), the kernel's headers
+// under KernelDebugRoot.
+func TestBuildModuleDebugInfo(t *testing.T) {
+	kdir := os.Getenv("MMAPRIG_KERNEL_BUILD")
+	if kdir == "" || testing.Short() {
+		t.Skip("MMAPRIG_KERNEL_BUILD is not set (or -short); point it at a built kernel tree: go run ./rig kdir")
+	}
+	fixtures, _ := filepath.Abs("../testdata/modules")
+	ldd3 := ModuleSpec{Dir: filepath.Join(fixtures, "ldd3/ldd3map"), Root: filepath.Join(fixtures, "ldd3")}
+	author := []string{"KCFLAGS=-DMMAPRIG_AUTHOR_FLAG"}
+	for _, tc := range []struct {
+		name, ko, src string
+		spec          ModuleSpec
+	}{
+		{"kbuild", "nullmmap.ko", ModuleDebugRoot + "/nullmmap.c", ModuleSpec{Dir: filepath.Join(fixtures, "nullmmap"), Mode: BuildKbuild, MakeArgs: author}},
+		{"make", "ldd3map/ldd3map.ko", ModuleDebugRoot + "/ldd3map/main.c", ModuleSpec{Dir: ldd3.Dir, Root: ldd3.Root, Mode: BuildMake, MakeArgs: author}},
+		{"dkms", "ldd3map/ldd3map.ko", ModuleDebugRoot + "/ldd3map/main.c", ModuleSpec{Dir: ldd3.Dir, Root: ldd3.Root, Mode: BuildDKMS, MakeArgs: author}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			res, err := BuildModule(context.Background(), arch.Host(), kdir, tc.spec, out, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.DebugRoot != ModuleDebugRoot || res.Rel != tc.spec.Rel() {
+				t.Errorf("the build records the debug root %q and the module at %q; want %q and %q", res.DebugRoot, res.Rel, ModuleDebugRoot, tc.spec.Rel())
+			}
+			files := debugFiles(t, filepath.Join(out, tc.ko))
+			if !slices.Contains(files, tc.src) {
+				t.Errorf("the debug info names %q; want %s among them", files, tc.src)
+			}
+			for _, f := range files {
+				if !strings.HasPrefix(f, ModuleDebugRoot+"/") && !strings.HasPrefix(f, KernelDebugRoot+"/") {
+					t.Errorf("the debug info names %s, outside %s and %s", f, ModuleDebugRoot, KernelDebugRoot)
+				}
+			}
+		})
+	}
+}
+
+// debugFiles are the files the line tables of a .ko name.
+func debugFiles(t *testing.T, ko string) []string {
+	t.Helper()
+	f, err := elf.Open(ko)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d, err := f.DWARF()
+	if err != nil {
+		t.Fatalf("%s has no debug info: %v", ko, err)
+	}
+	var files []string
+	r := d.Reader()
+	for {
+		cu, err := r.Next()
+		if err != nil || cu == nil {
+			break
+		}
+		r.SkipChildren()
+		lr, err := d.LineReader(cu)
+		if err != nil || lr == nil {
+			continue
+		}
+		for _, lf := range lr.Files() {
+			if lf != nil && !slices.Contains(files, lf.Name) {
+				files = append(files, lf.Name)
+			}
+		}
+	}
+	return files
 }
