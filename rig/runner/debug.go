@@ -13,6 +13,7 @@ import (
 	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/internal/modinfo"
 	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/gdbinit"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -102,7 +103,15 @@ func (r *run) writeGDBInit(modules []wire.ModuleSections, fault *gdbinit.Fault) 
 // debugPaths map the roots the module's debug info names its sources
 // under to the author's tree and the kernel's source.
 func (r *run) debugPaths() []gdbinit.PathMap {
-	return nil
+	var paths []gdbinit.PathMap
+	if spec, _, err := r.moduleSpec(); err == nil {
+		paths = append(paths, gdbinit.PathMap{From: kernel.ModuleDebugRoot, To: spec.TreeRoot()})
+	}
+	src := r.kernel.BuildDir
+	if s, err := filepath.EvalSymlinks(filepath.Join(src, "source")); err == nil {
+		src = s
+	}
+	return append(paths, gdbinit.PathMap{From: kernel.KernelDebugRoot, To: src})
 }
 
 // fileSections are the sections of secs that the .ko has and loads:
