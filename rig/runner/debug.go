@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"debug/elf"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -87,6 +88,9 @@ func (r *run) gdbCommand() string {
 // addresses the guest reported, the author's paths and the kernel's gdb
 // scripts, and the registers of a report when there was one.
 func (r *run) writeGDBInit(modules []wire.ModuleSections, fault *gdbinit.Fault) error {
+	if r.kernel == nil {
+		return errors.New("no kernel to debug")
+	}
 	s := gdbinit.Script{Vmlinux: filepath.Join(r.kernel.BuildDir, "vmlinux"), Target: r.gdbSocket(), Fault: fault,
 		Paths: r.debugPaths()}
 	if py := filepath.Join(r.kernel.BuildDir, "vmlinux-gdb.py"); exists(py) {
