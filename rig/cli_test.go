@@ -107,10 +107,6 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"key", "-cell", "6.1", "-kernel", "6.12"}, "-kernel" + cellsOwn},
 		// The debugger.
 		{[]string{"-on-crash", "reboot"}, `-on-crash "reboot": want poweroff or pause`},
-		{[]string{"-gdb", "-channel", "ssh"}, "-gdb needs -channel serial: on the SSH channel the guest's init does not load the module, and cannot report its sections"},
-		{[]string{"-on-crash", "pause", "-channel", "ssh"}, "-on-crash pause needs -channel serial: on the SSH channel the guest's init does not load the module, and cannot report its sections"},
-		{[]string{"exec", "-gdb", "--", "true"}, "-gdb needs the serial channel, whose guest init loads the module; rig exec runs over SSH"},
-		{[]string{"shell", "-on-crash", "pause"}, "-on-crash pause needs the serial channel, whose guest init loads the module; rig shell runs over SSH"},
 		{[]string{"matrix", "-gdb"}, "-gdb debugs one guest; the matrix's cells run side by side: run the cell alone, with rig run -config and -kernel"},
 		{[]string{"-cell", "6.1", "-on-crash", "pause"}, "-on-crash pause debugs one guest; the matrix's cells run side by side: run the cell alone, with rig run -config and -kernel"},
 		// The module's build.
@@ -251,6 +247,9 @@ func TestAcceptedCommandLines(t *testing.T) {
 		{"run", []string{"-gdb", "-boot", "cold", "-checks", "reader", "-on-crash", "pause"}},
 		{"run", []string{"-module", "m", "-on-crash", "pause", "-timeout", "10m", "-arch", "arm64"}},
 		{"run", []string{"-on-crash", "poweroff", "-channel", "ssh"}},
+		{"run", []string{"-gdb", "-channel", "ssh", "-on-crash", "pause"}},
+		{"exec", []string{"exec", "-gdb", "--", "true"}},
+		{"shell", []string{"shell", "-on-crash", "pause"}},
 		{"watch", []string{"watch", "-gdb"}},
 		{"matrix", []string{"matrix"}},
 		{"matrix", []string{"matrix", "-cell", "6.1", "-network", "-jobs", "1", "-html", "h", "-build-only"}},

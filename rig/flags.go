@@ -274,9 +274,7 @@ func checkMachine(c *config) error {
 }
 
 // checkDebug refuses -gdb and -on-crash pause where no one could attach:
-// the matrix's cells run in parallel, with no terminal of their own; and
-// on the SSH channel (rig exec and shell, -channel ssh) the guest's init
-// does not load the module, so it cannot report its sections.
+// the matrix's cells run side by side, with no terminal of their own.
 func checkDebug(c *config) error {
 	if !slices.Contains(runner.OnCrashModes, c.onCrash) {
 		return usagef("-on-crash %q: want %s", c.onCrash, strings.Join(runner.OnCrashModes, " or "))
@@ -285,14 +283,8 @@ func checkDebug(c *config) error {
 	if flag == "" && c.onCrash == runner.OnCrashPause {
 		flag = "on-crash pause"
 	}
-	switch {
-	case flag == "":
-	case c.cmd != nil && (c.cmd.name == "matrix" || c.all || c.set["cell"]):
+	if flag != "" && c.cmd != nil && (c.cmd.name == "matrix" || c.all || c.set["cell"]) {
 		return usagef("-%s debugs one guest; the matrix's cells run side by side: run the cell alone, with rig run -config and -kernel", flag)
-	case c.cmd != nil && (c.cmd.name == "exec" || c.cmd.name == "shell"):
-		return usagef("-%s needs the serial channel, whose guest init loads the module; rig %s runs over SSH", flag, c.cmd.name)
-	case c.channel == wire.ChannelSSH:
-		return usagef("-%s needs -channel serial: on the SSH channel the guest's init does not load the module, and cannot report its sections", flag)
 	}
 	return nil
 }

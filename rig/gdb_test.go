@@ -51,7 +51,8 @@ func gdbBatch(t *testing.T, gdb, gdbinit string, cmds ...string) string {
 	return string(out)
 }
 
-// gdb breaks in the module's mmap in a -gdb run, restored or booted cold:
+// gdb breaks in the module's mmap in a -gdb run, restored or booted cold,
+// on either channel:
 // the guest waits after insmod until gdb lets it go, the reader's mmap
 // hits the breakpoint, bt names the module's source line, and the run
 // then passes, however long gdb held the guest.
@@ -59,13 +60,18 @@ func TestGDBBreaksInMmap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: boots VMs")
 	}
-	for _, boot := range []string{"auto", "cold"} {
-		t.Run(boot, func(t *testing.T) {
+	for _, tc := range []struct{ name, boot, channel string }{
+		{"restored", "auto", "serial"},
+		{"cold", "cold", "serial"},
+		{"ssh", "auto", "ssh"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			boot := tc.boot
 			if boot == "auto" {
 				// A saved guest to restore.
 				wantVerdict(t, runRig(t, "-checks", "reader"), verdict.Pass, "")
 			}
-			l := startRig(t, "-gdb", "-boot", boot, "-checks", "reader")
+			l := startRig(t, "-gdb", "-boot", boot, "-checks", "reader", "-channel", tc.channel)
 			gdb, gdbinit := attachCommand(t, l, "then continue")
 			// Held for longer than the device step's deadline (7 s).
 			time.Sleep(10 * time.Second)

@@ -3,10 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 
+	"github.com/mmaprig/mmaprig/guest/kmod"
 	"github.com/mmaprig/mmaprig/internal/wire"
 )
 
@@ -18,14 +16,11 @@ import (
 // bounds the run.
 func reportSections(p *port, cfg wire.Config) error {
 	ev := wire.Event{Name: wire.EvSections, OK: true, Exit: -1}
-	for _, name := range cfg.Debug {
-		secs, err := moduleSections(name)
-		if err != nil {
-			ev.OK, ev.Err = false, err.Error()
-			break
-		}
-		ev.Modules = append(ev.Modules, wire.ModuleSections{Name: name, Sections: secs})
+	mods, err := kmod.Sections(cfg.Debug)
+	if err != nil {
+		ev.OK, ev.Err = false, err.Error()
 	}
+	ev.Modules = mods
 	p.emit(ev)
 	for cfg.Hold {
 		req, err := p.request()
@@ -37,29 +32,6 @@ func reportSections(p *port, cfg wire.Config) error {
 		}
 	}
 	return nil
-}
-
-// moduleSections reads /sys/module/NAME/sections: a file per section,
-// holding its address. The kernel shows the real addresses to root only.
-func moduleSections(name string) (map[string]uint64, error) {
-	dir := filepath.Join("/sys/module", name, "sections")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("the module's sections: %w (the kernel needs CONFIG_KALLSYMS)", err)
-	}
-	secs := map[string]uint64{}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("the module's sections: %w", err)
-		}
-		addr, err := strconv.ParseUint(strings.TrimSpace(string(b)), 0, 64)
-		if err != nil {
-			return nil, fmt.Errorf("the module's section %s: %w", e.Name(), err)
-		}
-		secs[e.Name()] = addr
-	}
-	return secs, nil
 }
 
 // pauseOnCrash has the kernel panic at an oops or a warning, once its

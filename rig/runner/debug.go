@@ -158,7 +158,7 @@ func (d *driver) onSections(ev wire.Event) {
 	}
 	if err := d.vm.Pause(); err != nil {
 		r.opts.Log.Warn("stop the guest for gdb; it runs on", "err", err)
-		d.send(wire.Request{Go: true})
+		d.letGo()
 		return
 	}
 	d.holding = true
@@ -171,8 +171,21 @@ func (d *driver) onSections(ev wire.Event) {
 func (d *driver) onQMP(event string) {
 	if event == "RESUME" && d.holding {
 		d.holding = false
-		d.send(wire.Request{Go: true})
+		d.letGo()
 	}
+}
+
+// letGo lets the held guest go on: the init, with a go request; or on the
+// SSH channel, the rig's own steps.
+func (d *driver) letGo() {
+	if d.spec.Channel == wire.ChannelSSH {
+		select {
+		case d.release <- struct{}{}:
+		default:
+		}
+		return
+	}
+	d.send(wire.Request{Go: true})
 }
 
 // pauseAtCrash keeps a guest that crashed stopped for gdb (-on-crash

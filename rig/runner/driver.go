@@ -99,11 +99,13 @@ type driver struct {
 	// gives it its go when it runs again.
 	sections []wire.ModuleSections
 	holding  bool
+	// release lets the SSH steps go on after the hold.
+	release chan struct{}
 }
 
 func (r *run) newDriver(spec verdict.Spec, rec recorder, work *wire.Work, v guestVM, c clock, start time.Time) *driver {
 	return &driver{r: r, spec: spec, eng: verdict.New(spec), rec: rec, work: work, vm: v, clock: c, start: start,
-		host: make(chan verdict.Input, 16), faults: newFaults(r.opts.Inject)}
+		host: make(chan verdict.Input, 16), faults: newFaults(r.opts.Inject), release: make(chan struct{}, 1)}
 }
 
 // drive runs the loop until the engine has a verdict, then stops QEMU and

@@ -442,8 +442,12 @@ func (e *Engine) sshEvent(text string) *Step {
 		e.channelFail("internal error", fmt.Sprintf("internal error: the SSH driver's event does not decode: %v", err))
 		return nil
 	}
-	if ev.Name == wire.EvProgress {
+	switch ev.Name {
+	case wire.EvProgress:
 		e.progressLines(Host, ev)
+		return nil
+	case wire.EvSections:
+		e.sectionsEvent(ev)
 		return nil
 	}
 	return e.accept(Host, ev)
