@@ -236,10 +236,7 @@ func (d *driver) portLines(q *vm.Lines, s *streams, st verdict.Status) verdict.S
 			}
 			d.send(wire.Request{Work: d.work})
 		}
-		if st = d.feed(verdict.Port, l); st.Sections != nil {
-			d.onSections(*st.Sections)
-		}
-		if st.Done {
+		if st = d.feed(verdict.Port, l); st.Done {
 			break
 		}
 	}
@@ -278,6 +275,9 @@ func (d *driver) feed(kind verdict.Kind, text string) verdict.Status {
 	st := d.eng.Feed(in)
 	if st.Accepted != nil {
 		d.accepted(*st.Accepted)
+	}
+	if st.Sections != nil {
+		d.onSections(*st.Sections)
 	}
 	if st.Settling && !st.Done && !st.Ended && d.spec.Channel == wire.ChannelSSH && !d.askedOff {
 		d.askedOff = true
