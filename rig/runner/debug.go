@@ -207,10 +207,9 @@ func (d *driver) pauseAtCrash(ctx context.Context, res verdict.Result) {
 		}
 		state, _ = d.vm.Status()
 	}
-	fault, ok := gdbinit.ParseFault(r.opts.Arch.GOARCH, reportLines(d.eng, res))
-	if !ok {
-		fault = nil
-	}
+	// No registers (a report that printed none): the gdbinit has no
+	// mmaprig-fault, and bt starts in the panic.
+	fault, _ := gdbinit.ParseFault(r.opts.Arch.GOARCH, reportLines(d.eng, res))
 	if err := r.writeGDBInit(d.sections, fault); err != nil {
 		r.opts.Log.Warn("write the gdbinit", "err", err)
 	}
