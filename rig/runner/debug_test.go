@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mmaprig/mmaprig/internal/arch"
 	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
@@ -68,5 +69,28 @@ func TestGDBSocket(t *testing.T) {
 	}
 	if r := (&run{opts: Options{OnCrash: OnCrashPause}}); r.onCrash() != wire.OnCrashPause {
 		t.Errorf("-on-crash pause does not reach the guest")
+	}
+}
+
+// A guest of another architecture than the host's takes gdb-multiarch.
+func TestGDBCommand(t *testing.T) {
+	host, other := arch.Host(), "arm64"
+	if host.Name == "arm64" {
+		other = "x86_64"
+	}
+	guest, err := arch.Get(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		a    arch.Arch
+		want string
+	}{
+		{host, "gdb -x /art/gdbinit"},
+		{guest, "gdb-multiarch -x /art/gdbinit"},
+	} {
+		if got := (&run{opts: Options{Arch: tc.a, ArtifactDir: "/art"}}).gdbCommand(); got != tc.want {
+			t.Errorf("%s guest: %q, want %q", tc.a.Name, got, tc.want)
+		}
 	}
 }
