@@ -135,3 +135,26 @@ func TestOnCrashPause(t *testing.T) {
 	}
 	assertNoQEMU(t, l.cmd.Process.Pid)
 }
+
+// On the debug kernel, which has debug info and the kernel's gdb scripts,
+// the gdbinit loads them: lx-dmesg reads the guest's log, and bt names the
+// kernel's frames under the module's by their source lines too.
+func TestGDBKernelScripts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: boots VMs")
+	}
+	l := startRig(t, "-gdb", "-config", "debug", "-checks", "reader")
+	gdb, gdbinit := attachCommand(t, l, "then continue")
+	out := gdbBatch(t, gdb, gdbinit, "lx-dmesg", "break mymap_mmap", "continue", "bt 4", "continue")
+	if !strings.Contains(out, "mymap: loading out-of-tree module taints kernel.") {
+		t.Errorf("lx-dmesg did not print the guest's log")
+	}
+	// Debian's 6.1 calls the handler from call_mmap (inlined) in
+	// mmap_file, from __mmap_region.
+	if !regexp.MustCompile(`(?m)^#[1-3] +(0x[0-9a-f]+ in )?\w*mmap_region \(.*\) at \S*mm/mmap\.c:\d+$`).MatchString(out) {
+		t.Errorf("bt does not name the kernel's caller, mmap_region, at its line of mm/mmap.c")
+	}
+	if code := l.wait(t, 5*time.Minute); code != 0 {
+		t.Errorf("exit %d; want a pass", code)
+	}
+}

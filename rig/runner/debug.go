@@ -75,6 +75,20 @@ func (r *run) debugNames() []string {
 	return names
 }
 
+// prepareGDBScripts finds, or makes, the kernel's gdb scripts for a
+// debugged run, before the guest runs: making them takes seconds, once.
+// A kernel without them is debugged without them.
+func (r *run) prepareGDBScripts(ctx context.Context) {
+	if !r.opts.debugged() {
+		return
+	}
+	py, err := kernel.GDBScripts(ctx, r.kernelEnv(nil), r.kernel)
+	if err != nil {
+		r.opts.Log.Warn("the kernel's gdb scripts (lx-symbols, lx-dmesg) could not be made; gdb goes without them", "err", err)
+	}
+	r.gdbScripts = py
+}
+
 // gdbCommand is the one command that attaches gdb to the guest.
 func (r *run) gdbCommand() string {
 	gdb := "gdb"
@@ -92,10 +106,7 @@ func (r *run) writeGDBInit(modules []wire.ModuleSections, fault *gdbinit.Fault) 
 		return errors.New("no kernel to debug")
 	}
 	s := gdbinit.Script{Vmlinux: filepath.Join(r.kernel.BuildDir, "vmlinux"), Target: r.gdbSocket(), Fault: fault,
-		Paths: r.debugPaths()}
-	if py := filepath.Join(r.kernel.BuildDir, "vmlinux-gdb.py"); exists(py) {
-		s.KernelScripts = py
-	}
+		Paths: r.debugPaths(), KernelScripts: r.gdbScripts}
 	for i, m := range modules {
 		if i < len(r.kos) {
 			s.Modules = append(s.Modules, gdbinit.Module{KO: r.kos[i], Sections: fileSections(r.kos[i], m.Sections)})
@@ -134,11 +145,6 @@ func fileSections(ko string, secs map[string]uint64) map[string]uint64 {
 		}
 	}
 	return out
-}
-
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
 
 // onSections takes the modules' sections the guest reported after

@@ -195,6 +195,9 @@ type run struct {
 	warnings map[string][]string
 	// vms starts QEMU and tells the driver the time.
 	vms vmHost
+	// gdbScripts is the kernel's vmlinux-gdb.py, for a debugged run of a
+	// kernel that has them.
+	gdbScripts string
 }
 
 // stage is one timed stage of a run.
@@ -268,6 +271,7 @@ func (p *Prepared) Run(ctx context.Context, opts Options) result.Run {
 			// The module goes to the guest over the results port, so
 			// the guest can come back from its snapshot meanwhile.
 			r.startRestore(ctx)
+			r.prepareGDBScripts(sctx)
 		}
 		return r.module(sctx, st)
 	}}}
