@@ -39,6 +39,8 @@ type config struct {
 	accel, qemu, kernelArgs, boot, inject string
 	mem, smp                              int
 	keep                                  bool
+	gdb                                   bool
+	onCrash                               string
 
 	checks, channel, expect, run string
 	guestTests                   []string
@@ -244,6 +246,10 @@ func machineFlags() flagGroup {
 		fs.DurationVar(&c.t.Boot, "boot-timeout", runner.DefaultTimeouts.Boot, "deadline from QEMU start to the guest init")
 		fs.BoolVar(&c.keep, "keep", false, "keep the run's working files (QMP and port sockets) in the artifact dir")
 		fs.StringVar(&c.inject, "inject", "", "inject a host-side `fault`, for testing the rig: "+strings.Join(runner.Faults, ", "))
+		fs.BoolVar(&c.gdb, "gdb", false, "debug the guest with gdb: QEMU's gdbstub listens on a unix socket in the artifact dir, the guest stops after insmod, "+
+			"and the rig writes a gdbinit there (the kernel, the module's sections, the socket) and prints the one command that attaches; gdb's continue lets the run go on, and only -timeout bounds it")
+		fs.StringVar(&c.onCrash, "on-crash", runner.OnCrashPowerOff, "what a kernel report does to the guest: poweroff (the run ends) or pause "+
+			"(the guest stays stopped at the report, for gdb to attach with the run's gdbinit, whose bt starts at the faulting frame, until Ctrl-C or -timeout)")
 	}, check: checkMachine}
 }
 
@@ -261,7 +267,26 @@ func checkMachine(c *config) error {
 	if err := runner.ParseFault(c.inject); err != nil {
 		return usageError{err.Error()}
 	}
+	if err := checkDebug(c); err != nil {
+		return err
+	}
 	return positive(deadline{"initramfs-timeout", c.t.Image}, deadline{"boot-timeout", c.t.Boot})
+}
+
+// checkDebug refuses -gdb and -on-crash pause where no one could attach:
+// the matrix's cells run side by side, with no terminal of their own.
+func checkDebug(c *config) error {
+	if !slices.Contains(runner.OnCrashModes, c.onCrash) {
+		return usagef("-on-crash %q: want %s", c.onCrash, strings.Join(runner.OnCrashModes, " or "))
+	}
+	flag := c.first("gdb")
+	if flag == "" && c.onCrash == runner.OnCrashPause {
+		flag = "on-crash pause"
+	}
+	if flag != "" && c.cmd != nil && (c.cmd.name == "matrix" || c.all || c.set["cell"]) {
+		return usagef("-%s debugs one guest; the matrix's cells run side by side: run the cell alone, with rig run -config and -kernel", flag)
+	}
+	return nil
 }
 
 func checkFlags() flagGroup {

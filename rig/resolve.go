@@ -98,6 +98,8 @@ func (c *config) options() runner.Options {
 		KernelArgs:   strings.Fields(c.kernelArgs),
 		Settle:       c.settle,
 		Inject:       c.inject,
+		GDB:          c.gdb,
+		OnCrash:      c.onCrash,
 		Timeouts:     c.t,
 	}
 }

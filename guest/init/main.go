@@ -160,6 +160,11 @@ func setUp(w *wire.Work) error {
 			return fmt.Errorf("the work names the module %s to load, and does not carry it", m)
 		}
 	}
+	if w.Config.OnCrash == wire.OnCrashPause {
+		if err := pauseOnCrash(); err != nil {
+			return err
+		}
+	}
 	return devnode.RecordPrior(w.Config.Devices)
 }
 

@@ -26,6 +26,12 @@ func runAll(p *port, cfg wire.Config) {
 	if !ev.OK {
 		return
 	}
+	if len(cfg.Debug) > 0 {
+		if err := reportSections(p, cfg); err != nil {
+			logf(os.Stdout, "%v", err)
+			return
+		}
+	}
 	ev = step(wire.EvDevice, strings.Join(wire.DeviceSpecs(cfg.Devices), " "), func() error {
 		return devnode.Step(cfg.Devices, ms(cfg.DeviceTimeoutMS))
 	})

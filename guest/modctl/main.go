@@ -50,6 +50,11 @@ func do(m wire.Modctl) int {
 		if files, err = kmod.Coverage(m.Path); err == nil {
 			err = json.NewEncoder(os.Stdout).Encode(files)
 		}
+	case wire.ModctlSections:
+		var mods []wire.ModuleSections
+		if mods, err = kmod.Sections(m.Names); err == nil {
+			err = json.NewEncoder(os.Stdout).Encode(mods)
+		}
 	case wire.ModctlLoad:
 		err = kmod.Load(m.Path, m.Params, m.Timeout)
 	case wire.ModctlUnload:

@@ -37,4 +37,6 @@ const (
 	LCOV          = "lcov.info" // the module's line coverage
 	WorkDir       = "work"      // the working files, with -keep
 	RestorePrefix = "restore-"  // the logs of a restore that failed
+	GDBInit       = "gdbinit"   // gdb's script to attach (-gdb, -on-crash pause)
+	GDBSocket     = "gdb.sock"  // QEMU's gdbstub, while the run lasts
 )

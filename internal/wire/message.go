@@ -34,7 +34,22 @@ const (
 	// rig which case was running when the guest crashed, and which had
 	// finished, when the program's own EvRun never comes.
 	EvProgress = "progress"
+
+	// EvSections carries the section addresses of the loaded modules
+	// (/sys/module/NAME/sections), after insmod, when the rig debugs the
+	// guest (Config.Debug). Like EvKernel it is no step of the plan. With
+	// Config.Hold the init then waits for the rig's Go.
+	EvSections = "sections"
 )
+
+// ModuleSections are where the kernel put a loaded module's sections.
+type ModuleSections struct {
+	// Name is the module's name, as /sys/module shows it.
+	Name string `json:"name"`
+	// Sections are the sections' addresses by name (".text", ".data",
+	// ".bss", ...).
+	Sections map[string]uint64 `json:"sections"`
+}
 
 // Event is one message from the guest init on the results port, or one
 // step the rig ran over SSH.
@@ -76,6 +91,8 @@ type Event struct {
 	// EvKernel: the log buffer overwrote them, or the forwarding cap was
 	// reached.
 	Lost int `json:"lost,omitempty"`
+	// Modules are the loaded modules' sections, for EvSections.
+	Modules []ModuleSections `json:"modules,omitempty"`
 }
 
 func (e Event) String() string {
@@ -118,6 +135,9 @@ type Request struct {
 	// Settle tells the init that the rig's steps are done (SSH channel):
 	// it runs the settle window, reports it, ends the run and powers off.
 	Settle bool `json:"settle,omitempty"`
+	// Go lets a guest that holds after EvSections go on (-gdb): the
+	// rig sends it once a debugger had its chance.
+	Go bool `json:"go,omitempty"`
 }
 
 // Config is the run configuration: what the init does, and the bounds it
@@ -149,7 +169,21 @@ type Config struct {
 	// the init keeps watching the kernel before it reports EvSettle, so
 	// that a timer or work the module left armed fails the run.
 	SettleMS *int64 `json:"settle_ms,omitempty"`
+	// Debug, when set, names the modules (as /sys/module does, in load
+	// order) whose sections the init reports after insmod (EvSections),
+	// for a debugger (-gdb, -on-crash pause).
+	Debug []string `json:"debug,omitempty"`
+	// Hold has the init wait after EvSections for the rig's Go, so that
+	// a debugger can set its breakpoints before the next step (-gdb).
+	Hold bool `json:"hold,omitempty"`
+	// OnCrash is what a kernel report does to the guest: "" runs on, as
+	// always; OnCrashPause has the kernel panic on an oops or a warning,
+	// after the whole report is printed, so that QEMU pauses it there.
+	OnCrash string `json:"on_crash,omitempty"`
 }
+
+// OnCrashPause is Config.OnCrash for -on-crash pause.
+const OnCrashPause = "pause"
 
 // Program is one guest program of a run.
 type Program struct {

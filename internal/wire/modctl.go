@@ -18,10 +18,13 @@ const (
 	ModctlWait   = "wait"   // modctl wait TIMEOUT DEVICE...: make or wait for the device nodes (Device's specs)
 	ModctlRun    = "run"    // modctl run TIMEOUT CMD [ARGS...]: run CMD in a process group, killed at TIMEOUT
 	ModctlGcov   = "gcov"   // modctl gcov DIR: print the .gcda files under DIR as JSON
+	// modctl sections NAME...: print the loaded modules' sections as
+	// JSON ([]ModuleSections), for a debugger.
+	ModctlSections = "sections"
 )
 
 // ModctlUsage is modctl's usage line.
-const ModctlUsage = "usage: modctl load PATH TIMEOUT [PARAMS] | unload PATH TIMEOUT | wait TIMEOUT DEVICE... | run TIMEOUT CMD [ARGS...] | gcov DIR"
+const ModctlUsage = "usage: modctl load PATH TIMEOUT [PARAMS] | unload PATH TIMEOUT | wait TIMEOUT DEVICE... | run TIMEOUT CMD [ARGS...] | gcov DIR | sections NAME..."
 
 // Modctl is one modctl command.
 type Modctl struct {
@@ -36,6 +39,8 @@ type Modctl struct {
 	Command []string
 	// Devices are the device specs wait makes or waits for.
 	Devices []string
+	// Names are the modules sections reads.
+	Names []string
 }
 
 // ErrModctlUsage: modctl's arguments are not a command it knows.
@@ -54,6 +59,8 @@ func (m Modctl) Args() []string {
 		return append([]string{CmdModctl, m.Verb, m.Timeout.String()}, m.Command...)
 	case ModctlGcov:
 		return []string{CmdModctl, m.Verb, m.Path}
+	case ModctlSections:
+		return append([]string{CmdModctl, m.Verb}, m.Names...)
 	}
 	return []string{CmdModctl, m.Verb}
 }
@@ -68,6 +75,9 @@ func ParseModctl(args []string) (Modctl, error) {
 	switch {
 	case m.Verb == ModctlGcov && len(args) == 2:
 		m.Path = args[1]
+		return m, nil
+	case m.Verb == ModctlSections && len(args) >= 2:
+		m.Names = slices.Clone(args[1:])
 		return m, nil
 	case m.Verb == ModctlRun && len(args) >= 3:
 		timeout, m.Command = args[1], slices.Clone(args[2:])

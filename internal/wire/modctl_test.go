@@ -18,6 +18,7 @@ func TestModctlRoundTrip(t *testing.T) {
 		{Verb: ModctlWait, Devices: []string{"/dev/scull0=c:scull:0", "/dev/null=existing"}, Timeout: 2 * time.Second},
 		{Verb: ModctlRun, Timeout: 1500 * time.Millisecond, Command: []string{"reader", "-dev", "/dev/mymap", "-n", "10"}},
 		{Verb: ModctlGcov, Path: GcovDir},
+		{Verb: ModctlSections, Names: []string{"dep", "mymap"}},
 	} {
 		args := m.Args()
 		if args[0] != CmdModctl || args[1] != m.Verb {
@@ -49,6 +50,7 @@ func TestModctlBadUsage(t *testing.T) {
 		{"run", "-1s", "reader"},
 		{"gcov"},
 		{"gcov", GcovDir, "more"},
+		{"sections"},
 		{"insmod", ModulePath, "20s"},
 	} {
 		if m, err := ParseModctl(args); !errors.Is(err, ErrModctlUsage) {

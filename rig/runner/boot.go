@@ -337,19 +337,21 @@ func (r *run) vmConfig() vm.Config {
 		devices = append(devices, vm.UserNet{GuestPort: wire.SSHPort})
 	}
 	return vm.Config{
-		Arch:        r.opts.Arch,
-		QEMU:        r.opts.QEMU,
-		Name:        QEMUName(os.Getpid()),
-		Kernel:      r.kernel.Image,
-		Initrd:      r.initrd,
-		Append:      args,
-		MemMB:       mem,
-		SMP:         r.opts.SMP,
-		Accel:       r.accel,
-		Devices:     devices,
-		ArtifactDir: r.opts.ArtifactDir,
-		RuntimeDir:  r.work.dir,
-		Log:         r.opts.Log,
+		Arch:         r.opts.Arch,
+		QEMU:         r.opts.QEMU,
+		Name:         QEMUName(os.Getpid()),
+		Kernel:       r.kernel.Image,
+		Initrd:       r.initrd,
+		Append:       args,
+		MemMB:        mem,
+		SMP:          r.opts.SMP,
+		Accel:        r.accel,
+		Devices:      devices,
+		ArtifactDir:  r.opts.ArtifactDir,
+		RuntimeDir:   r.work.dir,
+		GDBSocket:    r.gdbSocket(),
+		PauseOnPanic: r.opts.OnCrash == OnCrashPause,
+		Log:          r.opts.Log,
 	}
 }
 

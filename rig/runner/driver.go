@@ -94,11 +94,18 @@ type driver struct {
 	// askedOff: the guest was asked to power off.
 	askedOff bool
 	faults   faults
+	// sections are the modules' sections the guest reported (-gdb,
+	// -on-crash pause); holding: the rig stopped the guest for gdb, and
+	// gives it its go when it runs again.
+	sections []wire.ModuleSections
+	holding  bool
+	// release lets the SSH steps go on after the hold.
+	release chan struct{}
 }
 
 func (r *run) newDriver(spec verdict.Spec, rec recorder, work *wire.Work, v guestVM, c clock, start time.Time) *driver {
 	return &driver{r: r, spec: spec, eng: verdict.New(spec), rec: rec, work: work, vm: v, clock: c, start: start,
-		host: make(chan verdict.Input, 16), faults: newFaults(r.opts.Inject)}
+		host: make(chan verdict.Input, 16), faults: newFaults(r.opts.Inject), release: make(chan struct{}, 1)}
 }
 
 // drive runs the loop until the engine has a verdict, then stops QEMU and
@@ -117,8 +124,12 @@ func (d *driver) drive(ctx context.Context) (verdict.Result, time.Duration, erro
 		d.send(wire.Request{Work: d.work})
 	}
 	res, err := d.loop(lctx)
+	took := d.clock.Now().Sub(d.start)
+	if err == nil && d.r.opts.OnCrash == OnCrashPause && res.Class == verdict.GuestCrash {
+		d.pauseAtCrash(lctx, res)
+	}
 	cancel()
-	return res, d.clock.Now().Sub(d.start), err
+	return res, took, err
 }
 
 // streams are what the loop read of QEMU to its end.
@@ -154,6 +165,7 @@ func (d *driver) loop(ctx context.Context) (verdict.Result, error) {
 				break
 			}
 			st = d.feed(verdict.QMP, qmpText(ev))
+			d.onQMP(ev.Event)
 		case in := <-d.host:
 			st = d.feed(in.Kind, in.Text)
 		case <-exited:
@@ -263,6 +275,9 @@ func (d *driver) feed(kind verdict.Kind, text string) verdict.Status {
 	st := d.eng.Feed(in)
 	if st.Accepted != nil {
 		d.accepted(*st.Accepted)
+	}
+	if st.Sections != nil {
+		d.onSections(*st.Sections)
 	}
 	if st.Settling && !st.Done && !st.Ended && d.spec.Channel == wire.ChannelSSH && !d.askedOff {
 		d.askedOff = true

@@ -142,6 +142,12 @@ type Options struct {
 	// final unload, before it ends the run; the CLI's default is
 	// DefaultSettle, and zero keeps the final checks without the wait.
 	Settle time.Duration
+	// GDB has QEMU's gdbstub listen, and stops the guest after insmod
+	// until gdb let it run on.
+	GDB bool
+	// OnCrash is what a kernel report does: OnCrashPowerOff (or "") or
+	// OnCrashPause.
+	OnCrash string
 	// Inject is a host-side fault, one of Faults, for testing the rig.
 	Inject   string
 	Timeouts Timeouts
@@ -189,6 +195,9 @@ type run struct {
 	warnings map[string][]string
 	// vms starts QEMU and tells the driver the time.
 	vms vmHost
+	// gdbScripts is the kernel's vmlinux-gdb.py, for a debugged run of a
+	// kernel that has them.
+	gdbScripts string
 }
 
 // stage is one timed stage of a run.
@@ -262,6 +271,7 @@ func (p *Prepared) Run(ctx context.Context, opts Options) result.Run {
 			// The module goes to the guest over the results port, so
 			// the guest can come back from its snapshot meanwhile.
 			r.startRestore(ctx)
+			r.prepareGDBScripts(sctx)
 		}
 		return r.module(sctx, st)
 	}}}

@@ -81,9 +81,11 @@ func fileIdentity(path string) (string, error) {
 }
 
 // machineArgs are QEMU's arguments without what differs between runs of
-// one machine: the run's socket paths and QEMU's -name.
+// one machine: the run's socket paths and QEMU's -name, and what is no
+// part of the saved state (the gdbstub, the action at a panic), so that a
+// debugged run restores the same snapshot.
 func machineArgs(cfg vm.Config) []string {
-	cfg.Incoming = ""
+	cfg.Incoming, cfg.GDBSocket, cfg.PauseOnPanic = "", "", false
 	args := cfg.Args(filepath.Join(cfg.RuntimeDir, "qmp.sock"))
 	out := make([]string, 0, len(args))
 	for i := 0; i < len(args); i++ {

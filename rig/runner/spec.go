@@ -83,7 +83,18 @@ func (r *run) spec(nonce string) verdict.Spec {
 		LoadTimeout:   t.Load,
 		UnloadTimeout: wire.UnloadTimeout,
 		Slack:         slack,
+		Debug:         r.debugNames(),
+		Hold:          r.opts.GDB,
+		OnCrash:       r.onCrash(),
 	}
+}
+
+// onCrash is the guest's wire.Config.OnCrash.
+func (r *run) onCrash() string {
+	if r.opts.OnCrash == OnCrashPause {
+		return wire.OnCrashPause
+	}
+	return ""
 }
 
 // ContractSelected are the contract's cases that run selects, as the

@@ -50,6 +50,43 @@ func (d *driver) driveSSH(ctx context.Context, v machineVM) {
 		if !d.report(ctx, verdict.SSH, verdict.SSHEvent(ev)) || !ev.OK && (st.Program == nil || st.Program.Check != verdict.CheckExec) {
 			return
 		}
+		if st.Event == wire.EvInsmod && len(d.spec.Debug) > 0 && !d.sshSections(ctx, c) {
+			return
+		}
+	}
+}
+
+// sshSections reports the loaded modules' sections (-gdb, -on-crash
+// pause), as the init does on the serial channel, and for -gdb waits
+// until the guest the rig stopped runs again. It is false when the run
+// ended meanwhile.
+func (d *driver) sshSections(ctx context.Context, c *channel.Client) bool {
+	m := wire.Modctl{Verb: wire.ModctlSections, Names: d.spec.Debug}
+	ev := wire.Event{Name: wire.EvSections, OK: true, Exit: -1}
+	rctx, cancel := context.WithTimeout(ctx, d.spec.Slack)
+	res, err := c.RunLines(rctx, wire.Quote(m.Args()...), nil)
+	cancel()
+	switch {
+	case err != nil:
+		ev.OK, ev.Err = false, err.Error()
+	case res.Exit != 0:
+		ev.OK, ev.Err = false, strings.TrimSpace(string(res.Stderr))
+	default:
+		if err := json.Unmarshal(res.Stdout, &ev.Modules); err != nil {
+			ev.OK, ev.Err = false, fmt.Sprintf("modctl sections printed no sections: %v", err)
+		}
+	}
+	if !d.report(ctx, verdict.SSH, verdict.SSHEvent(ev)) {
+		return false
+	}
+	if !d.spec.Hold {
+		return true
+	}
+	select {
+	case <-d.release:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

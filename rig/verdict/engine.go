@@ -145,6 +145,9 @@ type Status struct {
 	// Ended: the guest reported the end of the run, and powers off by
 	// itself.
 	Ended bool
+	// Sections is the guest's EvSections, when this input was it: the
+	// guest waits for the rig's go (-gdb).
+	Sections *wire.Event
 }
 
 type crash struct {
@@ -199,8 +202,14 @@ type Engine struct {
 	// poweredOff: the guest asked QEMU to power off.
 	poweredOff bool
 	vmState    string
-	res        Result
-	done       bool
+	// stopped: the machine is stopped (QMP STOP) in a debugged run
+	// (Spec.Debug), since stoppedAt; the steps' deadlines wait.
+	stopped   bool
+	stoppedAt time.Duration
+	// sections is the EvSections the last input brought.
+	sections *wire.Event
+	res      Result
+	done     bool
 }
 
 // New returns an engine for the spec's plan.
@@ -231,6 +240,7 @@ func (e *Engine) Feed(in Input) Status {
 		return Status{Done: true}
 	}
 	e.now = max(e.now, in.At)
+	e.sections = nil
 	var acc *Step
 	switch in.Kind {
 	case Console:
@@ -252,7 +262,7 @@ func (e *Engine) Feed(in Input) Status {
 		e.channelFail("internal error", fmt.Sprintf("internal error: an input of unknown kind %q", in.Kind))
 	}
 	e.evaluate()
-	return Status{Done: e.done, Accepted: acc, Deadline: e.deadline(), Settling: e.settle, Ended: e.ended}
+	return Status{Done: e.done, Accepted: acc, Deadline: e.deadline(), Settling: e.settle, Ended: e.ended, Sections: e.sections}
 }
 
 // Result is the verdict, final once Feed reported Done.
@@ -287,8 +297,16 @@ func (e *Engine) qmp(text string) {
 	switch name {
 	case "STOP":
 		e.vmState = "paused"
+		if len(e.spec.Debug) > 0 && !e.stopped {
+			e.stopped, e.stoppedAt = true, e.now
+		}
 	case "RESUME":
 		e.vmState = "running"
+		if e.stopped {
+			// The guest's clock stood still too: the step has the time
+			// it had left.
+			e.stopped, e.lastStep = false, e.lastStep+e.now-e.stoppedAt
+		}
 	case "status":
 		e.vmState = arg
 	case "GUEST_PANICKED":
@@ -367,6 +385,9 @@ func (e *Engine) portLine(text string) *Step {
 	case wire.EvProgress:
 		e.progressLines(Guest, ev)
 		return nil
+	case wire.EvSections:
+		e.sectionsEvent(ev)
+		return nil
 	}
 	return e.accept(Guest, ev)
 }
@@ -399,6 +420,17 @@ func (e *Engine) kernelRecords(ev wire.Event) {
 	}
 }
 
+// sectionsEvent takes the modules' sections, which the guest reports
+// after insmod when the run is debugged, and only then.
+func (e *Engine) sectionsEvent(ev wire.Event) {
+	if len(e.spec.Debug) == 0 || e.next == 0 || e.plan[e.next-1].Event != wire.EvInsmod {
+		e.channelFail("sections nobody asked for", fmt.Sprintf("the results port sent %s while step %s was due: only a debugged run (-gdb) reports them, right after insmod",
+			ev, e.stepName()))
+		return
+	}
+	e.sections = &ev
+}
+
 // checkTaint fails the run when a guest event shows a bad taint bit that
 // the kernel did not have before insmod. The boot event's taint is the
 // baseline.
@@ -426,8 +458,12 @@ func (e *Engine) sshEvent(text string) *Step {
 		e.channelFail("internal error", fmt.Sprintf("internal error: the SSH driver's event does not decode: %v", err))
 		return nil
 	}
-	if ev.Name == wire.EvProgress {
+	switch ev.Name {
+	case wire.EvProgress:
 		e.progressLines(Host, ev)
+		return nil
+	case wire.EvSections:
+		e.sectionsEvent(ev)
 		return nil
 	}
 	return e.accept(Host, ev)
@@ -577,6 +613,8 @@ func (e *Engine) evaluate() {
 		}
 	case e.exited:
 		e.finish(e.exitResult())
+	case e.stopped:
+		// A debugger holds the machine: no step is late.
 	case e.now >= e.lastStep+e.plan[e.next].Timeout:
 		e.finish(e.timeoutResult())
 	}
@@ -590,10 +628,16 @@ func (e *Engine) deadline() time.Duration {
 		return e.crash.at + CrashGrace
 	case e.settle:
 		return e.settleAt + SettleGrace
+	case e.stopped:
+		return e.now + stoppedTick
 	default:
 		return e.lastStep + e.plan[e.next].Timeout
 	}
 }
+
+// stoppedTick is how often the engine wants the time while a debugger
+// holds the machine.
+const stoppedTick = time.Second
 
 // passResult is the verdict of a run whose every step passed: a pass,
 // unless -run selected cases and not one ran, which is a mistake in the

@@ -94,6 +94,17 @@ type Spec struct {
 	// the guest reports its own deadline first, and the host's fires only
 	// when the guest stopped answering altogether.
 	Slack time.Duration `json:"slack"`
+	// Debug names the modules whose sections the guest reports after
+	// insmod, for a debugger (-gdb, -on-crash pause). While the machine
+	// is stopped (the rig holds it for the debugger to attach, or at a
+	// breakpoint) the steps' deadlines stand still: only the rig's
+	// -timeout bounds the run.
+	Debug []string `json:"debug,omitempty"`
+	// Hold has the guest wait for the rig's go after it reported the
+	// sections (-gdb).
+	Hold bool `json:"hold,omitempty"`
+	// OnCrash is wire.Config.OnCrash (-on-crash).
+	OnCrash string `json:"on_crash,omitempty"`
 }
 
 // Config is the guest init's configuration for the spec.
@@ -119,6 +130,9 @@ func (s Spec) Config() wire.Config {
 		Unload:          s.Unload,
 		UnloadTimeoutMS: s.UnloadTimeout.Milliseconds(),
 		Coverage:        s.Coverage,
+		Debug:           s.Debug,
+		Hold:            s.Hold,
+		OnCrash:         s.OnCrash,
 	}
 }
 

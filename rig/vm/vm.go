@@ -63,7 +63,13 @@ type Config struct {
 	// Paused leaves the guest stopped once QMP and the results port are
 	// connected (and a restore is done): Resume lets it run.
 	Paused bool
-	Log    *slog.Logger
+	// GDBSocket, if set, is where QEMU's gdbstub listens: a unix socket,
+	// which only this user can reach and which no other run can take.
+	GDBSocket string
+	// PauseOnPanic has QEMU pause the guest at a panic (pvpanic) instead
+	// of ending it, for a debugger to look at.
+	PauseOnPanic bool
+	Log          *slog.Logger
 }
 
 // VM is a running QEMU.
@@ -93,7 +99,7 @@ func (cfg Config) Args(qmpSocket string) []string {
 		"-smp", strconv.Itoa(cfg.SMP),
 		"-nodefaults", "-no-user-config", "-display", "none",
 		"-action", "reboot=shutdown", // a reboot (panic=-1) ends the run
-		"-action", "panic=shutdown", // after GUEST_PANICKED
+		"-action", "panic="+cfg.panicAction(),
 		"-S", // wait for QMP, so no event is missed
 		"-qmp", "unix:"+qmpSocket+",server=on,wait=off",
 		"-kernel", cfg.Kernel,
@@ -108,7 +114,19 @@ func (cfg Config) Args(qmpSocket string) []string {
 	if cfg.Incoming != "" {
 		args = append(args, "-incoming", "exec:cat "+wire.Quote(cfg.Incoming))
 	}
+	if cfg.GDBSocket != "" {
+		args = append(args, "-gdb", "unix:"+cfg.GDBSocket+",server=on,wait=off")
+	}
 	return append(args, cfg.ExtraArgs...)
+}
+
+// panicAction is what QEMU does after GUEST_PANICKED: end the run, or
+// keep the guest paused in its panic for a debugger.
+func (cfg Config) panicAction() string {
+	if cfg.PauseOnPanic {
+		return "pause"
+	}
+	return "shutdown"
 }
 
 // Start launches QEMU paused, connects QMP and the results port (if the

@@ -1,0 +1,96 @@
+package runner
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mmaprig/mmaprig/internal/arch"
+	"github.com/mmaprig/mmaprig/internal/layout"
+	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/verdict"
+)
+
+// A -gdb run's driver writes the gdbinit when the guest reports its
+// sections, and gives the guest its go once, when the machine runs again
+// (gdb's continue), not before: here the recording of a real -gdb run.
+func TestDriverHoldsForGDB(t *testing.T) {
+	rec := readRecording(t, filepath.Join(corpusDir, "gdb-hold.log"))
+	rr := newReplayRun(t, rec, nil)
+	kdir := t.TempDir()
+	r := rr.d.r
+	r.kernel, r.kos, r.opts.ModuleDir, r.opts.GDB = &kernel.Kernel{BuildDir: kdir}, []string{filepath.Join(kdir, "mymap.ko")}, t.TempDir(), true
+	if err := os.WriteFile(filepath.Join(r.opts.ModuleDir, "Kbuild"), []byte("obj-m := mymap.o\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := rr.drive(t)
+	checkVerdict(t, got, verdict.Pass, "", "")
+	var gos int
+	for _, req := range rr.f.conn.sent() {
+		if req.Go {
+			gos++
+		}
+	}
+	if gos != 1 {
+		t.Errorf("the driver sent %d go(s), want 1", gos)
+	}
+	b, err := os.ReadFile(filepath.Join(r.opts.ArtifactDir, layout.GDBInit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"file " + filepath.Join(kdir, "vmlinux"), "add-symbol-file " + filepath.Join(kdir, "mymap.ko") + " 0xffffffffa0000000 ",
+		"-s .data 0xffffffffa0002000", "set substitute-path " + kernel.ModuleDebugRoot + " " + r.opts.ModuleDir,
+		"target remote " + filepath.Join(r.opts.ArtifactDir, layout.GDBSocket)} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the gdbinit lacks %q:\n%s", want, b)
+		}
+	}
+}
+
+// The gdbstub's socket is in the artifact directory, unless its path
+// would not fit a unix socket's; and only a debugged run has one.
+func TestGDBSocket(t *testing.T) {
+	long := "/" + strings.Repeat("a", 120)
+	for _, tc := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{ArtifactDir: "/art"}, ""},
+		{Options{ArtifactDir: "/art", GDB: true}, "/art/gdb.sock"},
+		{Options{ArtifactDir: "/art", OnCrash: OnCrashPause}, "/art/gdb.sock"},
+		{Options{ArtifactDir: long, GDB: true}, "/work/gdb.sock"},
+	} {
+		r := &run{opts: tc.opts, work: &workDir{dir: "/work"}}
+		if got := r.gdbSocket(); got != tc.want {
+			t.Errorf("%+v: socket %q, want %q", tc.opts, got, tc.want)
+		}
+	}
+	if r := (&run{opts: Options{OnCrash: OnCrashPause}}); r.onCrash() != wire.OnCrashPause {
+		t.Errorf("-on-crash pause does not reach the guest")
+	}
+}
+
+// A guest of another architecture than the host's takes gdb-multiarch.
+func TestGDBCommand(t *testing.T) {
+	host, other := arch.Host(), "arm64"
+	if host.Name == "arm64" {
+		other = "x86_64"
+	}
+	guest, err := arch.Get(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		a    arch.Arch
+		want string
+	}{
+		{host, "gdb -x /art/gdbinit"},
+		{guest, "gdb-multiarch -x /art/gdbinit"},
+	} {
+		if got := (&run{opts: Options{Arch: tc.a, ArtifactDir: "/art"}}).gdbCommand(); got != tc.want {
+			t.Errorf("%s guest: %q, want %q", tc.a.Name, got, tc.want)
+		}
+	}
+}
