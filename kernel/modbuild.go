@@ -147,31 +147,39 @@ func (b *moduleBuild) run(ctx context.Context) error {
 }
 
 // vars are the make variables of every build: W=1, the architecture's,
-// coverage's, one KCFLAGS with the rig's flags and then the author's
-// (from -make-args, so theirs come last and win where they clash), and
-// the author's other variables. Command-line variables reach every
-// sub-make, whatever the author's Makefile runs.
+// coverage's, one CFLAGS_MODULE with the rig's flags and then the
+// author's (from -make-args, so theirs come last and win where they
+// clash), and the author's other variables. Command-line variables reach
+// every sub-make, whatever the author's Makefile runs, and override what
+// a Makefile assigns: so the rig's flags go in CFLAGS_MODULE, kbuild's
+// variable for module-only flags, which drivers leave alone, and never in
+// KCFLAGS, which a driver's Makefile or environment may set itself.
 func (b *moduleBuild) vars() []string {
 	vars := append([]string{"W=1"}, b.a.MakeArgs()...)
 	if b.spec.Coverage {
 		vars = append(vars, "GCOV_PROFILE=y")
 	}
-	flags := b.kcflags()
+	flags := b.cflags()
 	for _, v := range b.spec.MakeArgs {
-		if val, ok := strings.CutPrefix(v, "KCFLAGS="); ok {
+		if val, ok := strings.CutPrefix(v, rigFlagsVar+"="); ok {
 			flags = append(flags, val)
 			continue
 		}
 		vars = append(vars, v)
 	}
-	return append(vars, "KCFLAGS="+strings.Join(flags, " "))
+	return append(vars, rigFlagsVar+"="+strings.Join(flags, " "))
 }
 
-// kcflags are the rig's compiler flags: debug info (-g), its file names
+// rigFlagsVar is the make variable that carries the rig's compiler flags
+// for the module's objects (scripts/Makefile.lib adds it to every object
+// that is part of a module).
+const rigFlagsVar = "CFLAGS_MODULE"
+
+// cflags are the rig's compiler flags: debug info (-g), its file names
 // under fixed roots instead of the copy's and the kernel's directories in
 // the cache; with coverage, the profile naming the author's tree instead
 // of the copy.
-func (b *moduleBuild) kcflags() []string {
+func (b *moduleBuild) cflags() []string {
 	flags := []string{"-g"}
 	prefixMap := func(from, to string) {
 		flags = append(flags, "-fdebug-prefix-map="+from+"="+to)

@@ -169,3 +169,43 @@ func debugFiles(t *testing.T, ko string) []string {
 	}
 	return files
 }
+
+// An author's KCFLAGS reaches the compiler however it is given, beside
+// the rig's debug info: in -make-args, in the environment, or assigned by
+// the author's own Makefile (which a KCFLAGS on make's command line would
+// silently override). The module's source refuses to compile without it.
+func TestBuildModuleKeepsAuthorsKCFLAGS(t *testing.T) {
+	kdir := os.Getenv("MMAPRIG_KERNEL_BUILD")
+	if kdir == "" || testing.Short() {
+		t.Skip("MMAPRIG_KERNEL_BUILD is not set (or -short); point it at a built kernel tree: go run ./rig kdir")
+	}
+	const src = "#include <linux/module.h>\n#ifndef MMAPRIG_AUTHOR_FLAG\n#error the author's KCFLAGS did not reach the compiler\n#endif\nMODULE_LICENSE(\"GPL\");\n"
+	const makefile = "obj-m := kcf.o\nKCFLAGS += -DMMAPRIG_AUTHOR_FLAG\nexport KCFLAGS\nall:\n\t$(MAKE) -C $(KDIR) M=$(PWD) modules\n"
+	for _, tc := range []struct {
+		name, makefile, env string
+		mode                string
+		args                []string
+	}{
+		{"make-args", "obj-m := kcf.o\n", "", BuildKbuild, []string{"KCFLAGS=-DMMAPRIG_AUTHOR_FLAG"}},
+		{"environment", "obj-m := kcf.o\n", "-DMMAPRIG_AUTHOR_FLAG", BuildKbuild, nil},
+		{"makefile", makefile, "", BuildMake, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, body := range map[string]string{"kcf.c": src, "Makefile": tc.makefile} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Setenv("KCFLAGS", tc.env)
+			out := filepath.Join(t.TempDir(), "out")
+			spec := ModuleSpec{Dir: dir, Mode: tc.mode, MakeArgs: tc.args}
+			if _, err := BuildModule(context.Background(), arch.Host(), kdir, spec, out, io.Discard); err != nil {
+				t.Fatalf("the author's KCFLAGS did not reach the compiler: %v", err)
+			}
+			if files := debugFiles(t, filepath.Join(out, "kcf.ko")); !slices.Contains(files, ModuleDebugRoot+"/kcf.c") {
+				t.Errorf("the rig's debug info is gone: the .ko names %q", files)
+			}
+		})
+	}
+}

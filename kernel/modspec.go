@@ -156,14 +156,16 @@ func DetectMode(dir string) (mode, why string, err error) {
 // builds against, the sources of the copied tree, the build mode, the
 // make variables and where the module is in the tree; a coverage build
 // also depends on where the sources are, which its profile names. The
-// debug info names the sources under fixed roots (v5), so it does not.
+// debug info names the sources under fixed roots (v5), so it does not;
+// v6 moved the rig's flags from KCFLAGS to CFLAGS_MODULE, so that an
+// author's own KCFLAGS reaches the build.
 func ModuleKey(kernelKey string, s ModuleSpec) (string, error) {
 	root := s.TreeRoot()
 	files, err := sourceFiles(root)
 	if err != nil {
 		return "", fmt.Errorf("read module sources: %w", err)
 	}
-	parts := []string{"module;W=1;g;v5", kernelKey, "mode=" + s.Mode, "rel=" + s.Rel(), "args=" + strings.Join(s.MakeArgs, "\x00")}
+	parts := []string{"module;W=1;g;v6", kernelKey, "mode=" + s.Mode, "rel=" + s.Rel(), "args=" + strings.Join(s.MakeArgs, "\x00")}
 	if s.Coverage {
 		parts = append(parts, "gcov", root)
 	}

@@ -12,20 +12,20 @@ import (
 
 // debugInfoModuleRows times what debug info costs the module build: the
 // rig's own kbuild command on a fresh copy of module/ against the warm
-// default kernel, with and without KCFLAGS=-g, interleaved, medians of 5.
+// default kernel, with and without CFLAGS_MODULE=-g, interleaved, medians of 5.
 func debugInfoModuleRows(b *testing.B, t benchTable) {
 	b.Helper()
 	kdir := benchKdir(b)
 	var with, without []time.Duration
 	var sizeWith, sizeWithout int64
 	for i := range 5 {
-		d, n := timeModuleBuild(b, kdir, i, "KCFLAGS=-g")
+		d, n := timeModuleBuild(b, kdir, i, "CFLAGS_MODULE=-g")
 		with, sizeWith = append(with, d), n
 		d, n = timeModuleBuild(b, kdir, i)
 		without, sizeWithout = append(without, d), n
 	}
 	t.row(b, "module build, module/ from a fresh copy, no debug info", median(without), "")
-	t.row(b, "  the same with debug info (KCFLAGS=-g), as the rig builds it", median(with), "")
+	t.row(b, "  the same with debug info (CFLAGS_MODULE=-g), as the rig builds it", median(with), "")
 	t.row(b, "  cost of debug info", median(with)-median(without), "")
 	fmt.Fprintf(t.w, "  %-62s %6d KiB -> %d KiB\n", "  mymap.ko without and with debug info", sizeWithout>>10, sizeWith>>10)
 }
