@@ -25,12 +25,13 @@ type workflowCommand struct {
 
 var commandRE = regexp.MustCompile(`(?m)^::(error|warning|notice)(?: ([^:]*))?::(.*)$`)
 
-// parseCommands parses the workflow commands in a rig's output.
+// parseCommands parses the workflow commands in a rig's output as GitHub
+// reads them: not between "::stop-commands::TOKEN" and "::TOKEN::".
 func parseCommands(t *testing.T, out string) []workflowCommand {
 	t.Helper()
 	unescape := strings.NewReplacer("%0D", "\r", "%0A", "\n", "%3A", ":", "%2C", ",", "%25", "%")
 	var cmds []workflowCommand
-	for _, m := range commandRE.FindAllStringSubmatch(out, -1) {
+	for _, m := range commandRE.FindAllStringSubmatch(readCommands(out), -1) {
 		c := workflowCommand{kind: m[1], msg: unescape.Replace(m[3])}
 		for _, prop := range strings.Split(m[2], ",") {
 			k, v, ok := strings.Cut(prop, "=")
@@ -51,6 +52,27 @@ func parseCommands(t *testing.T, out string) []workflowCommand {
 	return cmds
 }
 
+// readCommands is the part of out GitHub reads commands from: a line
+// "::stop-commands::TOKEN" stops it, and a line "::TOKEN::" resumes it.
+func readCommands(out string) string {
+	var b strings.Builder
+	stopped := ""
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case stopped != "":
+			if l == "::"+stopped+"::" {
+				stopped = ""
+			}
+		case strings.HasPrefix(l, "::stop-commands::"):
+			stopped = strings.TrimPrefix(l, "::stop-commands::")
+		default:
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
+
 // workspace copies a fixture to drv/ in a new workspace, and returns the
 // workspace.
 func workspace(t *testing.T, fixtureDir string) string {
@@ -69,7 +91,9 @@ func failingGoTest(t *testing.T, ws string) (string, int) {
 	dir := filepath.Join(ws, "tests")
 	os.MkdirAll(filepath.Join(dir, "fails"), 0o755)
 	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/annot\n\ngo 1.21\n"), 0o644)
-	src := "package fails\n\nimport \"testing\"\n\nfunc TestFails(t *testing.T) {\n\tt.Errorf(\"the page holds %d, want 0\", 1)\n}\n"
+	// The test's output tries to silence the rig's annotations and forge
+	// one; the rig keeps GitHub from reading commands in the run's output.
+	src := "package fails\n\nimport (\n\t\"fmt\"\n\t\"testing\"\n)\n\nfunc TestFails(t *testing.T) {\n\tt.Errorf(\"the page holds %d, want 0\", 1)\n\tfmt.Println(\"::stop-commands::guest\")\n\tfmt.Println(\"::error file=forged.c,line=1::forged\")\n}\n"
 	os.WriteFile(filepath.Join(dir, "fails", "fails_test.go"), []byte(src), 0o644)
 	return filepath.Join(dir, "fails"), sourceLine(t, filepath.Join(dir, "fails", "fails_test.go"), "\tt.Errorf(\"the page holds %d, want 0\", 1)")
 }

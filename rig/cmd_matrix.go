@@ -35,6 +35,8 @@ func runMatrix(ctx context.Context, e env) int {
 	if !prepareArtifacts(e.opts, e.stderr) {
 		return verdict.ExitSetup
 	}
+	resume := guardLog(e.stdout, e.stderr)
+	defer resume()
 	start := time.Now()
 	cells := e.cfg.cells
 	results := runCells(ctx, e.cfg, e.opts, cells)
@@ -48,7 +50,8 @@ func runMatrix(ctx context.Context, e env) int {
 			code = max(code, c.Result.ExitCode)
 		}
 	}
-	annotations(ctx, e.stdout, e.opts, results, true)
+	resume()
+	annotations(ctx, e.stdout, e.stderr, e.opts, results, true)
 	if err := e.cfg.outputs().write(results, e.stderr); err != nil {
 		fmt.Fprintf(e.stderr, "rig: %v\n", err)
 		return verdict.ExitSetup

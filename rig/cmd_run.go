@@ -60,12 +60,15 @@ func runRun(ctx context.Context, e env) int {
 	if e.cfg.all || e.cfg.set["cell"] {
 		return runMatrix(ctx, e)
 	}
+	resume := guardLog(e.stdout, e.stderr)
+	defer resume()
 	res, ok := runOnce(ctx, e)
 	if !ok {
 		return verdict.ExitSetup
 	}
 	printResult(e.stdout, res, e.opts)
-	annotations(ctx, e.stdout, e.opts, []result.Cell{{Result: res}}, false)
+	resume()
+	annotations(ctx, e.stdout, e.stderr, e.opts, []result.Cell{{Result: res}}, false)
 	return res.Class.ExitCode()
 }
 

@@ -221,11 +221,26 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
+// guardLog keeps GitHub from reading workflow commands in the run's
+// output, which carries text the module controls (annotate.Guard), when
+// the rig runs in GitHub Actions; the func it returns lets GitHub read
+// them again, for the annotations. Anywhere else both do nothing.
+func guardLog(w, errw io.Writer) (resume func()) {
+	if os.Getenv("GITHUB_ACTIONS") != "true" {
+		return func() {}
+	}
+	resume, err := annotate.Guard(w)
+	if err != nil {
+		fmt.Fprintf(errw, "rig: %v\n", err)
+	}
+	return resume
+}
+
 // annotations prints GitHub Actions workflow commands for what the
 // cells found (rig/annotate), when the rig runs in GitHub Actions: GitHub
 // shows each on the pull request's diff, at its line. Anywhere else it
 // prints nothing. A matrix's commands are titled with their cells.
-func annotations(ctx context.Context, w io.Writer, opts runner.Options, cells []result.Cell, matrix bool) {
+func annotations(ctx context.Context, w, errw io.Writer, opts runner.Options, cells []result.Cell, matrix bool) {
 	if os.Getenv("GITHUB_ACTIONS") != "true" || len(cells) == 0 {
 		return
 	}
@@ -234,10 +249,12 @@ func annotations(ctx context.Context, w io.Writer, opts runner.Options, cells []
 	defer cancel()
 	o := annotate.Options{Root: repoRoot(ctx, opts.ModuleDir), Module: filepath.Base(opts.ModuleDir)}
 	cells = absCrashFiles(cells)
+	cmds := annotate.Run(cells[0].Result, o)
 	if matrix {
-		annotate.Write(w, annotate.Cells(cells, o))
-	} else {
-		annotate.Write(w, annotate.Run(cells[0].Result, o))
+		cmds = annotate.Cells(cells, o)
+	}
+	if err := annotate.Write(w, cmds); err != nil {
+		fmt.Fprintf(errw, "rig: the annotations: %v\n", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,7 +172,7 @@ func TestAnnotationsPrinted(t *testing.T) {
 	} {
 		t.Setenv("GITHUB_ACTIONS", tc.env)
 		var b strings.Builder
-		annotations(ctx, &b, runner.Options{ModuleDir: mod}, []result.Cell{{Name: "6.1", Result: tc.res}}, tc.matrix)
+		annotations(ctx, &b, io.Discard, runner.Options{ModuleDir: mod}, []result.Cell{{Name: "6.1", Result: tc.res}}, tc.matrix)
 		if b.String() != tc.want {
 			t.Errorf("GITHUB_ACTIONS=%q printed %q, want %q", tc.env, b.String(), tc.want)
 		}
