@@ -39,6 +39,9 @@ func TestDecodedStack(t *testing.T) {
 			[2]string{"mmap_region", "mm/mmap.c"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if len(tc.args) > 0 {
+				nightlyKernel(t, "debug")
+			}
 			t.Parallel()
 			r := runRig(t, append([]string{"-module", fixture(tc.fixture), "-checks", "reader"}, tc.args...)...)
 			rep := wantVerdict(t, r, verdict.GuestCrash, "in "+tc.lines[len(tc.lines)-1][0])

@@ -460,6 +460,7 @@ func TestDebugKernel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds the debug kernel and boots VMs")
 	}
+	nightlyKernel(t, "debug")
 	// -boot cold: a restored guest's console starts after the boot, and
 	// the boot is what must show KASAN.
 	r := runRig(t, "-config", "debug", "-boot", "cold")

@@ -143,6 +143,7 @@ func TestGDBKernelScripts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: boots VMs")
 	}
+	nightlyKernel(t, "debug")
 	l := startRig(t, "-gdb", "-config", "debug", "-checks", "reader")
 	gdb, gdbinit := attachCommand(t, l, "then continue")
 	out := gdbBatch(t, gdb, gdbinit, "lx-dmesg", "break mymap_mmap", "continue", "bt 4", "continue")

@@ -127,9 +127,7 @@ func TestCoverage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds the coverage kernel and boots VMs")
 	}
-	if os.Getenv(nightlyEnv) == "" {
-		t.Skip(nightlyEnv + " is not set: the coverage kernel is built nightly (make test-nightly)")
-	}
+	nightlyKernel(t, "coverage")
 	r := runRig(t, "-coverage")
 	rep := wantVerdict(t, r, verdict.Pass, "")
 	if rep.Coverage == nil || len(rep.Coverage.Files) != 1 {
