@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,10 +61,17 @@ func TestGDBBreaksInMmap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: boots VMs")
 	}
-	for _, tc := range []struct{ name, boot, channel string }{
-		{"restored", "auto", "serial"},
-		{"cold", "cold", "serial"},
-		{"ssh", "auto", "ssh"},
+	for _, tc := range []struct {
+		name, boot, channel string
+		// hold is how long gdb holds the guest at the breakpoint: on SSH,
+		// past the reader step's deadline (-check-timeout and the 5 s
+		// slack), which the host's wall clock must not enforce.
+		hold time.Duration
+		more []string
+	}{
+		{"restored", "auto", "serial", 0, nil},
+		{"cold", "cold", "serial", 0, nil},
+		{"ssh", "auto", "ssh", 20 * time.Second, []string{"-check-timeout", "10s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			boot := tc.boot
@@ -71,11 +79,12 @@ func TestGDBBreaksInMmap(t *testing.T) {
 				// A saved guest to restore.
 				wantVerdict(t, runRig(t, "-checks", "reader"), verdict.Pass, "")
 			}
-			l := startRig(t, "-gdb", "-boot", boot, "-checks", "reader", "-channel", tc.channel)
+			l := startRig(t, append([]string{"-gdb", "-boot", boot, "-checks", "reader", "-channel", tc.channel}, tc.more...)...)
 			gdb, gdbinit := attachCommand(t, l, "then continue")
 			// Held for longer than the device step's deadline (7 s).
 			time.Sleep(10 * time.Second)
-			out := gdbBatch(t, gdb, gdbinit, "break mymap_mmap", "continue", "bt", "list mymap_mmap", "continue")
+			out := gdbBatch(t, gdb, gdbinit, "break mymap_mmap", "continue", "bt", "list mymap_mmap",
+				fmt.Sprintf("shell sleep %d", int(tc.hold.Seconds())), "continue")
 			if !regexp.MustCompile(`Breakpoint 1, mymap_mmap \(.*\) at \S*mymap\.c:\d+`).MatchString(out) {
 				t.Errorf("gdb did not stop in mymap_mmap at a line of mymap.c")
 			}

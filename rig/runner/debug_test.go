@@ -1,10 +1,12 @@
 package runner
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mmaprig/mmaprig/internal/arch"
 	"github.com/mmaprig/mmaprig/internal/layout"
@@ -91,6 +93,34 @@ func TestGDBCommand(t *testing.T) {
 	} {
 		if got := (&run{opts: Options{Arch: tc.a, ArtifactDir: "/art"}}).gdbCommand(); got != tc.want {
 			t.Errorf("%s guest: %q, want %q", tc.a.Name, got, tc.want)
+		}
+	}
+}
+
+// An SSH step has a host deadline, its slack on top of modctl's bound,
+// except in a debugged run: gdb may hold the guest at a breakpoint past
+// it, and only -timeout bounds the run.
+func TestSSHStepDeadline(t *testing.T) {
+	st := verdict.Step{Event: wire.EvRun, Source: verdict.Host, Timeout: time.Minute}
+	for _, tc := range []struct {
+		debug        []string
+		wantDeadline bool
+	}{
+		{nil, true},
+		{[]string{"mymap"}, false},
+	} {
+		d := (&run{opts: Options{Log: quietLog()}}).newDriver(verdict.Spec{Debug: tc.debug}, nil, nil, nil, wallClock{}, time.Now())
+		ctx, cancel := d.stepContext(context.Background(), st)
+		dl, ok := ctx.Deadline()
+		cancel()
+		if ok != tc.wantDeadline {
+			t.Errorf("debug %q: the step has a deadline: %v (%v); want %v", tc.debug, ok, dl, tc.wantDeadline)
+		}
+		if ok && time.Until(dl) > st.Timeout {
+			t.Errorf("debug %q: deadline in %v, past the step's %v", tc.debug, time.Until(dl), st.Timeout)
+		}
+		if ctx.Err() == nil {
+			t.Errorf("debug %q: cancel does not end the step's context", tc.debug)
 		}
 	}
 }
