@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/gdbinit"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
@@ -122,5 +124,38 @@ func TestSSHStepDeadline(t *testing.T) {
 		if ctx.Err() == nil {
 			t.Errorf("debug %q: cancel does not end the step's context", tc.debug)
 		}
+	}
+}
+
+// The gdbinit is replaced whole, not rewritten in place: a gdb that reads
+// the first one while the rig writes the crash's reads the first, whole.
+func TestWriteGDBInitAtomically(t *testing.T) {
+	kdir := t.TempDir()
+	r := &run{opts: Options{ArtifactDir: t.TempDir(), GDB: true, Log: quietLog()}, work: &workDir{dir: t.TempDir()}}
+	r.kernel = &kernel.Kernel{BuildDir: kdir}
+	if err := r.writeGDBInit(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(r.opts.ArtifactDir, layout.GDBInit)
+	first, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := r.writeGDBInit(nil, &gdbinit.Fault{Regs: []gdbinit.Reg{{Name: "rip", Value: "0x1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(f); string(b) != string(first) {
+		t.Errorf("the gdbinit open before the rewrite reads:\n%s\nwant the first:\n%s", b, first)
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "set $rip = 0x1") {
+		t.Errorf("the rewritten gdbinit lacks the fault's registers:\n%s", b)
+	}
+	if entries, _ := os.ReadDir(r.opts.ArtifactDir); len(entries) != 1 {
+		t.Errorf("the artifact directory holds %v; want the gdbinit alone", entries)
 	}
 }
