@@ -52,6 +52,23 @@ func gdbBatch(t *testing.T, gdb, gdbinit string, cmds ...string) string {
 	return string(out)
 }
 
+// assertNoGDBSocket checks that the gdbstub's socket, which the gdbinit
+// names, is gone once the run is.
+func assertNoGDBSocket(t *testing.T, gdbinit string) {
+	t.Helper()
+	b, err := os.ReadFile(gdbinit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^target remote (.+)$`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatalf("the gdbinit names no socket:\n%s", b)
+	}
+	if _, err := os.Lstat(m[1]); !os.IsNotExist(err) {
+		t.Errorf("the gdbstub's socket %s outlived the run (%v)", m[1], err)
+	}
+}
+
 // gdb breaks in the module's mmap in a -gdb run, restored or booted cold,
 // on either channel:
 // the guest waits after insmod until gdb lets it go, the reader's mmap
@@ -104,6 +121,7 @@ func TestGDBBreaksInMmap(t *testing.T) {
 				t.Errorf("the guest was not %s", how)
 			}
 			assertNoQEMU(t, l.cmd.Process.Pid)
+			assertNoGDBSocket(t, gdbinit)
 		})
 	}
 }
@@ -143,6 +161,7 @@ func TestOnCrashPause(t *testing.T) {
 		t.Errorf("QEMU (pid %d) outlived the rig", qemu)
 	}
 	assertNoQEMU(t, l.cmd.Process.Pid)
+	assertNoGDBSocket(t, gdbinit)
 }
 
 // On the debug kernel, which has debug info and the kernel's gdb scripts,
