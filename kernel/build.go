@@ -112,9 +112,14 @@ func Configure(ctx context.Context, src, out string, opts BuildOptions) error {
 // stepRE matches kbuild's short progress lines, such as "  CC      mm/mmap.o".
 var stepRE = regexp.MustCompile(`^  [A-Z][A-Z0-9_\[\] ]{1,10} `)
 
-// Compile builds the image and the module support files in out.
+// Compile builds the image and the module support files in out, and the
+// kernel's gdb scripts when the configuration has them.
 // It returns the number of build steps, for later progress estimates.
 func Compile(ctx context.Context, src, out string, opts BuildOptions) (int, error) {
+	goals, err := makeGoals(out, opts.Arch)
+	if err != nil {
+		return 0, err
+	}
 	jobs := opts.Jobs
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
@@ -144,7 +149,7 @@ func Compile(ctx context.Context, src, out string, opts BuildOptions) (int, erro
 		steps <- n
 	}()
 	args := append([]string{"-C", src, "O=" + out}, opts.Arch.MakeArgs()...)
-	err := run(ctx, pw, "make", append(args, fmt.Sprintf("-j%d", jobs), opts.Arch.Target, "modules")...)
+	err = run(ctx, pw, "make", append(append(args, fmt.Sprintf("-j%d", jobs)), goals...)...)
 	pw.Close()
 	n := <-steps
 	if err != nil {
@@ -162,6 +167,28 @@ func Compile(ctx context.Context, src, out string, opts BuildOptions) (int, erro
 		}
 	}
 	return n, nil
+}
+
+// makeGoals are what the build makes: the image and the modules' support
+// files, and the kernel's gdb scripts (vmlinux-gdb.py: lx-symbols,
+// lx-dmesg) when the configuration asks for them. make's all target would
+// make them; the rig's goals do not, unless named. Made here, with the
+// tree, a cached tree never has to be changed in place for them later.
+func makeGoals(out string, a arch.Arch) ([]string, error) {
+	goals := []string{a.Target, "modules"}
+	f, err := os.Open(filepath.Join(out, ".config"))
+	if err != nil {
+		return nil, fmt.Errorf("read the kernel's .config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := ParseConfig(f)
+	if err != nil {
+		return nil, fmt.Errorf("read the kernel's .config: %w", err)
+	}
+	if cfg["CONFIG_GDB_SCRIPTS"] == "y" {
+		goals = append(goals, "scripts_gdb")
+	}
+	return goals, nil
 }
 
 // Release reads the kernel release string of a built tree, as uname -r.

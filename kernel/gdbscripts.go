@@ -11,11 +11,11 @@ import (
 
 // GDBScripts returns the kernel tree's vmlinux-gdb.py, the kernel's own
 // gdb commands (lx-symbols, lx-dmesg, lx-ps, ...), or "" when the kernel
-// has no CONFIG_GDB_SCRIPTS. The rig builds bzImage and modules, which do
-// not make the scripts (make's all target does): a tree in the rig's cache
-// that lacks them gets them here, once, in place under the entry's lock
-// (make scripts_gdb: links to the source's scripts and one generated
-// constants.py, in seconds). A tree that is not the cache's is left alone.
+// has no CONFIG_GDB_SCRIPTS. The kernel's build makes them (Compile); a
+// tree in the rig's cache built before it did lacks them, and gets them
+// here, once, in place under the entry's lock (make scripts_gdb: links to
+// the source's scripts and one generated constants.py, in seconds). A tree
+// that is not the cache's is left alone.
 func GDBScripts(ctx context.Context, env *Env, k *Kernel) (string, error) {
 	py := filepath.Join(k.BuildDir, "vmlinux-gdb.py")
 	if _, err := os.Stat(py); err == nil {
@@ -23,11 +23,14 @@ func GDBScripts(ctx context.Context, env *Env, k *Kernel) (string, error) {
 	}
 	b, err := os.ReadFile(k.Config)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("read the kernel's config: %w", err)
 	}
 	cfg, err := ParseConfig(bytes.NewReader(b))
-	if err != nil || cfg["CONFIG_GDB_SCRIPTS"] != "y" || k.BuildDir != env.Cache.Path("kernel", k.Key) {
-		return "", err
+	if err != nil {
+		return "", fmt.Errorf("read the kernel's config %s: %w", k.Config, err)
+	}
+	if cfg["CONFIG_GDB_SCRIPTS"] != "y" || k.BuildDir != env.Cache.Path("kernel", k.Key) {
+		return "", nil
 	}
 	var out bytes.Buffer
 	var makeErr error
@@ -37,7 +40,7 @@ func GDBScripts(ctx context.Context, env *Env, k *Kernel) (string, error) {
 		}
 		src, err := filepath.EvalSymlinks(filepath.Join(dir, "source"))
 		if err != nil {
-			makeErr = err
+			makeErr = fmt.Errorf("find the kernel's source: %w", err)
 			return nil
 		}
 		args := append(append([]string{"-C", src, "O=" + dir}, env.Arch.MakeArgs()...), "scripts_gdb")
@@ -46,11 +49,11 @@ func GDBScripts(ctx context.Context, env *Env, k *Kernel) (string, error) {
 		// failed, and the kernel is good without its gdb scripts.
 		return nil
 	})
-	if err == nil {
-		err = makeErr
-	}
 	if err != nil {
-		return "", fmt.Errorf("make scripts_gdb in %s: %w: %s", k.BuildDir, err, strings.TrimSpace(lastLines(out.String(), 5)))
+		return "", fmt.Errorf("update the cached kernel %s: %w", k.BuildDir, err)
+	}
+	if makeErr != nil {
+		return "", fmt.Errorf("make scripts_gdb in %s: %w: %s", k.BuildDir, makeErr, strings.TrimSpace(lastLines(out.String(), 5)))
 	}
 	return py, nil
 }

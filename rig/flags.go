@@ -276,8 +276,8 @@ func checkMachine(c *config) error {
 // checkDebug refuses -gdb and -on-crash pause where no one could attach:
 // the matrix's cells run side by side, with no terminal of their own.
 func checkDebug(c *config) error {
-	if !slices.Contains(runner.OnCrashModes, c.onCrash) {
-		return usagef("-on-crash %q: want %s", c.onCrash, strings.Join(runner.OnCrashModes, " or "))
+	if !slices.Contains(runner.OnCrashModes(), c.onCrash) {
+		return usagef("-on-crash %q: want %s", c.onCrash, strings.Join(runner.OnCrashModes(), " or "))
 	}
 	flag := c.first("gdb")
 	if flag == "" && c.onCrash == runner.OnCrashPause {

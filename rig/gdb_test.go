@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,6 +52,23 @@ func gdbBatch(t *testing.T, gdb, gdbinit string, cmds ...string) string {
 	return string(out)
 }
 
+// assertNoGDBSocket checks that the gdbstub's socket, which the gdbinit
+// names, is gone once the run is.
+func assertNoGDBSocket(t *testing.T, gdbinit string) {
+	t.Helper()
+	b, err := os.ReadFile(gdbinit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^target remote (.+)$`).FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatalf("the gdbinit names no socket:\n%s", b)
+	}
+	if _, err := os.Lstat(m[1]); !os.IsNotExist(err) {
+		t.Errorf("the gdbstub's socket %s outlived the run (%v)", m[1], err)
+	}
+}
+
 // gdb breaks in the module's mmap in a -gdb run, restored or booted cold,
 // on either channel:
 // the guest waits after insmod until gdb lets it go, the reader's mmap
@@ -60,10 +78,17 @@ func TestGDBBreaksInMmap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: boots VMs")
 	}
-	for _, tc := range []struct{ name, boot, channel string }{
-		{"restored", "auto", "serial"},
-		{"cold", "cold", "serial"},
-		{"ssh", "auto", "ssh"},
+	for _, tc := range []struct {
+		name, boot, channel string
+		// hold is how long gdb holds the guest at the breakpoint: on SSH,
+		// past the reader step's deadline (-check-timeout and the 5 s
+		// slack), which the host's wall clock must not enforce.
+		hold time.Duration
+		more []string
+	}{
+		{"restored", "auto", "serial", 0, nil},
+		{"cold", "cold", "serial", 0, nil},
+		{"ssh", "auto", "ssh", 20 * time.Second, []string{"-check-timeout", "10s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			boot := tc.boot
@@ -71,11 +96,12 @@ func TestGDBBreaksInMmap(t *testing.T) {
 				// A saved guest to restore.
 				wantVerdict(t, runRig(t, "-checks", "reader"), verdict.Pass, "")
 			}
-			l := startRig(t, "-gdb", "-boot", boot, "-checks", "reader", "-channel", tc.channel)
+			l := startRig(t, append([]string{"-gdb", "-boot", boot, "-checks", "reader", "-channel", tc.channel}, tc.more...)...)
 			gdb, gdbinit := attachCommand(t, l, "then continue")
 			// Held for longer than the device step's deadline (7 s).
 			time.Sleep(10 * time.Second)
-			out := gdbBatch(t, gdb, gdbinit, "break mymap_mmap", "continue", "bt", "list mymap_mmap", "continue")
+			out := gdbBatch(t, gdb, gdbinit, "break mymap_mmap", "continue", "bt", "list mymap_mmap",
+				fmt.Sprintf("shell sleep %d", int(tc.hold.Seconds())), "continue")
 			if !regexp.MustCompile(`Breakpoint 1, mymap_mmap \(.*\) at \S*mymap\.c:\d+`).MatchString(out) {
 				t.Errorf("gdb did not stop in mymap_mmap at a line of mymap.c")
 			}
@@ -95,6 +121,7 @@ func TestGDBBreaksInMmap(t *testing.T) {
 				t.Errorf("the guest was not %s", how)
 			}
 			assertNoQEMU(t, l.cmd.Process.Pid)
+			assertNoGDBSocket(t, gdbinit)
 		})
 	}
 }
@@ -134,6 +161,7 @@ func TestOnCrashPause(t *testing.T) {
 		t.Errorf("QEMU (pid %d) outlived the rig", qemu)
 	}
 	assertNoQEMU(t, l.cmd.Process.Pid)
+	assertNoGDBSocket(t, gdbinit)
 }
 
 // On the debug kernel, which has debug info and the kernel's gdb scripts,

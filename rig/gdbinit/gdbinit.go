@@ -50,12 +50,14 @@ func (s Script) Render() string {
 	line("file %s", quote(s.Vmlinux))
 	if s.KernelScripts != "" {
 		dir := s.KernelScripts[:strings.LastIndex(s.KernelScripts, "/")+1]
+		// These two take the rest of the line as it is, blanks and
+		// quotes included (gdb 13): quoted, they would name another file.
 		line("# The kernel's gdb scripts: lx-symbols, lx-dmesg, lx-ps, ...")
 		line("add-auto-load-safe-path %s", dir)
 		line("source %s", s.KernelScripts)
 	}
 	for _, p := range s.Paths {
-		line("set substitute-path %s %s", p.From, p.To)
+		line("set substitute-path %s %s", quote(p.From), quote(p.To))
 	}
 	for _, m := range s.Modules {
 		if cmd := addSymbolFile(m); cmd != "" {
@@ -63,6 +65,7 @@ func (s Script) Render() string {
 		}
 	}
 	line("set confirm on")
+	// target remote, too, takes the rest of the line as it is.
 	line("target remote %s", s.Target)
 	if s.Fault != nil {
 		b.WriteString(s.Fault.render())

@@ -2,6 +2,7 @@ package gdbinit
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,5 +119,61 @@ func TestRenderNoText(t *testing.T) {
 	got := Script{Vmlinux: "v", Target: "s", Modules: []Module{{KO: "m.ko", Sections: map[string]uint64{".data": 1}}}}.Render()
 	if strings.Contains(got, "add-symbol-file") {
 		t.Errorf("add-symbol-file without .text:\n%s", got)
+	}
+}
+
+// Paths with blanks: gdb reads the script to its end, loads the kernel's
+// scripts, and maps the sources to the right directories. Checked by a
+// real gdb where there is one: gdb aborts a script at its first bad line.
+func TestRenderBlanks(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my tree")
+	kdir, src := filepath.Join(dir, "kernel build"), filepath.Join(dir, "driver src")
+	for _, d := range []string{kdir, src} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := Script{Vmlinux: filepath.Join(kdir, "vmlinux"), Target: filepath.Join(dir, "gdb.sock"),
+		KernelScripts: filepath.Join(kdir, "vmlinux-gdb.py"),
+		Paths:         []PathMap{{"/mmaprig src", src}, {"/k", kdir}}}
+	got := s.Render()
+	for _, want := range []string{
+		`file "` + s.Vmlinux + `"` + "\n",
+		"add-auto-load-safe-path " + kdir + "/\n",
+		"source " + s.KernelScripts + "\n",
+		`set substitute-path "/mmaprig src" "` + src + `"` + "\n",
+		`set substitute-path /k "` + kdir + `"` + "\n",
+		"target remote " + s.Target + "\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the script lacks %q:\n%s", want, got)
+		}
+	}
+	gdb, err := exec.LookPath("gdb")
+	if err != nil {
+		t.Skip("no gdb to read the script")
+	}
+	exe, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Skip("no ELF file to load as the kernel")
+	}
+	for name, b := range map[string]string{"vmlinux": string(exe), "vmlinux-gdb.py": `print("kernel scripts loaded")` + "\n"} {
+		if err := os.WriteFile(filepath.Join(kdir, name), []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No guest to attach to: the script up to its target.
+	script := filepath.Join(dir, "gdbinit")
+	if err := os.WriteFile(script, []byte(got[:strings.Index(got, "target remote")]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(gdb, "-batch", "-nx", "-x", script, "-ex", "show substitute-path").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gdb: %v\n%s", err, out)
+	}
+	for _, want := range []string{"kernel scripts loaded", "`/mmaprig src' -> `" + src + "'", "`/k' -> `" + kdir + "'"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("gdb's output lacks %q:\n%s", want, out)
+		}
 	}
 }

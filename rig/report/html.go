@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/mmaprig/mmaprig/internal/atomicfile"
 	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/rig/result"
 )
@@ -118,7 +119,7 @@ func WriteHTML(path string, cells []result.Cell) error {
 	if err := htmlReport.Execute(&b, page); err != nil {
 		return fmt.Errorf("HTML report: %w", err)
 	}
-	if err := writeFile(path, b.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("HTML report: %w", err)
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
 
+	"github.com/mmaprig/mmaprig/internal/atomicfile"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/result"
@@ -93,7 +93,7 @@ func WriteJSON(path string, cells []result.Cell) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(path, append(b, '\n'))
+	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // JUnit builds the XML document: a test suite per cell, a test case per
@@ -169,31 +169,7 @@ func WriteJUnit(path string, cells []result.Cell) error {
 	if err := doc.WriteXML(&b); err != nil {
 		return err
 	}
-	return writeFile(path, []byte(b.String()))
+	return atomicfile.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
-
-// writeFile writes b to path atomically: to a temporary file in the same
-// directory, then renamed into place, so a reader never sees half a file.
-func writeFile(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}

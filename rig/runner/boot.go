@@ -110,13 +110,17 @@ func (r *run) restoreCandidate(ctx context.Context) (*earlyVM, *snapshot) {
 
 // fallBack gives up on a saved guest that did not restore: it says so,
 // keeps the restore's logs, and removes the snapshot, which the cold boot
-// then saves anew.
+// then saves anew (unless it is debugged).
 func (r *run) fallBack(snap *snapshot, err error) {
 	logs := fmt.Sprintf(" (the restore's logs: %s*)", layout.RestorePrefix)
 	if errors.Is(err, vm.ErrSnapshotSum) {
 		logs = "" // the file was refused before any QEMU read it
 	}
-	r.opts.Printer.Printf("  snapshot   %v; booting cold, and saving a new one%s", err, logs)
+	saving := ", and saving a new one"
+	if r.opts.debugged() {
+		saving = " (a debugged guest is not saved)"
+	}
+	r.opts.Printer.Printf("  snapshot   %v; booting cold%s%s", err, saving, logs)
 	// The cold boot says how the guest came up, if it comes up at all.
 	r.restoreFailed, r.res.Boot = err.Error(), nil
 	r.keepRestoreLogs()
@@ -275,7 +279,10 @@ func (r *run) driveGuest(ctx context.Context, spec verdict.Spec, rec *verdict.Re
 	switch {
 	case up.mode == result.BootRestored:
 		d.sentWork = true
-	case snap != nil && snap.path == "":
+	case snap != nil && snap.path == "" && !r.opts.debugged():
+		// A debugged guest is not saved: QEMU's gdbstub listened from
+		// its start, and under KVM gdb's software breakpoints are bytes
+		// in the guest's memory, which the snapshot would keep.
 		d.hello = func(ctx context.Context) { up.saved, up.saveErr = r.saveSnapshot(ctx, up.v, snap) }
 	}
 	res, took, err := d.drive(ctx)

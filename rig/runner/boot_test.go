@@ -213,3 +213,40 @@ func TestBootFallBackWithoutQEMU(t *testing.T) {
 		t.Errorf("Boot = %+v, restore failed %q; want no boot, and the restore's failure", b.r.res.Boot, b.r.restoreFailed)
 	}
 }
+
+// A debugged run that falls back to a cold boot restores nothing and saves
+// nothing: its gdbstub listened from QEMU's start. Another run saves the
+// snapshot anew.
+func TestDebuggedColdBootSavesNoSnapshot(t *testing.T) {
+	exits, err := verdict.ParseRecording(strings.NewReader(badRestore))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		gdb          bool
+		onCrash, say string
+		saved        bool
+	}{
+		{"not debugged", false, OnCrashPowerOff, "booting cold, and saving a new one", true},
+		{"-gdb", true, OnCrashPowerOff, "booting cold (a debugged guest is not saved)", false},
+		{"-on-crash pause", false, OnCrashPause, "booting cold (a debugged guest is not saved)", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBootRun(t)
+			b.r.opts.GDB, b.r.opts.OnCrash = tc.gdb, tc.onCrash
+			b.restoring(t, exits, nil)
+			summary, _, err := b.r.boot(context.Background(), nil)
+			if err != nil {
+				t.Fatalf("boot: %v (%s)\n%s", err, summary, b.out.String())
+			}
+			_, ok := b.r.opts.Cache.Lookup("snapshot", snapshotKey)
+			if ok != tc.saved || b.r.res.Boot.Saved != tc.saved || b.colds != 1 {
+				t.Errorf("a snapshot in the cache: %v, the result says saved: %v, after %d cold boot(s); want %v after 1", ok, b.r.res.Boot.Saved, b.colds, tc.saved)
+			}
+			if !strings.Contains(b.out.String(), tc.say) || strings.Contains(summary, "snapshot saved") != tc.saved {
+				t.Errorf("the run says %q, summary %q; want %q", b.out.String(), summary, tc.say)
+			}
+		})
+	}
+}

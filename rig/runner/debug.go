@@ -4,12 +4,12 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
+	"github.com/mmaprig/mmaprig/internal/atomicfile"
 	"github.com/mmaprig/mmaprig/internal/kreport"
 	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/internal/modinfo"
@@ -29,7 +29,7 @@ const (
 )
 
 // OnCrashModes are -on-crash's values.
-var OnCrashModes = []string{OnCrashPowerOff, OnCrashPause}
+func OnCrashModes() []string { return []string{OnCrashPowerOff, OnCrashPause} }
 
 // debugged: QEMU's gdbstub listens, and the guest reports its modules'
 // sections.
@@ -112,7 +112,8 @@ func (r *run) writeGDBInit(modules []wire.ModuleSections, fault *gdbinit.Fault) 
 			s.Modules = append(s.Modules, gdbinit.Module{KO: r.kos[i], Sections: fileSections(r.kos[i], m.Sections)})
 		}
 	}
-	return os.WriteFile(filepath.Join(r.opts.ArtifactDir, layout.GDBInit), []byte(s.Render()), 0o644)
+	// Atomically: gdb may read it while it is rewritten at a crash.
+	return atomicfile.WriteFile(filepath.Join(r.opts.ArtifactDir, layout.GDBInit), []byte(s.Render()), 0o644)
 }
 
 // debugPaths map the roots the module's debug info names its sources

@@ -1,15 +1,19 @@
 package runner
 
 import (
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mmaprig/mmaprig/internal/arch"
 	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/gdbinit"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
@@ -92,5 +96,66 @@ func TestGDBCommand(t *testing.T) {
 		if got := (&run{opts: Options{Arch: tc.a, ArtifactDir: "/art"}}).gdbCommand(); got != tc.want {
 			t.Errorf("%s guest: %q, want %q", tc.a.Name, got, tc.want)
 		}
+	}
+}
+
+// An SSH step has a host deadline, its slack on top of modctl's bound,
+// except in a debugged run: gdb may hold the guest at a breakpoint past
+// it, and only -timeout bounds the run.
+func TestSSHStepDeadline(t *testing.T) {
+	st := verdict.Step{Event: wire.EvRun, Source: verdict.Host, Timeout: time.Minute}
+	for _, tc := range []struct {
+		debug        []string
+		wantDeadline bool
+	}{
+		{nil, true},
+		{[]string{"mymap"}, false},
+	} {
+		d := (&run{opts: Options{Log: quietLog()}}).newDriver(verdict.Spec{Debug: tc.debug}, nil, nil, nil, wallClock{}, time.Now())
+		ctx, cancel := d.stepContext(context.Background(), st)
+		dl, ok := ctx.Deadline()
+		cancel()
+		if ok != tc.wantDeadline {
+			t.Errorf("debug %q: the step has a deadline: %v (%v); want %v", tc.debug, ok, dl, tc.wantDeadline)
+		}
+		if ok && time.Until(dl) > st.Timeout {
+			t.Errorf("debug %q: deadline in %v, past the step's %v", tc.debug, time.Until(dl), st.Timeout)
+		}
+		if ctx.Err() == nil {
+			t.Errorf("debug %q: cancel does not end the step's context", tc.debug)
+		}
+	}
+}
+
+// The gdbinit is replaced whole, not rewritten in place: a gdb that reads
+// the first one while the rig writes the crash's reads the first, whole.
+func TestWriteGDBInitAtomically(t *testing.T) {
+	kdir := t.TempDir()
+	r := &run{opts: Options{ArtifactDir: t.TempDir(), GDB: true, Log: quietLog()}, work: &workDir{dir: t.TempDir()}}
+	r.kernel = &kernel.Kernel{BuildDir: kdir}
+	if err := r.writeGDBInit(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(r.opts.ArtifactDir, layout.GDBInit)
+	first, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := r.writeGDBInit(nil, &gdbinit.Fault{Regs: []gdbinit.Reg{{Name: "rip", Value: "0x1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(f); string(b) != string(first) {
+		t.Errorf("the gdbinit open before the rewrite reads:\n%s\nwant the first:\n%s", b, first)
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), "set $rip = 0x1") {
+		t.Errorf("the rewritten gdbinit lacks the fault's registers:\n%s", b)
+	}
+	if entries, _ := os.ReadDir(r.opts.ArtifactDir); len(entries) != 1 {
+		t.Errorf("the artifact directory holds %v; want the gdbinit alone", entries)
 	}
 }

@@ -121,7 +121,7 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 		ev.Cmd = strings.Join(d.spec.Config().Modules, " ")
 	}
 	start := time.Now()
-	rctx, cancel := context.WithTimeout(ctx, st.Timeout)
+	rctx, cancel := d.stepContext(ctx, st)
 	defer cancel()
 	for _, m := range cmds {
 		res, err := c.RunLines(rctx, wire.Quote(m.Args()...), d.progress(ctx, st, ev.Cmd), env...)
@@ -137,6 +137,18 @@ func (d *driver) sshStep(ctx context.Context, c *channel.Client, st verdict.Step
 		}
 	}
 	return ev, nil
+}
+
+// stepContext bounds an SSH step by the host's wall clock: the step's
+// slack on top of modctl's own bound. Not in a debugged run: there gdb may
+// hold the guest at a breakpoint for as long as it likes, while the wall
+// clock runs on; the guest's own bound runs on its clock, which stops with
+// it, and -timeout still bounds the run.
+func (d *driver) stepContext(ctx context.Context, st verdict.Step) (context.Context, context.CancelFunc) {
+	if len(d.spec.Debug) > 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, st.Timeout)
 }
 
 // progress, for a program's step, reports its stdout lines as they come,

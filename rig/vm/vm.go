@@ -165,6 +165,9 @@ func (v *VM) launch(ctx context.Context) error {
 		qlog.Close()
 		return err
 	}
+	// A socket that a killed run left would keep gdb from attaching to
+	// this one, or name a QEMU that is gone.
+	removeSocket(v.cfg.GDBSocket, v.cfg.Log)
 	stdout, stdinW, err := v.startProcess(ctx, qlog)
 	if err != nil {
 		qlog.Close()
@@ -181,9 +184,26 @@ func (v *VM) launch(ctx context.Context) error {
 		v.waitErr = v.cmd.Wait()
 		stdinW.Close()
 		qlog.Close()
+		// A QEMU that was killed leaves its gdbstub's socket behind.
+		removeSocket(v.cfg.GDBSocket, v.cfg.Log)
 		close(v.exited)
 	}()
 	return nil
+}
+
+// removeSocket removes the unix socket at path, if there is one: a
+// socket only, never a file that someone else put there.
+func removeSocket(path string, log *slog.Logger) {
+	if path == "" {
+		return
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return
+	}
+	if err := os.Remove(path); err != nil && log != nil {
+		log.Warn("remove the gdbstub's socket", "path", path, "err", err)
+	}
 }
 
 // startProcess starts QEMU, its stderr to qlog. It returns QEMU's
