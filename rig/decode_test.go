@@ -109,15 +109,5 @@ func wantKernelFrame(t *testing.T, rep *result.Run, function, file string) {
 // markerLine is the line of src whose comment says "mmaprig: marker".
 func markerLine(t *testing.T, src, marker string) int {
 	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, "/* mmaprig: "+marker+" */") {
-			return i + 1
-		}
-	}
-	t.Fatalf("%s has no marker %q", src, marker)
-	return 0
+	return lineWith(t, src, "/* mmaprig: "+marker+" */")
 }
