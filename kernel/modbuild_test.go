@@ -18,10 +18,7 @@ import (
 // (MMAPRIG_KERNEL_BUILD, as `rig kdir` prints it): what each mode makes,
 // and what a build that makes no module says.
 func TestBuildModuleModes(t *testing.T) {
-	kdir := os.Getenv("MMAPRIG_KERNEL_BUILD")
-	if kdir == "" || testing.Short() {
-		t.Skip("MMAPRIG_KERNEL_BUILD is not set (or -short); point it at a built kernel tree: go run ./rig kdir")
-	}
+	kdir := kernelTree(t)
 	fixtures, _ := filepath.Abs("../testdata/modules")
 	ldd3 := ModuleSpec{Dir: filepath.Join(fixtures, "ldd3/ldd3map"), Root: filepath.Join(fixtures, "ldd3")}
 	for _, tc := range []struct {
@@ -62,10 +59,7 @@ func TestBuildModuleModes(t *testing.T) {
 // (kbuild, make) or through MAKEFLAGS (dkms); and a dkms.conf builds
 // several modules, found where it says.
 func TestBuildModuleArgsAndDKMSModules(t *testing.T) {
-	kdir := os.Getenv("MMAPRIG_KERNEL_BUILD")
-	if kdir == "" || testing.Short() {
-		t.Skip("MMAPRIG_KERNEL_BUILD is not set (or -short); point it at a built kernel tree: go run ./rig kdir")
-	}
+	kdir := kernelTree(t)
 	fixtures, _ := filepath.Abs("../testdata/modules")
 	ldd3 := ModuleSpec{Dir: filepath.Join(fixtures, "ldd3/ldd3map"), Root: filepath.Join(fixtures, "ldd3")}
 	bad := []string{"KCFLAGS=-include /mmaprig-no-such-header.h"}
@@ -100,10 +94,7 @@ func TestBuildModuleArgsAndDKMSModules(t *testing.T) {
 // (the module directory at its place in the tree), the kernel's headers
 // under KernelDebugRoot.
 func TestBuildModuleDebugInfo(t *testing.T) {
-	kdir := os.Getenv("MMAPRIG_KERNEL_BUILD")
-	if kdir == "" || testing.Short() {
-		t.Skip("MMAPRIG_KERNEL_BUILD is not set (or -short); point it at a built kernel tree: go run ./rig kdir")
-	}
+	kdir := kernelTree(t)
 	fixtures, _ := filepath.Abs("../testdata/modules")
 	ldd3 := ModuleSpec{Dir: filepath.Join(fixtures, "ldd3/ldd3map"), Root: filepath.Join(fixtures, "ldd3")}
 	author := []string{"KCFLAGS=-DMMAPRIG_AUTHOR_FLAG"}
@@ -175,10 +166,7 @@ func debugFiles(t *testing.T, ko string) []string {
 // the author's own Makefile (which a KCFLAGS on make's command line would
 // silently override). The module's source refuses to compile without it.
 func TestBuildModuleKeepsAuthorsKCFLAGS(t *testing.T) {
-	kdir := os.Getenv("MMAPRIG_KERNEL_BUILD")
-	if kdir == "" || testing.Short() {
-		t.Skip("MMAPRIG_KERNEL_BUILD is not set (or -short); point it at a built kernel tree: go run ./rig kdir")
-	}
+	kdir := kernelTree(t)
 	const src = "#include <linux/module.h>\n#ifndef MMAPRIG_AUTHOR_FLAG\n#error the author's KCFLAGS did not reach the compiler\n#endif\nMODULE_LICENSE(\"GPL\");\n"
 	const makefile = "obj-m := kcf.o\nKCFLAGS += -DMMAPRIG_AUTHOR_FLAG\nexport KCFLAGS\nall:\n\t$(MAKE) -C $(KDIR) M=$(PWD) modules\n"
 	for _, tc := range []struct {
@@ -208,4 +196,16 @@ func TestBuildModuleKeepsAuthorsKCFLAGS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// kernelTree is the built kernel tree the build tests build against
+// (MMAPRIG_KERNEL_BUILD, as `rig kdir` prints it); without one, or under
+// -short, the test is skipped.
+func kernelTree(t *testing.T) string {
+	t.Helper()
+	kdir := os.Getenv("MMAPRIG_KERNEL_BUILD")
+	if kdir == "" || testing.Short() {
+		t.Skip("MMAPRIG_KERNEL_BUILD is not set (or -short); point it at a built kernel tree: go run ./rig kdir")
+	}
+	return kdir
 }
