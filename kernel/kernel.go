@@ -68,6 +68,8 @@ type Kernel struct {
 	Fresh bool
 	// Summary says in a few words what was done, for the stage line.
 	Summary string
+	// Origin says where it came from.
+	Origin Origin
 }
 
 // ErrBuild marks a failed kernel build; the log has the details.
@@ -89,6 +91,8 @@ type unpacker interface {
 	ID(ctx context.Context, c *cache.Cache) (string, error)
 	// Unpack writes the tree into dir, an empty directory.
 	Unpack(ctx context.Context, c *cache.Cache, dir string) error
+	// Origin says where the tree came from, once ID has resolved it.
+	Origin(ctx context.Context, c *cache.Cache) Origin
 	String() string
 }
 
@@ -145,10 +149,14 @@ func prepareUnpacked(ctx context.Context, u unpacker, env *Env) (*Kernel, error)
 		}
 	}
 	k, err := builtKernel(env.Arch, dir, key, fresh, u.String())
-	if k != nil && note != "" {
+	if err != nil {
+		return nil, err
+	}
+	k.Origin = u.Origin(ctx, env.Cache)
+	if note != "" {
 		k.Summary += ", " + note
 	}
-	return k, err
+	return k, nil
 }
 
 // build configures and compiles the tree src into out, logging to

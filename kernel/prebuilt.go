@@ -68,7 +68,8 @@ func (d DebianPrebuilt) Prepare(ctx context.Context, env *Env) (*Kernel, error) 
 		return nil, err
 	}
 	return &Kernel{Image: p.Image, BuildDir: p.Headers, Config: p.Config, Release: p.Release, Key: p.Key, Fresh: !hit,
-		Summary: fmt.Sprintf("Debian %s, prebuilt (modules build against its headers)", p.Release)}, nil
+		Summary: fmt.Sprintf("Debian %s, prebuilt (modules build against its headers)", p.Release),
+		Origin:  Origin{Kind: OriginDebianPrebuilt}}, nil
 }
 
 // SourceDir implements Source: a prebuilt kernel has none.

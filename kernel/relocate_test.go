@@ -17,6 +17,7 @@ type fakeSource struct{ unpacks *int }
 
 func (f fakeSource) ID(context.Context, *cache.Cache) (string, error) { return "fake-source", nil }
 func (f fakeSource) String() string                                   { return "fake source" }
+func (f fakeSource) Origin(context.Context, *cache.Cache) Origin      { return Origin{Kind: OriginTarball} }
 func (f fakeSource) Unpack(_ context.Context, _ *cache.Cache, dir string) error {
 	*f.unpacks++
 	return os.WriteFile(filepath.Join(dir, "Makefile"), []byte("# the kernel's\n"), 0o644)

@@ -39,6 +39,11 @@ func DebianSource(version string) DebianPackage {
 
 func (d DebianPackage) String() string { return "Debian package " + d.Package }
 
+// Origin implements unpacker.
+func (d DebianPackage) Origin(context.Context, *cache.Cache) Origin {
+	return Origin{Kind: OriginDebianSource}
+}
+
 // Key implements Source.
 func (d DebianPackage) Key(ctx context.Context, env *Env) (string, error) {
 	return unpackedKey(ctx, d, env)
@@ -155,6 +160,9 @@ type Tarball struct {
 
 func (t Tarball) String() string { return "tarball " + t.Path }
 
+// Origin implements unpacker.
+func (t Tarball) Origin(context.Context, *cache.Cache) Origin { return Origin{Kind: OriginTarball} }
+
 // Key implements Source.
 func (t Tarball) Key(ctx context.Context, env *Env) (string, error) { return unpackedKey(ctx, t, env) }
 
@@ -205,6 +213,9 @@ type URL struct {
 }
 
 func (u URL) String() string { return u.URL }
+
+// Origin implements unpacker.
+func (u URL) Origin(context.Context, *cache.Cache) Origin { return Origin{Kind: OriginURL} }
 
 // Key implements Source.
 func (u URL) Key(ctx context.Context, env *Env) (string, error) { return unpackedKey(ctx, u, env) }
@@ -330,6 +341,7 @@ func (l LocalTree) Prepare(ctx context.Context, env *Env) (*Kernel, error) {
 		return nil, err
 	}
 	k.Fresh = fresh
+	k.Origin = Origin{Kind: OriginTree}
 	return k, nil
 }
 
