@@ -4,7 +4,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := qemu-system-x86 build-essential flex bison bc libelf-dev libssl-dev \
             cpio xz-utils kmod perl ca-certificates procps git sparse coccinelle ocaml-nox lcov \
             gcc-aarch64-linux-gnu qemu-system-arm \
-            gdb gdb-multiarch chromium fonts-dejavu-core
+            gdb gdb-multiarch chromium fonts-dejavu-core dwarves gcc-12
 # The test suite builds kernels and boots VMs; this bounds it.
 TEST_TIMEOUT ?= 85m
 

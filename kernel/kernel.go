@@ -70,6 +70,10 @@ type Kernel struct {
 	Summary string
 	// Origin says where it came from.
 	Origin Origin
+	// BootModules are modules the guest must load before the rig can
+	// reach it, in load order: the drivers of the rig's devices, where
+	// the kernel has them as modules (a distribution kernel).
+	BootModules []string
 }
 
 // ErrBuild marks a failed kernel build; the log has the details.

@@ -54,7 +54,10 @@ func TestParseErrors(t *testing.T) {
 		want string
 	}{
 		// The misuses of the old black-box TestBadUsage.
-		{[]string{"-kernel", "six"}, `-kernel "six": want a version like 6.1 or 6.12`},
+		{[]string{"-kernel", "six"}, `-kernel "six": want a version like 6.1 or 6.12, or debian:6.12-cloud for Debian's prebuilt kernel`},
+		{[]string{"-kernel", "debian:cloud"}, `-kernel "debian:cloud": want debian:SERIES or debian:SERIES-FLAVOUR, such as debian:6.12 or debian:6.12-cloud`},
+		{[]string{"-kernel", "debian:6.12-cloud", "-config", "debug"}, "-config debug: -kernel debian:6.12-cloud is Debian's own build, which the rig boots as it is; for config fragments, build the kernel from source (-kernel 6.12)"},
+		{[]string{"-kernel", "debian:6.1", "-coverage"}, "-coverage needs a kernel with gcov (CONFIG_GCOV_KERNEL), and Debian's prebuilt kernels have none; build one from source (-kernel 6.1)"},
 		{[]string{"-expect", "1,2,300"}, `-expect "1,2,300": "300" is not a byte (0-255) (or give hex, 0x0001, or text in quotes, 'text')`},
 		{[]string{"-expect", "0x00,0x01"}, `-expect "0x00,0x01": after 0x want hex digits, two a byte, with no separators (0x00010203)`},
 		{[]string{"-device", "mymap"}, `-device "mymap": the node must be a clean absolute path, such as /dev/mymap`},
@@ -228,6 +231,8 @@ func TestAcceptedCommandLines(t *testing.T) {
 		{"run", []string{"-load-timeout", "3s", "-inject", "pause-after-ready", "-checks", "reader"}},
 		{"run", []string{"-module", "d/m", "-module-root", "d", "-build", "make", "-make-args", `DEBUG=y CFLAGS_EXTRA="-O1 -g" X='a b'`}},
 		{"run", []string{"-build", "dkms", "-make-args", ""}},
+		{"run", []string{"-kernel", "debian:6.12-cloud", "-channel", "ssh"}},
+		{"run", []string{"-kernel", "debian:6.12"}},
 		{"matrix", []string{"matrix", "-build", "kbuild", "-make-args", "V=1"}},
 		{"exec", []string{"exec", "-module-root", "..", "-build", "auto", "--", "true"}},
 		{"run", []string{"-inject", "drop-event", "-build-only", "-keep", "-mem", "512"}},

@@ -131,7 +131,7 @@ func deadlineFlags() flagGroup {
 
 func sourceFlags() flagGroup {
 	return flagGroup{name: "Kernel source", define: func(fs *flag.FlagSet, c *config) {
-		fs.StringVar(&c.kernel, "kernel", "6.1", "kernel `version`, built from Debian's linux-source-VERSION package")
+		fs.StringVar(&c.kernel, "kernel", "6.1", "kernel `version`, built from Debian's linux-source-VERSION package; or debian:SERIES[-FLAVOUR] for Debian's prebuilt kernel, which needs no build (debian:6.12-cloud, debian:6.12, debian:6.1-cloud)")
 		fs.StringVar(&c.kernelSrc, "kernel-src", "", "kernel `source` instead: a tree, a tarball, or an http(s) URL with -kernel-sha256")
 		fs.StringVar(&c.kernelSHA, "kernel-sha256", "", "`sha256` of the -kernel-src URL's tarball")
 	}, check: func(c *config) error {
@@ -140,11 +140,36 @@ func sourceFlags() flagGroup {
 			return usageError{"-kernel-sha256 pins a tarball downloaded with -kernel-src URL; without a URL it would be ignored"}
 		case c.set["kernel"] && c.set["kernel-src"]:
 			return usageError{"-kernel picks a Debian source package; -kernel-src names another source: give one of them"}
+		case strings.HasPrefix(c.kernel, "debian:"):
+			return checkPrebuilt(c)
 		case c.kernelSrc == "" && !regexp.MustCompile(`^\d+\.\d+$`).MatchString(c.kernel):
-			return usagef("-kernel %q: want a version like 6.1 or 6.12", c.kernel)
+			return usagef("-kernel %q: want a version like 6.1 or 6.12, or debian:6.12-cloud for Debian's prebuilt kernel", c.kernel)
 		}
 		return nil
 	}}
+}
+
+// checkPrebuilt refuses what cannot work on a kernel the rig does not
+// build: config fragments, and coverage, which needs gcov in the kernel.
+func checkPrebuilt(c *config) error {
+	if _, _, err := kernel.ParsePrebuilt(c.kernel, c.guestArch().GOARCH); err != nil {
+		return usageError{err.Error()}
+	}
+	switch {
+	case c.set["config"]:
+		return usagef("-config %s: -kernel %s is Debian's own build, which the rig boots as it is; for config fragments, build the kernel from source (-kernel %s)",
+			c.fragments, c.kernel, prebuiltSeries(c.kernel))
+	case c.coverage:
+		return usagef("-coverage needs a kernel with gcov (CONFIG_GCOV_KERNEL), and Debian's prebuilt kernels have none; build one from source (-kernel %s)",
+			prebuiltSeries(c.kernel))
+	}
+	return nil
+}
+
+// prebuiltSeries is the series of a debian:SERIES-FLAVOUR -kernel value.
+func prebuiltSeries(spec string) string {
+	s, _, _ := strings.Cut(strings.TrimPrefix(spec, "debian:"), "-")
+	return s
 }
 
 func configFlags() flagGroup {

@@ -133,6 +133,9 @@ func findRoot(dir string) (string, error) {
 // of -kernel.
 func (c *config) source() (kernel.Source, error) {
 	if c.kernelSrc == "" {
+		if p, ok, err := kernel.ParsePrebuilt(c.kernel, c.guestArch().GOARCH); ok {
+			return p, err
+		}
 		return kernel.DebianSource(c.kernel), nil
 	}
 	return kernel.ParseSource(c.kernelSrc, c.kernelSHA)

@@ -44,6 +44,9 @@ func main() {
 	if err := mountAll(); err != nil {
 		halt(con, "mount: %v", err)
 	}
+	if err := loadBootModules(con); err != nil {
+		halt(con, "load the kernel's boot modules: %v", err)
+	}
 	port, err := openPort(wire.PortName, portWait)
 	if err != nil {
 		halt(con, "results port: %v", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,15 +30,21 @@ func bounded(what string, timeout time.Duration, fn func() error) error {
 	}
 }
 
-// Load calls finit_module on path, giving up after timeout.
+// Load calls finit_module on path, giving up after timeout. A compressed
+// module (.ko.xz, .ko.zst, .ko.gz, as distributions ship them) is handed to
+// the kernel to decompress (CONFIG_MODULE_DECOMPRESS).
 func Load(path, params string, timeout time.Duration) error {
+	flags := 0
+	if ext := filepath.Ext(path); ext == ".xz" || ext == ".zst" || ext == ".gz" {
+		flags = unix.MODULE_INIT_COMPRESSED_FILE
+	}
 	return bounded("module init", timeout, func() error {
 		f, err := os.Open(path)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := unix.FinitModule(int(f.Fd()), params, 0); err != nil {
+		if err := unix.FinitModule(int(f.Fd()), params, flags); err != nil {
 			return fmt.Errorf("finit_module %s: %w", path, err)
 		}
 		return nil

@@ -39,6 +39,12 @@ const (
 	// for each run (SSH channel only).
 	HostKeyPath       = Dir + "/ssh_host_ed25519_key"
 	AuthorizedKeyPath = Dir + "/authorized_key"
+	// BootModulesDir holds, in a kernel that has the rig's devices as
+	// modules (a distribution's), those modules and what they need. Its
+	// BootModulesOrder file names them one a line, in load order. The
+	// init loads them before it looks for the results port.
+	BootModulesDir   = "/lib/mmaprig-boot"
+	BootModulesOrder = BootModulesDir + "/order"
 )
 
 // Channels: who runs the steps in the guest.

@@ -125,8 +125,32 @@ func (r *run) image(ctx context.Context, st *progress.Stage) (string, bool, erro
 		return "", false, err
 	}
 	r.initrd = filepath.Join(dir, "base.cpio")
+	summary := "u-root base built"
 	if hit {
-		return "u-root base cached", true, nil
+		summary = "u-root base cached"
 	}
-	return "u-root base built", false, nil
+	if mods := r.kernel.BootModules; len(mods) > 0 {
+		added, err := r.addBootModules(ctx, key, mods)
+		if err != nil {
+			return "", false, err
+		}
+		hit = hit && !added
+		summary += fmt.Sprintf(", with the kernel's %d boot modules", len(mods))
+	}
+	return summary, hit, nil
+}
+
+// addBootModules points r.initrd at the base followed by the kernel's boot
+// modules (see images.WithBootModules), cached for the base and kernel. It
+// reports whether it wrote the archive.
+func (r *run) addBootModules(ctx context.Context, baseKey string, mods []string) (bool, error) {
+	key := cache.Key("initramfs+boot-modules;v1", baseKey, r.kernel.Key, strings.Join(mods, ","))
+	dir, hit, err := r.opts.Cache.Get(ctx, "initramfs", key, func(_ context.Context, out string) error {
+		return images.WithBootModules(r.initrd, filepath.Join(out, "initrd.cpio"), mods)
+	})
+	if err != nil {
+		return false, fail(verdict.Setup, err, "add the kernel's boot modules to the initramfs")
+	}
+	r.initrd = filepath.Join(dir, "initrd.cpio")
+	return !hit, nil
 }
