@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
+
+	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/result"
 )
 
 // nightlyEnv makes TestMatrixRun run the whole matrix, as `make
@@ -78,6 +81,7 @@ func TestMatrixRun(t *testing.T) {
 		if !c.OK || c.Result.Class != "pass" || len(c.Result.Cases) != 7 {
 			t.Errorf("cell %s: %s, %d cases; want pass with 7", c.Name, c.Result.Class, len(c.Result.Cases))
 		}
+		checkOrigin(t, c, r.out)
 		for _, f := range []string{"console.log", "qemu.cmdline", "kernel.config", "dmesg.txt", "ktap.txt", "mymap.ko"} {
 			if _, err := os.Stat(filepath.Join(c.Result.ArtifactDir, f)); err != nil {
 				t.Errorf("cell %s: artifact %s: %v", c.Name, f, err)
@@ -101,6 +105,64 @@ func TestMatrixRun(t *testing.T) {
 	if len(doc.Suites) != len(cells) || doc.Failures != 0 {
 		t.Errorf("JUnit: %d suites, %d failures; want %d and 0", len(doc.Suites), doc.Failures, len(cells))
 	}
+	for i, s := range doc.Suites {
+		if i >= len(cells) || cells[i].Result.Origin == nil {
+			continue
+		}
+		o, props := cells[i].Result.Origin, map[string]string{}
+		for _, p := range *s.Properties {
+			props[p.Name] = p.Value
+		}
+		if props["kernel_kind"] != o.Kind || props["kernel_how"] != o.How || props["kernel_origin"] != o.Summary {
+			t.Errorf("JUnit suite %s: kernel properties %v; want kind %q, how %q, origin %q", s.Name, props, o.Kind, o.How, o.Summary)
+		}
+	}
+}
+
+// originKinds are the kinds of kernel origin the matrix's sources give.
+var originKinds = map[string]string{
+	"debian": kernel.OriginDebianSource, "debian-prebuilt": kernel.OriginDebianPrebuilt, "url": kernel.OriginURL,
+}
+
+// checkOrigin checks that a cell's -json report says where its kernel
+// came from, as its matrix source says, and how the run got it, as its
+// kernel stage says (cached from a warm cache, as make test's is by
+// now), and that the table, whose text is out, shows the phrase.
+func checkOrigin(t *testing.T, c result.Cell, out string) {
+	t.Helper()
+	o := c.Result.Origin
+	m, err := kernel.LoadMatrix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc, err := m.Cell(c.Name)
+	if err != nil || o == nil {
+		t.Errorf("cell %s: origin %+v, matrix cell %v", c.Name, o, err)
+		return
+	}
+	if want, ok := originKinds[mc.Source]; o.Kind == "" || ok && o.Kind != want {
+		t.Errorf("cell %s: kernel_origin.kind %q; want %q for a %s source", c.Name, o.Kind, want, mc.Source)
+	}
+	var ks result.Stage
+	for _, s := range c.Result.Stages {
+		if s.Stage == "kernel" {
+			ks = s
+		}
+	}
+	want := result.HowBuilt
+	switch {
+	case ks.Cached:
+		want = result.HowCached
+	case o.Kind == kernel.OriginDebianPrebuilt:
+		want = result.HowDownloaded
+	}
+	if o.How != want || o.Built == ks.Cached || o.Time != ks.Time || o.Release == "" {
+		t.Errorf("cell %s: kernel_origin %+v; want how %q, built %v, release and seconds %v as the kernel stage's", c.Name, o, want, !ks.Cached, ks.Time.Seconds())
+	}
+	if o.Summary == "" || !strings.Contains(out, o.Summary) {
+		t.Errorf("cell %s: the table does not say where the kernel came from (%q)", c.Name, o.Summary)
+	}
+	t.Logf("cell %s: %s", c.Name, o.Summary)
 }
 
 // A tarball cell's download, against a local server that serves the kernel

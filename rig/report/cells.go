@@ -43,6 +43,16 @@ func cellVerdict(c result.Cell) string {
 	return v
 }
 
+// cellOrigin says in a phrase where the cell's kernel came from, its
+// version, and how the run got it: "Debian linux-source-6.1 6.1.192,
+// cached". A run that got no kernel says only its source.
+func cellOrigin(r result.Run) string {
+	if r.Origin == nil {
+		return short(r.Kernel)
+	}
+	return r.Origin.String()
+}
+
 // failingCases are the names of the contract cases that failed, or that
 // a crash interrupted.
 func cellFailingCases(c result.Cell) []string {

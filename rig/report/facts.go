@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/result"
 )
 
@@ -50,26 +51,28 @@ func guestFacts(r result.Run) []htmlFact {
 	return facts
 }
 
-// kernelFact says which kernel ran and whether this run built it.
+// kernelFact says which kernel ran, where it came from and how this run
+// got it, with what the phrase leaves out: the whole source (a URL, a
+// repository) and commit, the config fragments and the cache key.
 func kernelFact(r result.Run) string {
 	o := r.Origin
 	if o == nil {
 		return r.Kernel
 	}
-	s := o.Source
-	if o.Release != "" {
-		s += ", release " + o.Release
+	s := o.String()
+	switch {
+	case o.Commit != "":
+		s += "; commit " + o.Commit + " of " + o.Source
+	case o.Kind == kernel.OriginURL || o.Kind == kernel.OriginTarball:
+		s += "; from " + o.Source
 	}
 	if len(o.Fragments) > 0 {
-		s += ", config " + strings.Join(o.Fragments, "+")
+		s += "; config " + strings.Join(o.Fragments, "+")
 	}
 	if o.Key != "" {
-		s += ", key " + o.Key
+		s += "; key " + o.Key
 	}
-	if o.Built {
-		return s + " (built by this run)"
-	}
-	return s + " (from the cache)"
+	return s
 }
 
 // bootFact says how the guest came up.

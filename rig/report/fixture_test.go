@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
@@ -79,6 +80,8 @@ func cases(failing string, diagnostics ...string) []result.Case {
 
 func passRun(art string) result.Run {
 	return result.Run{Class: verdict.Pass, Kernel: "Debian package linux-source-6.1", Arch: "x86_64", Accel: "tcg", AccelReason: "/dev/kvm is paravirtual",
+		Origin: &result.Origin{Source: "Debian package linux-source-6.1", Kind: kernel.OriginDebianSource, Release: "6.1.192",
+			Key: "0d97f5f33fbb", How: result.HowCached, Time: result.Seconds(5 * time.Millisecond)},
 		Stages: []result.Stage{
 			{Stage: "setup", Time: result.Seconds(1 * time.Millisecond)},
 			{Stage: "kernel", Time: result.Seconds(5 * time.Millisecond), Cached: true, Summary: "cached 6.1.192"},
@@ -90,7 +93,8 @@ func passRun(art string) result.Run {
 }
 
 // readerRun is a -checks reader pass: the bytes the reader read, and
-// the guest's boot, kernel and coverage.
+// the guest's boot, kernel and coverage. Its kernel's origin is as a
+// document from before the origin's kind and how has it.
 func readerRun(art string) result.Run {
 	return result.Run{Class: verdict.Pass, Kernel: "Debian package linux-source-6.1", Arch: "x86_64", Accel: "tcg", AccelReason: "no /dev/kvm",
 		Origin: &result.Origin{Source: "Debian package linux-source-6.1", Release: "6.1.192", Key: "b87f752e87f2", Fragments: []string{"base", "debug"}},
@@ -110,8 +114,12 @@ func readerRun(art string) result.Run {
 		ArtifactDir: art}
 }
 
+// contractRun is a contract failure on a prebuilt kernel the run
+// downloaded.
 func contractRun(art string) result.Run {
-	return result.Run{Class: verdict.Contract, Kernel: "Debian package linux-source-6.12", Arch: "x86_64", Accel: "kvm",
+	return result.Run{Class: verdict.Contract, Kernel: "Debian prebuilt linux-image-6.12.0-NN-cloud-amd64-unsigned", Arch: "x86_64", Accel: "kvm",
+		Origin: &result.Origin{Source: "Debian prebuilt linux-image-6.12.0-NN-cloud-amd64-unsigned", Kind: kernel.OriginDebianPrebuilt,
+			Release: "6.12.48+deb12-cloud-amd64", Key: "5c1e0f7a9b2d", Built: true, How: result.HowDownloaded, Time: result.Seconds(4 * time.Second)},
 		Title: "contract case refuses_bad_maps failed", Step: "run:contract",
 		Message: "contract case(s) failed: refuses_bad_maps", Excerpt: "mymap: mapped 2 pages",
 		Stages: []result.Stage{
@@ -125,6 +133,8 @@ func contractRun(art string) result.Run {
 		ArtifactDir: art}
 }
 
+// crashRun is a crash; its run says only where its kernel came from,
+// as a run that failed before it had a kernel does.
 func crashRun(art string) result.Run {
 	return result.Run{Class: verdict.GuestCrash, Kernel: "Debian package linux-source-6.1", Arch: "x86_64", Accel: "tcg", AccelReason: "/dev/kvm is paravirtual",
 		Title: crashTitle, Step: "insmod",

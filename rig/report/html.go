@@ -132,7 +132,7 @@ func newHTMLCell(c result.Cell, dir string, longest float64) htmlCell {
 	r := c.Result
 	h := htmlCell{
 		Name: c.Name, Status: cellStatus(c), Class: cellVerdict(c), Failure: cellFailure(c), Skipped: c.Skipped,
-		Kernel: short(r.Kernel), R: r, Excerpt: lastLines(r.Excerpt, htmlExcerptLines),
+		Kernel: cellOrigin(r), R: r, Excerpt: lastLines(r.Excerpt, htmlExcerptLines),
 		Output: lastLines(strings.Join(r.Output, "\n"), htmlOutputLines),
 	}
 	if c.Skipped == "" && c.Expect != "" && c.Expect != r.Class {

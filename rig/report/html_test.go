@@ -129,9 +129,9 @@ func TestHTMLSummaryRows(t *testing.T) {
 		t.Fatal("the page does not open with one summary table before the cells' sections")
 	}
 	for cell, want := range map[string]struct{ status, text string }{
-		"6.1":       {"pass", "6.1 linux-source-6.1 x86_64 tcg 2.60s pass"},
-		readerCell:  {"pass", readerCell + " linux-source-6.1 x86_64 tcg 3.00s pass"},
-		"6.12":      {"fail", "6.12 linux-source-6.12 x86_64 kvm 8.00s contract expected pass contract case refuses_bad_maps failed (step run:contract)"},
+		"6.1":       {"pass", "6.1 Debian linux-source-6.1 6.1.192, cached x86_64 tcg 2.60s pass"},
+		readerCell:  {"pass", readerCell + " Debian package linux-source-6.1 6.1.192, cached x86_64 tcg 3.00s pass"},
+		"6.12":      {"fail", "6.12 Debian prebuilt 6.12.48+deb12-cloud-amd64, downloaded in 4.00s x86_64 kvm 8.00s contract expected pass contract case refuses_bad_maps failed (step run:contract)"},
 		"6.1-debug": {"fail", "6.1-debug linux-source-6.1 x86_64 tcg 2.00s guest-crash expected pass " + crashTitle + " (step insmod)"},
 		"6.6":       {"skip", "6.6 skipped needs the internet to download linux-6.6.74.tar.xz"},
 	} {
@@ -196,20 +196,22 @@ func TestHTMLSections(t *testing.T) {
 		texts        []string
 		pre          map[string][]string // text in the <pre class=...>
 	}{
-		{"6.1", "pass", []string{"6.1 pass", "4 cases, 1 skipped: user_kernel_agree (no read())",
+		{"6.1", "pass", []string{"6.1 pass", "Debian linux-source-6.1 6.1.192, cached · x86_64",
+			"kernel Debian linux-source-6.1 6.1.192, cached; key 0d97f5f33fbb", "4 cases, 1 skipped: user_kernel_agree (no read())",
 			"pass contract reader_output 100ms", "skip contract user_kernel_agree 0ms no read()", "kernel 5ms cached cached 6.1.192"}, nil},
-		{readerCell, "pass", []string{"release 6.1.192, config base+debug, key b87f752e87f2 (from the cache)",
+		{readerCell, "pass", []string{"Debian package linux-source-6.1 6.1.192, cached; config base+debug; key b87f752e87f2",
 			"cold boot, ready in 1.20s, after a snapshot did not restore: the snapshot's QEMU differs; snapshot saved for later runs",
 			"init 1.00s · verdict 1.50s", "module 1.50s", "mymap.ko, 1 warning", "1 warning in stage module",
 			"mymap.c 94.2% lines (113/120), 100% functions; not hit: lines 40-42, 57, 90-91"},
 			map[string][]string{"output": {"|mymap hello.....|\n" + longHex}, "warning-lines": {longPath + ":3:1: warning"}}},
-		{"6.12", "fail", []string{"6.12 contract expected pass", "contract case refuses_bad_maps failed (step run:contract)",
+		{"6.12", "fail", []string{"6.12 contract expected pass",
+			"kernel Debian prebuilt 6.12.48+deb12-cloud-amd64, downloaded in 4.00s; key 5c1e0f7a9b2d", "contract case refuses_bad_maps failed (step run:contract)",
 			"contract case(s) failed: refuses_bad_maps", "boot 3.00s failed", "fail contract refuses_bad_maps 200ms 2 pages mapped"},
 			map[string][]string{"output": {"the reader read 8192 bytes"},
 				"diagnostics": {"mmap(2 pages) = 0x7f00, want EINVAL\nthe page read back as " + longHex + "\nthe mapping came from " + longPath}}},
 		{"6.1-debug", "fail", []string{"6.1-debug guest-crash expected pass", crashTitle + " (step insmod)",
 			"the kernel reported a BUG see | the log", "cause: exit status 1", "kind BUG frame null_mmap at " + longPath + ":42",
-			"restored from a snapshot, ready in 120ms"},
+			"restored from a snapshot, ready in 120ms", "kernel Debian package linux-source-6.1 platform"},
 			map[string][]string{"stack": {"null_mmap+0x1c/0x40 [null]\n" + longFrame + "\nmmap_region+0x59e/0x7c0\n<script>alert(2)</script>"}}},
 		{"6.6", "skip", []string{"6.6 skipped needs the internet to download linux-6.6.74.tar.xz"}, nil},
 	} {

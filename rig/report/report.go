@@ -22,8 +22,8 @@ import (
 
 var stages = []string{"kernel", "module", "initramfs", "boot"}
 
-// Table writes one row per cell: kernel, architecture, accelerator, stage
-// times, verdict.
+// Table writes one row per cell: where the kernel came from,
+// architecture, accelerator, stage times, verdict.
 func Table(w io.Writer, cells []result.Cell) {
 	cov := false
 	for _, c := range cells {
@@ -40,7 +40,7 @@ func Table(w io.Writer, cells []result.Cell) {
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\tskipped: %s\t\n", c.Name, c.Skipped)
 			continue
 		}
-		row := []string{c.Name, short(c.Result.Kernel), c.Result.Arch, c.Result.Accel}
+		row := []string{c.Name, cellOrigin(c.Result), c.Result.Arch, c.Result.Accel}
 		for _, s := range stages {
 			row = append(row, stageTime(c.Result, s))
 		}
@@ -105,6 +105,7 @@ func JUnit(cells []result.Cell) junit.Testsuites {
 	for _, c := range cells {
 		suite := junit.Testsuite{Name: "mmaprig/" + c.Name, Time: secs(c.Wall.D())}
 		suite.AddProperty("kernel", c.Result.Kernel)
+		originProperties(&suite, c.Result.Origin)
 		suite.AddProperty("accel", c.Result.Accel)
 		suite.AddProperty("artifacts", c.Result.ArtifactDir)
 		if c.Skipped != "" {
@@ -143,6 +144,23 @@ func JUnit(cells []result.Cell) junit.Testsuites {
 		doc.AddSuite(suite)
 	}
 	return doc
+}
+
+// originProperties say where the kernel came from, for a CI test
+// reporter: the phrase, then each part of it apart.
+func originProperties(suite *junit.Testsuite, o *result.Origin) {
+	if o == nil {
+		return
+	}
+	suite.AddProperty("kernel_origin", o.String())
+	for _, p := range []struct{ name, value string }{
+		{"kernel_kind", o.Kind}, {"kernel_commit", o.Commit}, {"kernel_release", o.Release}, {"kernel_how", o.How},
+	} {
+		if p.value != "" {
+			suite.AddProperty(p.name, p.value)
+		}
+	}
+	suite.AddProperty("kernel_seconds", fmt.Sprintf("%.3f", o.Time.Seconds()))
 }
 
 // caseMessage is a case's failure message, with its reason when it has

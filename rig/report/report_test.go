@@ -5,21 +5,33 @@ import (
 	"encoding/xml"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
 
+	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
+// gitSource is a git source's name, as the kernel string says it.
+const gitSource = "git file:///srv/linux.git master"
+
+// cells are a pass on a cached Debian kernel, a failure on a git commit
+// this run built, and a skipped cell.
 func cells() []result.Cell {
 	pass := result.Run{Class: verdict.Pass, Kernel: "Debian package linux-source-6.1", Arch: "x86_64", Accel: "tcg",
+		Origin: &result.Origin{Source: "Debian package linux-source-6.1", Kind: kernel.OriginDebianSource, Release: "6.1.192",
+			How: result.HowCached, Time: result.Seconds(3 * time.Millisecond)},
 		Stages: []result.Stage{{Stage: "kernel", Time: result.Seconds(3 * time.Millisecond), Cached: true}, {Stage: "boot", Time: result.Seconds(1700 * time.Millisecond)}},
 		Cases:  []result.Case{{Name: "reader_output", Result: "pass"}, {Name: "user_kernel_agree", Result: "skip", Reason: "no read()"}}}
-	failed := result.Run{Class: verdict.Contract, Kernel: "Debian package linux-source-6.12", Arch: "aarch64", Accel: "kvm",
+	failed := result.Run{Class: verdict.Contract, Kernel: gitSource, Arch: "aarch64", Accel: "kvm",
+		Origin: &result.Origin{Source: gitSource, Kind: "git", Commit: "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b", Release: "6.19.0-rc1",
+			Built: true, How: result.HowBuilt, Time: result.Seconds(692 * time.Second)},
+		Stages:  []result.Stage{{Stage: "kernel", Time: result.Seconds(692 * time.Second)}},
 		Message: "contract case(s) failed: refuses_bad_maps", Excerpt: "2 pages was mapped",
 		ArtifactDir: "/tmp/art/6.12",
 		Cases:       []result.Case{{Name: "refuses_bad_maps", Result: "fail", Diagnostics: []string{"2 pages was mapped"}}}}
@@ -30,8 +42,8 @@ func cells() []result.Cell {
 	}
 }
 
-// Each cell has its own row, and each row's columns hold that cell's
-// kernel, architecture, stage times and verdict.
+// Each cell has its own row, and each row's columns hold where that
+// cell's kernel came from, its architecture, stage times and verdict.
 func TestTable(t *testing.T) {
 	var b bytes.Buffer
 	Table(&b, cells())
@@ -48,8 +60,8 @@ func TestTable(t *testing.T) {
 	}
 	for cell, want := range map[string][]string{
 		"CELL": {"CELL", "KERNEL", "ARCH", "ACCEL", "KERNEL", "MODULE", "INITRAMFS", "BOOT", "VERDICT"},
-		"6.1":  {"6.1", "linux-source-6.1", "x86_64", "tcg", "3ms*", "-", "-", "1.70s", "pass"},
-		"6.12": {"6.12", "linux-source-6.12", "aarch64", "kvm", "-", "-", "-", "-", "contract (want pass) FAIL"},
+		"6.1":  {"6.1", "Debian linux-source-6.1 6.1.192, cached", "x86_64", "tcg", "3ms*", "-", "-", "1.70s", "pass"},
+		"6.12": {"6.12", "git 1a2b3c4d5e6f 6.19.0-rc1, built in 11m32s", "aarch64", "kvm", "11m32s", "-", "-", "-", "contract (want pass) FAIL"},
 		"6.6":  {"6.6", "-", "-", "-", "-", "-", "-", "-", "skipped: needs the internet"},
 	} {
 		if got := rows[cell]; strings.Join(got, "|") != strings.Join(want, "|") {
@@ -90,6 +102,53 @@ func TestJUnit(t *testing.T) {
 	}
 	if c := doc.Suites[0].Testcases[2]; c.Skipped == nil || c.Skipped.Message != "no read()" {
 		t.Errorf("the skipped contract case = %+v", c)
+	}
+}
+
+// Each suite's properties say where its kernel came from: the phrase,
+// and its parts apart; a commit only for a git kernel, nothing for a
+// cell that got no kernel.
+func TestJUnitOrigin(t *testing.T) {
+	doc := JUnit(cells())
+	for i, want := range []map[string]string{
+		{"kernel": "Debian package linux-source-6.1", "kernel_origin": "Debian linux-source-6.1 6.1.192, cached",
+			"kernel_kind": "debian-source", "kernel_release": "6.1.192", "kernel_how": "cached", "kernel_seconds": "0.003"},
+		{"kernel": gitSource, "kernel_origin": "git 1a2b3c4d5e6f 6.19.0-rc1, built in 11m32s", "kernel_kind": "git",
+			"kernel_commit": "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b", "kernel_release": "6.19.0-rc1", "kernel_how": "built",
+			"kernel_seconds": "692.000"},
+		{"kernel": ""},
+	} {
+		got := map[string]string{}
+		for _, p := range *doc.Suites[i].Properties {
+			if p.Name == "kernel" || strings.HasPrefix(p.Name, "kernel_") {
+				got[p.Name] = p.Value
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("suite %s: kernel properties %v\nwant %v", doc.Suites[i].Name, got, want)
+		}
+	}
+}
+
+// The kernel fact is the phrase, with what it leaves out: the whole
+// source and commit, the config and the cache key.
+func TestKernelFact(t *testing.T) {
+	url := "https://cdn.kernel.org/pub/linux/kernel/v6.x/linux-6.18.tar.xz"
+	for _, tc := range []struct {
+		r    result.Run
+		want string
+	}{
+		{cells()[1].Result, "git 1a2b3c4d5e6f 6.19.0-rc1, built in 11m32s; commit 1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b of " + gitSource},
+		{result.Run{Kernel: url, Origin: &result.Origin{Source: url, Kind: kernel.OriginURL, Release: "6.18.0", Key: "9f3e",
+			Fragments: []string{"base", "debug"}, How: result.HowCached}},
+			"tarball linux-6.18.tar.xz 6.18.0, cached; from " + url + "; config base+debug; key 9f3e"},
+		{result.Run{Kernel: "tree /src/linux", Origin: &result.Origin{Source: "tree /src/linux", Kind: kernel.OriginTree,
+			Release: "6.19.0", How: result.HowBuilt, Time: result.Seconds(3 * time.Second)}}, "tree /src/linux 6.19.0, built in 3.00s"},
+		{result.Run{Kernel: "Debian package linux-source-6.1"}, "Debian package linux-source-6.1"},
+	} {
+		if got := kernelFact(tc.r); got != tc.want {
+			t.Errorf("kernelFact:\n got %q\nwant %q", got, tc.want)
+		}
 	}
 }
 

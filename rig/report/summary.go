@@ -31,7 +31,7 @@ var statusIcon = map[string]string{"pass": "✅", "fail": "❌", "skip": "⏭️
 
 // WriteSummary writes the cells as GitHub-flavoured Markdown, for a job
 // summary: a heading with the totals, a table with one row per cell
-// (kernel, architecture, accelerator, wall time, verdict, and the
+// (where its kernel came from, architecture, accelerator, wall time, verdict, and the
 // failure's title), then a section per cell: how the guest came up, the
 // stages, the cases, coverage, warnings and the reader's output, and for
 // a failure its message, and its crash, cases and console excerpt in
@@ -43,7 +43,7 @@ func WriteSummary(w io.Writer, cells []result.Cell) error {
 	row(&b, []string{"---", "---", "---", "---", "---:", "---", "---"})
 	for _, c := range cells {
 		r := c.Result
-		cols := []string{c.Name, short(r.Kernel), r.Arch, r.Accel, "", statusIcon[cellStatus(c)] + " " + cellVerdict(c), cellFailure(c)}
+		cols := []string{c.Name, cellOrigin(r), r.Arch, r.Accel, "", statusIcon[cellStatus(c)] + " " + cellVerdict(c), cellFailure(c)}
 		if c.Wall > 0 {
 			cols[4] = seconds(c.Wall.Seconds())
 		}

@@ -79,9 +79,9 @@ func TestSummary(t *testing.T) {
 		t.Errorf("rows for cells %s, want %s\n%s", got, allCells, md)
 	}
 	for cell, want := range map[string][]string{
-		"6.1":      {"6.1", "linux-source-6.1", "x86_64", "tcg", "2.60s", "✅ pass", ""},
-		readerCell: {readerCell, "linux-source-6.1", "x86_64", "tcg", "3.00s", "✅ pass", ""},
-		"6.12": {"6.12", "linux-source-6.12", "x86_64", "kvm", "8.00s",
+		"6.1":      {"6.1", "Debian linux-source-6.1 6.1.192, cached", "x86_64", "tcg", "2.60s", "✅ pass", ""},
+		readerCell: {readerCell, "Debian package linux-source-6.1 6.1.192, cached", "x86_64", "tcg", "3.00s", "✅ pass", ""},
+		"6.12": {"6.12", "Debian prebuilt 6.12.48+deb12-cloud-amd64, downloaded in 4.00s", "x86_64", "kvm", "8.00s",
 			"❌ contract (expected pass)", "contract case refuses_bad_maps failed (step run:contract)"},
 		"6.1-debug": {"6.1-debug", "linux-source-6.1", "x86_64", "tcg", "2.00s",
 			"❌ guest-crash (expected pass)", crashTitle + " (step insmod)"},
@@ -155,12 +155,13 @@ func TestSummarySections(t *testing.T) {
 		details []string
 		code    []string
 	}{
-		{"6.1", []string{"#### ✅ 6.1: pass", "- **stages**: setup 1ms · kernel 5ms (cached, cached 6.1.192) · initramfs 3ms (cached)",
+		{"6.1", []string{"#### ✅ 6.1: pass", "- **kernel**: Debian linux-source-6.1 6.1.192, cached; key 0d97f5f33fbb\n", "- **stages**: setup 1ms · kernel 5ms (cached, cached 6.1.192) · initramfs 3ms (cached)",
 			"- **cases**: 4 cases, 1 skipped: user\\_kernel\\_agree (no read())"}, nil, nil},
 		{readerCell, []string{"- **boot**: cold boot, ready in 1.20s", "config base+debug", "not hit: lines 40-42, 57, 90-91",
 			"1 warning in stage module:", "Reader output:"}, nil,
 			[]string{longPath + ":3:1: warning", "|mymap hello.....|\n" + longHex}},
-		{"6.12", []string{"#### ❌ 6.12: contract (expected pass)", "**contract case refuses\\_bad\\_maps failed (step run:contract)**",
+		{"6.12", []string{"#### ❌ 6.12: contract (expected pass)",
+			"- **kernel**: Debian prebuilt 6.12.48+deb12-cloud-amd64, downloaded in 4.00s; key 5c1e0f7a9b2d\n", "**contract case refuses\\_bad\\_maps failed (step run:contract)**",
 			"| fail | contract | refuses\\_bad\\_maps | 200ms | 2 pages mapped |", "boot 3.00s (failed)"},
 			[]string{"Cases: 4 cases, 1 failed, 1 skipped: user_kernel_agree (no read())", "Console excerpt (1 line)"},
 			[]string{"the reader read 8192 bytes", "mmap(2 pages) = 0x7f00, want EINVAL\nthe page read back as " + longHex, "mymap: mapped 2 pages"}},

@@ -8,12 +8,15 @@ package result
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
@@ -152,15 +155,96 @@ func (r Run) Verdict() string {
 	return r.Message + ": " + r.Cause
 }
 
-// Origin is which kernel ran: its source, release and cache key.
+// Origin is which kernel ran: its source, release and cache key, and how
+// this run got it.
 type Origin struct {
-	Source    string   `json:"source"`
+	Source string `json:"source"`
+	// Kind is the kind of place it came from: one of kernel's Origin*
+	// constants ("debian-source", "debian-prebuilt", "tarball", "url",
+	// "tree", "git"). Empty in documents written before it was added.
+	Kind string `json:"kind,omitempty"`
+	// Commit is the commit built, for a source that moves (a git ref).
+	Commit    string   `json:"commit,omitempty"`
 	Release   string   `json:"release,omitempty"`
 	Key       string   `json:"key,omitempty"`
 	Fragments []string `json:"fragments,omitempty"`
 	// Built is true when this run built (or fetched) it, false for a
 	// cached kernel.
 	Built bool `json:"built"`
+	// How is how this run got it: HowBuilt, HowDownloaded or HowCached.
+	How string `json:"how,omitempty"`
+	// Time is the kernel stage's: the build, the download or the cache
+	// lookup.
+	Time Seconds `json:"seconds"`
+	// Summary is String's phrase, for readers of the JSON.
+	Summary string `json:"summary,omitempty"`
+}
+
+// How this run got its kernel.
+const (
+	HowBuilt      = "built"
+	HowDownloaded = "downloaded" // a prebuilt kernel, fetched by this run
+	HowCached     = "cached"
+)
+
+// How says how a run got a kernel of the given kind: fresh is whether
+// the run built or fetched it rather than finding it in the cache. A
+// prebuilt kernel is downloaded, not built.
+func How(kind string, fresh bool) string {
+	switch {
+	case !fresh:
+		return HowCached
+	case kind == kernel.OriginDebianPrebuilt:
+		return HowDownloaded
+	}
+	return HowBuilt
+}
+
+// String says in a short phrase where the kernel came from, its version,
+// and how this run got it: "Debian linux-source-6.1 6.1.192, built in
+// 11m32s", "Debian prebuilt 6.1.0-28-cloud-amd64, downloaded in 9.8s",
+// "git 1a2b3c4d5e6f 6.19.0-rc1, cached".
+func (o Origin) String() string {
+	s := o.where()
+	if o.Release != "" {
+		s += " " + o.Release
+	}
+	how := o.How
+	if how == "" { // a document from before How
+		how = How("", o.Built)
+	}
+	if how == HowCached || o.Time <= 0 {
+		return s + ", " + how
+	}
+	return s + ", " + how + " in " + progress.FormatDuration(o.Time.D())
+}
+
+// where names the kernel's source in a few words.
+func (o Origin) where() string {
+	switch o.Kind {
+	case kernel.OriginDebianSource:
+		return "Debian " + strings.TrimPrefix(o.Source, "Debian package ")
+	case kernel.OriginDebianPrebuilt:
+		return "Debian prebuilt"
+	case kernel.OriginTarball:
+		return "tarball " + filepath.Base(strings.TrimPrefix(o.Source, "tarball "))
+	case kernel.OriginURL:
+		return "tarball " + path.Base(o.Source)
+	case kernel.OriginTree:
+		return o.Source
+	}
+	if o.Commit != "" { // a git source, or another that moves
+		return o.Kind + " " + ShortCommit(o.Commit)
+	}
+	return o.Source
+}
+
+// ShortCommit is a commit's first 12 hex digits, as reports show it.
+func ShortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
 }
 
 // The ways a guest comes up.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mmaprig/mmaprig/internal/symbolize"
 	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 )
 
@@ -62,6 +63,57 @@ func TestNewCaseWhy(t *testing.T) {
 	}
 }
 
+// The origin's phrase names the source in a few words, its version, and
+// how the run got it, for every kind of source, and for a document from
+// before the kind and how were recorded.
+func TestOriginString(t *testing.T) {
+	for _, tc := range []struct {
+		o    Origin
+		want string
+	}{
+		{Origin{Source: "Debian package linux-source-6.1", Kind: kernel.OriginDebianSource, Release: "6.1.192", Built: true,
+			How: HowBuilt, Time: Seconds(692 * time.Second)}, "Debian linux-source-6.1 6.1.192, built in 11m32s"},
+		{Origin{Source: "Debian prebuilt linux-image-6.12.0-NN-cloud-amd64-unsigned", Kind: kernel.OriginDebianPrebuilt,
+			Release: "6.12.118+deb12-cloud-amd64", Built: true, How: HowDownloaded, Time: Seconds(9800 * time.Millisecond)},
+			"Debian prebuilt 6.12.118+deb12-cloud-amd64, downloaded in 9.80s"},
+		{Origin{Source: "git file:///srv/linux.git master", Kind: "git", Commit: "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
+			Release: "6.19.0-rc1", How: HowCached, Time: Seconds(12 * time.Millisecond)}, "git 1a2b3c4d5e6f 6.19.0-rc1, cached"},
+		{Origin{Source: "tarball /srv/linux-6.6.tar.xz", Kind: kernel.OriginTarball, Release: "6.6.74", How: HowCached},
+			"tarball linux-6.6.tar.xz 6.6.74, cached"},
+		{Origin{Source: "https://cdn.kernel.org/pub/linux/kernel/v6.x/linux-6.18.tar.xz", Kind: kernel.OriginURL, Release: "6.18.0",
+			How: HowBuilt, Time: Seconds(40 * time.Minute)}, "tarball linux-6.18.tar.xz 6.18.0, built in 40m0s"},
+		{Origin{Source: "tree /src/linux", Kind: kernel.OriginTree, Release: "6.19.0", How: HowBuilt, Time: Seconds(3 * time.Second)},
+			"tree /src/linux 6.19.0, built in 3.00s"},
+		// Before kind and how: the source as it was, built or cached.
+		{Origin{Source: "Debian package linux-source-6.1", Release: "6.1.192", Built: true}, "Debian package linux-source-6.1 6.1.192, built"},
+		{Origin{Source: "Debian package linux-source-6.1", Release: "6.1.192"}, "Debian package linux-source-6.1 6.1.192, cached"},
+	} {
+		if got := tc.o.String(); got != tc.want {
+			t.Errorf("%+v:\n got %q\nwant %q", tc.o, got, tc.want)
+		}
+	}
+}
+
+// A prebuilt kernel the run fetched is downloaded; any other it made is
+// built; one it found is cached.
+func TestHow(t *testing.T) {
+	for _, tc := range []struct {
+		kind  string
+		fresh bool
+		want  string
+	}{
+		{kernel.OriginDebianPrebuilt, true, HowDownloaded},
+		{kernel.OriginDebianPrebuilt, false, HowCached},
+		{kernel.OriginDebianSource, true, HowBuilt},
+		{"git", true, HowBuilt},
+		{kernel.OriginURL, false, HowCached},
+	} {
+		if got := How(tc.kind, tc.fresh); got != tc.want {
+			t.Errorf("How(%q, %v) = %q, want %q", tc.kind, tc.fresh, got, tc.want)
+		}
+	}
+}
+
 // sample is a document with every field set: a failed run and a skipped
 // cell.
 func sample() Document {
@@ -73,12 +125,14 @@ func sample() Document {
 				Function: "mymap_mmap", Offset: 0x1c, Size: 0x40, Module: "mymap", Reliable: true, Trap: true,
 				Lines: []symbolize.Location{{Function: "mymap_poke", File: "mymap.c", Line: 8}, {Function: "mymap_mmap", File: "mymap.c", Line: 12}}}}},
 		Build:  []Diagnostic{{Severity: "warning", Tool: "compiler", File: "/m/mymap.c", Line: 3, Column: 1, Message: "x"}},
-		Module: "mymap", Nonce: "abc", Kernel: "Debian package linux-source-6.1",
-		Origin: &Origin{Source: "Debian package linux-source-6.1", Release: "6.1.192", Key: "b87f752e87f2", Fragments: []string{"base"}, Built: true},
-		Arch:   "x86_64", Accel: "tcg", AccelReason: "no /dev/kvm",
+		Module: "mymap", Nonce: "abc", Kernel: "git file:///srv/linux.git master",
+		Origin: &Origin{Source: "git file:///srv/linux.git master", Kind: "git", Commit: "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
+			Release: "6.19.0-rc1", Key: "b87f752e87f2", Fragments: []string{"base"}, Built: true, How: HowBuilt,
+			Time: Seconds(692 * time.Second), Summary: "git 1a2b3c4d5e6f 6.19.0-rc1, built in 11m32s"},
+		Arch: "x86_64", Accel: "tcg", AccelReason: "no /dev/kvm",
 		Boot: &Boot{Mode: BootCold, Took: Seconds(120 * time.Millisecond), Saved: true, SaveError: "disk full",
 			RestoreFailed: "QEMU exited"},
-		Stages: []Stage{{Stage: "kernel", Time: Seconds(13 * time.Millisecond), Cached: true, Summary: "cached 6.1.192"},
+		Stages: []Stage{{Stage: "kernel", Time: Seconds(692 * time.Second), Summary: "built 6.19.0-rc1"},
 			{Stage: "module", Time: Seconds(2 * time.Second), Failed: true, Warnings: []string{"mymap.c:3:1: warning: x"}}},
 		BootToInit: Seconds(time.Second), BootToReady: Seconds(1200 * time.Millisecond), BootToVerdict: Seconds(1500 * time.Millisecond),
 		Output: []string{"0 1 2"}, Cases: contract(map[string]string{"kernel_clean": "no log: x"}), SkippedCount: 1, Run: "refuses|Seed",

@@ -264,7 +264,6 @@ func (p *Prepared) Run(ctx context.Context, opts Options) result.Run {
 	r := newRun(opts)
 	r.machine = p.machine
 	r.setAccel(p.accel)
-	r.setOrigin()
 	r.res.Stages = append([]result.Stage(nil), p.stages...)
 	stages := []stage{{"module", r.opts.Timeouts.Module, func(sctx context.Context, st *progress.Stage) (string, bool, error) {
 		if !opts.BuildOnly {
@@ -291,12 +290,20 @@ func newRun(opts Options) *run {
 		vms: realVMHost()}
 }
 
-// setOrigin records which kernel the run uses.
+// setOrigin records which kernel the run uses, how it got it, and the
+// kernel stage's time.
 func (r *run) setOrigin() {
 	k := r.kernel
 	r.res.Kernel = r.opts.Kernel.String()
-	r.res.Origin = &result.Origin{Source: r.res.Kernel, Release: k.Release, Key: k.Key,
-		Fragments: r.opts.Fragments, Built: k.Fresh}
+	o := &result.Origin{Source: r.res.Kernel, Kind: k.Origin.Kind, Commit: k.Origin.Commit, Release: k.Release, Key: k.Key,
+		Fragments: r.opts.Fragments, Built: k.Fresh, How: result.How(k.Origin.Kind, k.Fresh)}
+	for _, s := range r.res.Stages {
+		if s.Stage == "kernel" {
+			o.Time = s.Time
+		}
+	}
+	o.Summary = o.String()
+	r.res.Origin = o
 }
 
 // setAccel records the accelerator the guest runs with.
@@ -326,6 +333,9 @@ func (r *run) finish(ctx context.Context, err error) {
 		}
 	} else {
 		r.res.Class = verdict.Pass
+	}
+	if r.kernel != nil {
+		r.setOrigin() // now that the kernel stage's time is known
 	}
 	r.res.ExitCode = r.res.Class.ExitCode()
 	r.early.stop()
@@ -454,7 +464,6 @@ func (r *run) prepareKernel(ctx context.Context, st *progress.Stage) (string, bo
 		return "", false, kernelErr(ctx, err)
 	}
 	r.kernel = k
-	r.setOrigin()
 	copyFile(k.Config, filepath.Join(r.opts.ArtifactDir, layout.KernelConfig))
 	return k.Summary, !k.Fresh, nil
 }

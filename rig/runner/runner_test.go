@@ -1,13 +1,18 @@
 package runner
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/mmaprig/mmaprig/images"
 	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/kernel"
+	"github.com/mmaprig/mmaprig/rig/result"
 )
 
 // The u-root base must be rebuilt when any Go file that goes into it
@@ -79,5 +84,38 @@ func TestWorkSize(t *testing.T) {
 	}
 	if n := workSize(w); n < len(b) {
 		t.Errorf("workSize = %d, but the message is %d bytes", n, len(b))
+	}
+}
+
+// A finished run records where its kernel came from and how it got it,
+// with the kernel stage's time; a run that got no kernel records none.
+func TestFinishOrigin(t *testing.T) {
+	prebuilt := kernel.DebianPrebuilt{Series: "6.12", Flavour: "cloud-amd64"}
+	stages := []result.Stage{{Stage: "setup", Time: result.Seconds(time.Millisecond)},
+		{Stage: "kernel", Time: result.Seconds(9800 * time.Millisecond)}, {Stage: "boot", Time: result.Seconds(time.Second)}}
+	for _, tc := range []struct {
+		name string
+		k    *kernel.Kernel
+		want *result.Origin
+	}{
+		{"downloaded", &kernel.Kernel{Release: "6.12.48+deb12-cloud-amd64", Key: "k1", Fresh: true,
+			Origin: kernel.Origin{Kind: kernel.OriginDebianPrebuilt}},
+			&result.Origin{Source: prebuilt.String(), Kind: kernel.OriginDebianPrebuilt, Release: "6.12.48+deb12-cloud-amd64", Key: "k1",
+				Fragments: []string{"base"}, Built: true, How: result.HowDownloaded, Time: result.Seconds(9800 * time.Millisecond),
+				Summary: "Debian prebuilt 6.12.48+deb12-cloud-amd64, downloaded in 9.80s"}},
+		{"cached git", &kernel.Kernel{Release: "6.19.0-rc1", Key: "k2", Origin: kernel.Origin{Kind: "git", Commit: "1a2b3c4d5e6f7a8b"}},
+			&result.Origin{Source: prebuilt.String(), Kind: "git", Commit: "1a2b3c4d5e6f7a8b", Release: "6.19.0-rc1", Key: "k2",
+				Fragments: []string{"base"}, How: result.HowCached, Time: result.Seconds(9800 * time.Millisecond),
+				Summary: "git 1a2b3c4d5e6f 6.19.0-rc1, cached"}},
+		{"no kernel", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &run{opts: Options{Kernel: prebuilt, Fragments: []string{"base"}},
+				res: &result.Run{Stages: slices.Clone(stages)}, machine: machine{kernel: tc.k}}
+			r.finish(context.Background(), nil)
+			if !reflect.DeepEqual(r.res.Origin, tc.want) {
+				t.Errorf("origin = %+v\nwant     %+v", r.res.Origin, tc.want)
+			}
+		})
 	}
 }
