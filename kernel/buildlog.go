@@ -304,10 +304,31 @@ func (l buildLog) errors(limit int) []string {
 	if errs := l.tool("ERROR", limit); len(errs) > 0 {
 		return l.withMismatch(errs)
 	}
+	if errs := l.missingCommands(limit); len(errs) > 0 {
+		return errs
+	}
 	if errs := l.makeErrors(limit); len(errs) > 0 {
 		return errs
 	}
 	return tail.Lines(l.lines, 15)
+}
+
+// notFoundRE matches a shell's word on a command it could not find:
+// dash's "/bin/sh: 1: pahole: not found", bash's "sh: pahole: command not
+// found".
+var notFoundRE = regexp.MustCompile(`^(?:/bin/)?(?:ba|da)?sh: (?:line )?(?:\d+: )?(\S+): (?:command )?not found$`)
+
+// missingCommands picks the commands the build ran and the host lacks
+// (pahole, for BTF, where the kernel has DEBUG_INFO_BTF_MODULES), at most
+// limit: make's own lines then only say a target failed.
+func (l buildLog) missingCommands(limit int) []string {
+	var out []string
+	for _, line := range l.lines {
+		if m := notFoundRE.FindStringSubmatch(line); m != nil && len(out) < limit {
+			out = append(out, fmt.Sprintf("%s (the build runs %s, which is not installed; `make deps` installs what the rig's builds need)", line, m[1]))
+		}
+	}
+	return out
 }
 
 // withMismatch puts the first section mismatch into modpost's bare

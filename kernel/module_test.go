@@ -172,3 +172,19 @@ func TestBuildErrorsWithoutALine(t *testing.T) {
 		t.Errorf("warnings = %q; want none: make's warning is not the module's", w)
 	}
 }
+
+// A command the build runs and the host lacks (pahole, for a Debian
+// kernel's BTF) is the headline, not make's "Deleting file" after it.
+func TestBuildErrorsMissingCommand(t *testing.T) {
+	for _, line := range []string{"/bin/sh: 1: pahole: not found", "sh: pahole: command not found", "/bin/bash: line 1: pahole: command not found"} {
+		out := buildOutput(
+			"  BTF [M] "+testOut+"/mymap.ko",
+			line,
+			"make[2]: *** [scripts/Makefile.modfinal:64: "+testOut+"/mymap.ko] Error 127",
+			"make[2]: *** Deleting file '"+testOut+"/mymap.ko'")
+		errs := readBuildLog(out, testOut, testSrc).errors(maxErrors)
+		if len(errs) != 1 || !strings.HasPrefix(errs[0], line+" (the build runs pahole, which is not installed; `make deps`") {
+			t.Errorf("%s: errors = %q; want the missing command first", line, errs)
+		}
+	}
+}
