@@ -81,7 +81,7 @@ func (d DebianPrebuilt) Key(ctx context.Context, _ *Env) (string, error) {
 
 // Prepare implements Source: it fetches the image and its headers.
 func (d DebianPrebuilt) Prepare(ctx context.Context, env *Env) (*Kernel, error) {
-	if !strings.HasSuffix(d.Flavour, "-"+env.Arch.GOARCH) {
+	if d.Flavour != env.Arch.GOARCH && !strings.HasSuffix(d.Flavour, "-"+env.Arch.GOARCH) {
 		return nil, fmt.Errorf("%w: %s is not a kernel for %s", ErrBadSource, d, env.Arch.Name)
 	}
 	env.progress(0, "fetching "+d.String())
