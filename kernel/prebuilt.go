@@ -71,8 +71,8 @@ type Prebuilt struct {
 // Key implements Source: it resolves the ABI and returns the key Fetch's
 // Prebuilt will carry. Fragments do not apply to a kernel the rig does not
 // build.
-func (d DebianPrebuilt) Key(ctx context.Context, _ *Env) (string, error) {
-	abi, err := d.ABI(ctx)
+func (d DebianPrebuilt) Key(ctx context.Context, env *Env) (string, error) {
+	abi, err := d.ABI(ctx, env.Cache)
 	if err != nil {
 		return "", err
 	}
@@ -108,8 +108,14 @@ func (d DebianPrebuilt) release(abi string) string { return abi + "-" + d.Flavou
 
 func prebuiltKey(release string) string { return cache.Key("prebuilt", release) }
 
-// ABI finds the newest ABI of the flavour in apt's lists.
-func (d DebianPrebuilt) ABI(ctx context.Context) (string, error) {
+// ABI finds the newest ABI of the flavour in apt's lists, remembered in
+// c until they change.
+func (d DebianPrebuilt) ABI(ctx context.Context, c *cache.Cache) (string, error) {
+	return aptMemo(ctx, c, "prebuilt-abi;"+d.Series+";"+d.Flavour, d.searchABI)
+}
+
+// searchABI asks apt for the newest ABI of the flavour.
+func (d DebianPrebuilt) searchABI(ctx context.Context) (string, error) {
 	series := regexp.QuoteMeta(d.Series)
 	pat := fmt.Sprintf(`^linux-image-%s\..*-%s-unsigned$`, series, regexp.QuoteMeta(d.Flavour))
 	out, err := exec.CommandContext(ctx, "apt-cache", "search", "--names-only", pat).Output()
@@ -170,7 +176,7 @@ func (d DebianPrebuilt) entryKey(abi string) string {
 // tools they point into, unpacks them into the cache once (not into the
 // system), and returns their paths.
 func (d DebianPrebuilt) Fetch(ctx context.Context, c *cache.Cache) (Prebuilt, error) {
-	abi, err := d.ABI(ctx)
+	abi, err := d.ABI(ctx, c)
 	if err != nil {
 		return Prebuilt{}, err
 	}

@@ -77,11 +77,17 @@ var versionRE = regexp.MustCompile(`(?m)^Version: (\S+)$`)
 // aptListsDir holds apt's package lists.
 const aptListsDir = "/var/lib/apt/lists"
 
-// memoCandidate is candidate, remembered until apt's lists change: without
-// a pkgcache, apt-cache takes most of a second, on every warm run.
+// memoCandidate is candidate, remembered until apt's lists change.
 func (d DebianPackage) memoCandidate(ctx context.Context, c *cache.Cache) (string, error) {
+	return aptMemo(ctx, c, d.Package, d.candidate)
+}
+
+// aptMemo is what answer says, remembered in the cache under what until
+// apt's lists change: without a pkgcache, apt-cache takes most of a
+// second, and more on a busy machine, on every warm run.
+func aptMemo(ctx context.Context, c *cache.Cache, what string, answer func(context.Context) (string, error)) (string, error) {
 	lists, _ := filepath.Glob(filepath.Join(aptListsDir, "*_Packages*"))
-	fp := []string{d.Package}
+	fp := []string{what}
 	for _, l := range lists {
 		if fi, err := os.Stat(l); err == nil {
 			fp = append(fp, l, fi.ModTime().String(), strconv.FormatInt(fi.Size(), 10))
@@ -91,7 +97,7 @@ func (d DebianPackage) memoCandidate(ctx context.Context, c *cache.Cache) (strin
 	if b, err := os.ReadFile(memo); err == nil && len(b) > 0 {
 		return string(b), nil
 	}
-	v, err := d.candidate(ctx)
+	v, err := answer(ctx)
 	if err != nil {
 		return "", err
 	}
