@@ -35,9 +35,10 @@ test-short: go-deps
 	$(GO) test -short -race -count=1 ./...
 
 ## test-nightly: what `make test` leaves out to stay within its hour on 2
-## cores: the whole kernel matrix (6.12 and 6.12-debug, the arm64 cells), the
-## arm64 end-to-end tests, and -coverage (its own 6.1 kernel). Five more
-## kernel builds; the nightly workflow runs it.
+## cores: the whole kernel matrix (6.12 and 6.12-debug, the arm64 cells, 64K
+## pages among them), the arm64 end-to-end tests (TestArm64Pages: the 64K
+## kernel), and -coverage (its own 6.1 kernel). Six more kernel builds; the
+## nightly workflow runs it.
 test-nightly: deps
 	MMAPRIG_NIGHTLY=1 MMAPRIG_ARM64=1 $(GO) test -count=1 -timeout 200m -run 'TestMatrixRun|Arm64|TestCoverage' ./rig/
 

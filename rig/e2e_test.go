@@ -345,7 +345,7 @@ func TestBadUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-kernel", "six"}, `rig: -kernel "six": want a version like 6.1 or 6.12`},
+		{[]string{"-kernel", "six"}, `rig: -kernel "six": want a version like 6.1 or 6.12, or debian:6.12-cloud for Debian's prebuilt kernel`},
 		{[]string{"lint", "-html", "x.html"}, "rig: rig lint has no flag -html (rig run and rig matrix take it); see rig lint -h"},
 		{[]string{"exec", "-channel", "serial", "--", "true"}, "rig: rig exec has no flag -channel (rig run, rig matrix and rig watch take it); see rig exec -h"},
 		{[]string{"-config", "nonesuch"}, `rig: -config: unknown config fragment "nonesuch" (have: ` + strings.Join(kernel.FragmentNames(), ", ") + ", or give a file's path)"},

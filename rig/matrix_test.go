@@ -34,7 +34,7 @@ func nightlyKernel(t *testing.T, kernel string) {
 // must see run. With MMAPRIG_NIGHTLY=1, -matrix: every cell this machine
 // can run, arm64 included. Otherwise the cell whose kernel the rest of
 // `make test` builds anyway (6.1): 6.1-debug (debug info and KASAN, about
-// 20 minutes), the 6.12 pair and the arm64 pair are more kernel builds of
+// 20 minutes), the 6.12 pair and the arm64 cells (4K and 64K pages) are more kernel builds of
 // 10 to 20 minutes each on 2 cores, which would push `make test` past its
 // hour. Debian's prebuilt cloud
 // kernel is nightly only too: it has virtio and virtio_console as modules,
@@ -43,7 +43,7 @@ func nightlyKernel(t *testing.T, kernel string) {
 func matrixSelection(t *testing.T) (args, want []string) {
 	t.Helper()
 	if os.Getenv(nightlyEnv) != "" {
-		return []string{"-matrix"}, []string{"6.1", "6.1-debug", "6.12", "6.12-debug", "6.1-arm64", "6.12-arm64", "debian-6.1-cloud"}
+		return []string{"-matrix"}, []string{"6.1", "6.1-debug", "6.12", "6.12-debug", "6.1-arm64", "6.12-arm64", "6.1-arm64-64k", "debian-6.1-cloud"}
 	}
 	want = []string{"6.1"}
 	t.Logf("%s is not set: the matrix run is %v; make test-nightly runs every cell", nightlyEnv, want)

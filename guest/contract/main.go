@@ -110,6 +110,9 @@ func parseFlags() (*config, []check, error) {
 	if c.expect, err = wire.ParseBytes(*expect); err != nil {
 		return nil, nil, fmt.Errorf("bad -expect: %w", err)
 	}
+	if len(c.expect) > c.page {
+		return nil, nil, fmt.Errorf("bad -expect: %d bytes, more than this kernel's page of %d", len(c.expect), c.page)
+	}
 	if c.device, err = wire.ParseDevice(*dev); err != nil {
 		return nil, nil, fmt.Errorf("bad -dev: %w", err)
 	}
@@ -184,6 +187,9 @@ func readerOutput(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
 
 // 2. Two pages, an offset, MAP_PRIVATE, and growing with mremap are refused.
 func refusesBadMaps(c *config, k *wire.KTAPWriter) (wire.CaseResult, string) {
+	// Every length here is in this kernel's pages, 4K to 64K: the report
+	// says which, since a driver may assume 4096.
+	k.Diag("page size: %d bytes", c.page)
 	var bad []string
 	for _, tc := range []struct {
 		what   string

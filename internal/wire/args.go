@@ -10,6 +10,12 @@ import (
 // DefaultExpect is what the seed's driver puts at the start of its page.
 var DefaultExpect = []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
 
+// MinPageSize is the smallest page a guest of the rig's can have: x86_64's,
+// and arm64's with 4K pages. The rig checks -expect against it before it
+// knows the guest's kernel; the guest's programs use the page size their
+// kernel has (os.Getpagesize), which is 16K or 64K on some arm64 kernels.
+const MinPageSize = 4096
+
 // ParseBytes reads a comma-separated list of decimal bytes, "0,1,2".
 func ParseBytes(s string) ([]byte, error) {
 	var out []byte
