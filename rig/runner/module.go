@@ -20,7 +20,7 @@ import (
 // what picked it.
 func (r *run) moduleSpec() (kernel.ModuleSpec, string, error) {
 	spec, why, err := kernel.ModuleSpec{Dir: r.opts.ModuleDir, Root: r.opts.ModuleRoot, Mode: r.opts.BuildMode,
-		MakeArgs: r.opts.MakeArgs, Coverage: r.opts.Coverage}.Resolve()
+		MakeArgs: r.opts.MakeArgs, Coverage: r.opts.Coverage, Work: r.opts.ModuleWork}.Resolve()
 	switch {
 	case errors.Is(err, kernel.ErrNotModule):
 		return spec, why, fail(verdict.Setup, err, "-module %s: give a directory with the module's Kbuild, Makefile or dkms.conf", r.opts.ModuleDir)
