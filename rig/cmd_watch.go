@@ -79,8 +79,32 @@ func watchCommand(ctx context.Context, opts runner.Options, timeout time.Duratio
 	}
 	defer os.RemoveAll(work)
 	opts.ModuleWork, opts.CaseDone = work, func(c wire.Case) { printCase(stdout, c) }
+	verdictOnce := watchVerdict(ctx, prep, opts, timeout, out, stdout, stderr)
+	verdictOnce("start")
+	p.Printf("watching %s for changes; Ctrl-C stops", tree)
+	// A start found in the cache left the build directory empty: build
+	// there now, so the first save replays. A failure only costs that.
+	if err := prep.WarmModuleWork(ctx, opts); err != nil && ctx.Err() == nil {
+		opts.Log.Debug("warm the build directory", "err", err)
+	}
+	for {
+		changed, err := nextChange(ctx, w, tree)
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0
+			}
+			fmt.Fprintf(stderr, "rig: watch %s: %v\n", tree, err)
+			return verdict.ExitSetup
+		}
+		verdictOnce(changed)
+	}
+}
+
+// watchVerdict returns what judges the module once, named why, and
+// prints the block.
+func watchVerdict(ctx context.Context, prep *runner.Prepared, opts runner.Options, timeout time.Duration, out outputs, stdout, stderr io.Writer) func(why string) {
 	runs := filepath.Dir(opts.ArtifactDir)
-	verdictOnce := func(why string) {
+	return func(why string) {
 		o := opts
 		o.ArtifactDir = filepath.Join(runs, time.Now().Format("20060102-150405.000")+"-"+strconv.Itoa(os.Getpid()))
 		o.Printer = progress.NewPrinter(io.Discard)
@@ -98,19 +122,6 @@ func watchCommand(ctx context.Context, opts runner.Options, timeout time.Duratio
 			fmt.Fprintf(stderr, "rig: warning: %v\n", err)
 		}
 		printBlock(stdout, why, res, took, o)
-	}
-	verdictOnce("start")
-	p.Printf("watching %s for changes; Ctrl-C stops", tree)
-	for {
-		changed, err := nextChange(ctx, w, tree)
-		if err != nil {
-			if ctx.Err() != nil {
-				return 0
-			}
-			fmt.Fprintf(stderr, "rig: watch %s: %v\n", tree, err)
-			return verdict.ExitSetup
-		}
-		verdictOnce(changed)
 	}
 }
 

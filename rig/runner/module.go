@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,4 +141,25 @@ func (r *run) buildModule(spec kernel.ModuleSpec, shown string) cache.BuildFunc 
 		}
 		return os.WriteFile(filepath.Join(out, "warnings.txt"), []byte(strings.Join(res.Warnings, "\n")), 0o644)
 	}
+}
+
+// WarmModuleWork builds the module in opts.ModuleWork, the kept build
+// directory, unless it holds that build already: after a verdict that
+// found the module in the cache, the directory is empty, and the first
+// save would pay for make. The build's output is thrown away.
+func (p *Prepared) WarmModuleWork(ctx context.Context, opts Options) error {
+	if opts.ModuleWork == "" {
+		return nil
+	}
+	spec, _, err := newRun(opts).moduleSpec()
+	if err != nil {
+		return err
+	}
+	out, err := os.MkdirTemp("", "mmaprig-warm-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(out)
+	_, err = kernel.BuildModule(ctx, opts.Arch, p.kernel.BuildDir, spec, filepath.Join(out, "module"), io.Discard)
+	return err
 }
