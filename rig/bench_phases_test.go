@@ -507,13 +507,21 @@ func (w *watchProc) save(path, content string) time.Duration {
 	return at
 }
 
-// await waits for a line with what in it, and returns when it came.
+// await waits for a line with what in it, and returns when it came; it
+// gives up after five minutes.
 func (w *watchProc) await(what string) time.Duration {
-	for l := range w.lines {
-		if strings.Contains(l.text, what) {
-			return l.at
+	deadline := time.After(5 * time.Minute)
+	for {
+		select {
+		case l, ok := <-w.lines:
+			if !ok {
+				w.b.Fatalf("rig watch ended before %q", what)
+			}
+			if strings.Contains(l.text, what) {
+				return l.at
+			}
+		case <-deadline:
+			w.b.Fatalf("rig watch printed no %q in five minutes", what)
 		}
 	}
-	w.b.Fatalf("rig watch ended before %q", what)
-	return 0
 }
