@@ -97,6 +97,15 @@ func TestKeptBuildReplayOrMake(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the same sources again need no make and no replay", func(t *testing.T) {
+		log, out, err := keptBuild(t, kdir, spec)
+		if err != nil || !strings.Contains(log, "the kept directory holds this build already (no make)") {
+			t.Fatalf("%v\n%s", err, log)
+		}
+		if _, err := os.Stat(filepath.Join(out, "pagecore.ko")); err != nil {
+			t.Error(err)
+		}
+	})
 	t.Run("a replay builds what make builds, warnings and all", func(t *testing.T) {
 		// A warning in pagecore.c, then an edit of mapdev.c alone: the
 		// replay still reports pagecore.c's warning, as make would.

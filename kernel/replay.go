@@ -273,6 +273,14 @@ func fileSum(path string) []byte {
 
 // replay remakes what the plan says, then records the build.
 func (b *moduleBuild) replay(ctx context.Context, st *keptState, p *replayPlan) error {
+	if len(p.changed) == 0 {
+		// rig watch built these sources here already (it warms the
+		// directory after a start found in the cache).
+		fmt.Fprintf(b.log, "mmaprig: kbuild build in %s: the kept directory holds this build already (no make)\n", b.dir)
+		b.buf.Reset()
+		b.buf.WriteString(joinLog(st.Log))
+		return nil
+	}
 	fmt.Fprintf(b.log, "mmaprig: kbuild build in %s: kbuild's saved commands replayed for %s (no make)\n", b.dir, strings.Join(p.changed, ", "))
 	// Until the replay ends well, what changed stays to remake.
 	st.Dirty = p.changed
