@@ -89,6 +89,9 @@ type moduleBuild struct {
 // for gcov, the profile naming the author's files, not the copy's. The
 // author's directories are never written to.
 func BuildModule(ctx context.Context, a arch.Arch, kdir string, spec ModuleSpec, out string, log io.Writer) (ModuleResult, error) {
+	if spec.Work != "" && spec.Mode == BuildKbuild && !spec.Coverage {
+		return buildKept(ctx, a, kdir, spec, out, log)
+	}
 	if err := CopyModuleSources(spec.TreeRoot(), out); err != nil {
 		if he := cache.AsHostError(err); he != nil {
 			he.Path = filepath.Dir(out) // out goes when the build fails
@@ -132,7 +135,7 @@ func (b *moduleBuild) readLog() buildLog {
 func (b *moduleBuild) run(ctx context.Context) error {
 	switch b.spec.Mode {
 	case BuildKbuild:
-		return b.command(ctx, b.kdir, nil, "make", append(append([]string{"-C", b.kdir, "M=" + b.dir}, b.vars()...), "modules")...)
+		return b.command(ctx, b.kdir, nil, "make", b.kbuildArgs()...)
 	case BuildMake:
 		release, err := Release(b.kdir)
 		if err != nil {

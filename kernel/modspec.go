@@ -45,6 +45,12 @@ type ModuleSpec struct {
 	MakeArgs []string
 	// Coverage builds the module for gcov.
 	Coverage bool
+	// Work, when set, is a kept build directory for this module (rig
+	// watch keeps one per session): a kbuild build there remakes only
+	// what changed, replaying kbuild's saved commands when only the
+	// author's .c files did (kept.go). It is no part of the module's key:
+	// the .ko files are the same either way.
+	Work string
 }
 
 // TreeRoot is the directory the build copies: Root, or Dir.

@@ -9,7 +9,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -77,40 +76,7 @@ func median(ds []time.Duration) time.Duration {
 // QMP, pause and results port: what a boot costs on its own.
 func floor(b *testing.B, art string) time.Duration {
 	b.Helper()
-	raw, err := os.ReadFile(filepath.Join(art, "qemu.cmdline.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var argv []string
-	if err := json.Unmarshal(raw, &argv); err != nil {
-		b.Fatal(err)
-	}
-	initrd := floorInitramfs(b)
-	var args []string
-	for i := 1; i < len(argv); i++ {
-		switch a := argv[i]; {
-		case a == "-S":
-			continue
-		case a == "-qmp" || a == "-chardev" || a == "-serial":
-			i++
-			continue
-		case a == "-device" && strings.HasPrefix(argv[i+1], "virt"):
-			i++
-			continue
-		case a == "-initrd":
-			args = append(args, "-initrd", initrd)
-			i++
-			continue
-		}
-		args = append(args, argv[i])
-	}
-	args = append(args, "-serial", "file:"+filepath.Join(b.TempDir(), "floor-console.log"))
-	start := time.Now()
-	cmd := exec.Command(argv[0], args...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("floor QEMU: %v\n%s", err, out)
-	}
-	return time.Since(start)
+	return floorWith(b, art, floorInitramfs(b))
 }
 
 // floorInitramfs packs testdata/floorinit, built static, as /init.

@@ -64,18 +64,47 @@ func watchCommand(ctx context.Context, opts runner.Options, timeout time.Duratio
 		return res.Class.ExitCode()
 	}
 	tree := watchedTree(opts)
-	w, err := fsnotify.NewWatcher()
+	w, err := newTreeWatcher(tree)
 	if err != nil {
 		fmt.Fprintf(stderr, "rig: watch %s: %v\n", tree, err)
 		return verdict.ExitSetup
 	}
 	defer w.Close()
-	if err := watchTree(w, tree); err != nil {
-		fmt.Fprintf(stderr, "rig: watch %s: %v\n", tree, err)
+	// One build directory for the session: a save remakes only what
+	// changed, without make when only .c files did.
+	work, err := os.MkdirTemp("", "mmaprig-watch-build-")
+	if err != nil {
+		fmt.Fprintf(stderr, "rig: watch: %v\n", err)
 		return verdict.ExitSetup
 	}
+	defer os.RemoveAll(work)
+	opts.ModuleWork, opts.CaseDone = work, func(c wire.Case) { printCase(stdout, c) }
+	verdictOnce := watchVerdict(ctx, prep, opts, timeout, out, stdout, stderr)
+	verdictOnce("start")
+	p.Printf("watching %s for changes; Ctrl-C stops", tree)
+	// A start found in the cache left the build directory empty: build
+	// there now, so the first save replays. A failure only costs that.
+	if err := prep.WarmModuleWork(ctx, opts); err != nil && ctx.Err() == nil {
+		opts.Log.Debug("warm the build directory", "err", err)
+	}
+	for {
+		changed, err := nextChange(ctx, w, tree)
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0
+			}
+			fmt.Fprintf(stderr, "rig: watch %s: %v\n", tree, err)
+			return verdict.ExitSetup
+		}
+		verdictOnce(changed)
+	}
+}
+
+// watchVerdict returns what judges the module once, named why, and
+// prints the block.
+func watchVerdict(ctx context.Context, prep *runner.Prepared, opts runner.Options, timeout time.Duration, out outputs, stdout, stderr io.Writer) func(why string) {
 	runs := filepath.Dir(opts.ArtifactDir)
-	verdictOnce := func(why string) {
+	return func(why string) {
 		o := opts
 		o.ArtifactDir = filepath.Join(runs, time.Now().Format("20060102-150405.000")+"-"+strconv.Itoa(os.Getpid()))
 		o.Printer = progress.NewPrinter(io.Discard)
@@ -94,19 +123,19 @@ func watchCommand(ctx context.Context, opts runner.Options, timeout time.Duratio
 		}
 		printBlock(stdout, why, res, took, o)
 	}
-	verdictOnce("start")
-	p.Printf("watching %s for changes; Ctrl-C stops", tree)
-	for {
-		changed, err := nextChange(ctx, w, tree)
-		if err != nil {
-			if ctx.Err() != nil {
-				return 0
-			}
-			fmt.Fprintf(stderr, "rig: watch %s: %v\n", tree, err)
-			return verdict.ExitSetup
-		}
-		verdictOnce(changed)
+}
+
+// newTreeWatcher watches dir and its subdirectories, but hidden ones.
+func newTreeWatcher(dir string) (*fsnotify.Watcher, error) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
 	}
+	if err := watchTree(w, dir); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
 }
 
 // watchTree watches dir and its subdirectories, but hidden ones.
@@ -171,6 +200,14 @@ func nextChange(ctx context.Context, w *fsnotify.Watcher, dir string) (string, e
 			return "", ctx.Err()
 		}
 	}
+}
+
+// printCase prints a contract case as soon as its result comes, so that
+// the first failure shows before the verdict, which waits for the whole
+// plan.
+func printCase(w io.Writer, c wire.Case) {
+	label := map[wire.CaseResult]string{wire.Pass: "ok", wire.Fail: "FAIL", wire.Skip: "skip"}[c.Result]
+	fmt.Fprintf(w, "    %-4s %s\n", label, c.Name)
 }
 
 // printBlock prints one verdict of rig watch: a line with the time, what

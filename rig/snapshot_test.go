@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmaprig/mmaprig/internal/layout"
 	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
 	"github.com/mmaprig/mmaprig/rig/vm"
@@ -170,6 +172,10 @@ func TestWatch(t *testing.T) {
 	}
 	js := filepath.Join(t.TempDir(), "verdict.json")
 	cmd := exec.Command(rigBin, "watch", "-module", mod, "-checks", "reader", "-json", js)
+	// Its own temporary directory: the session's kept build directory
+	// lives there, and must be gone after Ctrl-C.
+	tmp := t.TempDir()
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	pr, pw, _ := os.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -223,9 +229,17 @@ func TestWatch(t *testing.T) {
 	if wrong == string(orig) {
 		t.Fatal("module/mymap.c no longer writes data[i] = i; update the test")
 	}
+	// New content each time (not in the cache from an earlier test run).
+	wrong += fmt.Sprintf("/* %d */\n", time.Now().UnixNano())
 	os.WriteFile(src, []byte(wrong), 0o644)
 	expect("mymap.c  FAIL [contract]", 2*time.Minute)
 	verdictIs("mymap.c", verdict.Contract, []string{"9", "8", "7", "6", "5", "4", "3", "2", "1", "0"})
+	// Only mymap.c changed: the session's build directory replayed
+	// kbuild's commands, without make (or held the build already, when
+	// the save came while watch warmed the directory).
+	if log, _ := os.ReadFile(filepath.Join(readDoc(t, js).Cells[0].Result.ArtifactDir, layout.ModuleLog)); !strings.Contains(string(log), "(no make)") {
+		t.Errorf("the edit of mymap.c was built with make; its build log:\n%s", log)
+	}
 	os.WriteFile(src, orig, 0o644)
 	expect("mymap.c  PASS", 2*time.Minute)
 	verdictIs("mymap.c", verdict.Pass, tenBytes)
@@ -241,4 +255,7 @@ func TestWatch(t *testing.T) {
 		t.Fatal("rig watch did not stop after Ctrl-C")
 	}
 	assertNoQEMU(t, cmd.Process.Pid)
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("rig watch left %s in its temporary directory", left[0].Name())
+	}
 }

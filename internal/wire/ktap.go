@@ -150,6 +150,25 @@ var (
 	resultRE  = regexp.MustCompile(`^(ok|not ok) (\d+)(?: (?:- )?([^#]*?))?\s*(?:#\s*(\S+)\s*(.*))?$`)
 )
 
+// ResultLine reads one KTAP result line, "ok 3 name", "not ok 4 name",
+// "ok 5 name # SKIP why", as it comes: for progress, before the document
+// is whole (ParseKTAP judges the document).
+func ResultLine(line string) (Case, bool) {
+	m := resultRE.FindStringSubmatch(strings.TrimRight(line, "\r"))
+	if m == nil {
+		return Case{}, false
+	}
+	num, _ := strconv.Atoi(m[2])
+	c := Case{Number: num, Name: m[3], Result: Pass}
+	if m[1] == "not ok" {
+		c.Result = Fail
+	}
+	if strings.EqualFold(m[4], "SKIP") {
+		c.Result, c.Reason = Skip, m[5]
+	}
+	return c, true
+}
+
 // KTAP is a parsed KTAP document.
 type KTAP struct {
 	Version int

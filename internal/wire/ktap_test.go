@@ -121,3 +121,24 @@ func TestSkipReasonRoundTrip(t *testing.T) {
 		t.Errorf("case %+v", c)
 	}
 }
+
+// A result line read as it comes: passed, failed, skipped with its
+// reason; anything else is no result.
+func TestResultLine(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want Case
+		ok   bool
+	}{
+		{"ok 1 reader_output", Case{Number: 1, Name: "reader_output", Result: Pass}, true},
+		{"not ok 2 shared_coherence\r", Case{Number: 2, Name: "shared_coherence", Result: Fail}, true},
+		{"ok 3 unload_reload # SKIP no module", Case{Number: 3, Name: "unload_reload", Result: Skip, Reason: "no module"}, true},
+		{"# case start kernel_clean", Case{}, false},
+		{"1..7", Case{}, false},
+	} {
+		got, ok := ResultLine(tc.line)
+		if ok != tc.ok || got.Number != tc.want.Number || got.Name != tc.want.Name || got.Result != tc.want.Result || got.Reason != tc.want.Reason {
+			t.Errorf("ResultLine(%q) = %+v, %v; want %+v, %v", tc.line, got, ok, tc.want, tc.ok)
+		}
+	}
+}

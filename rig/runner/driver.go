@@ -74,6 +74,9 @@ type driver struct {
 	clock clock
 	port  *channel.Port
 	work  *wire.Work
+	// casesTold counts the result lines of the running program that
+	// opts.CaseDone heard from its progress events.
+	casesTold int
 	// start is QEMU's start (a restored guest's resume): inputs are timed
 	// from it.
 	start time.Time
@@ -236,6 +239,7 @@ func (d *driver) portLines(q *vm.Lines, s *streams, st verdict.Status) verdict.S
 			}
 			d.send(wire.Request{Work: d.work})
 		}
+		d.caseDone(l)
 		if st = d.feed(verdict.Port, l); st.Done {
 			break
 		}
@@ -247,6 +251,37 @@ func (d *driver) portLines(q *vm.Lines, s *streams, st verdict.Status) verdict.S
 		}
 	}
 	return st
+}
+
+// caseDone tells opts.CaseDone of each contract case whose result line a
+// port line brings: a program's progress events bring them as they come,
+// and its run event brings its whole output, of which only the lines not
+// yet told are new. It is progress only: the engine judges the lines.
+func (d *driver) caseDone(line string) {
+	if d.r.opts.CaseDone == nil {
+		return
+	}
+	ev, err := wire.DecodeEvent([]byte(line))
+	if err != nil || d.work == nil || ev.Nonce != d.work.Nonce || (ev.Name != wire.EvProgress && ev.Name != wire.EvRun) {
+		return
+	}
+	n := 0
+	for _, l := range ev.Stdout {
+		c, ok := wire.ResultLine(l)
+		if !ok {
+			continue
+		}
+		if n++; ev.Name == wire.EvRun && n <= d.casesTold {
+			continue
+		}
+		d.r.opts.CaseDone(c)
+		if ev.Name == wire.EvProgress {
+			d.casesTold++
+		}
+	}
+	if ev.Name == wire.EvRun {
+		d.casesTold = 0
+	}
 }
 
 // qmpText is a QMP event as the engine takes it: its name, and a

@@ -306,3 +306,28 @@ func TestSSHStepsAreModctlCommands(t *testing.T) {
 		}
 	}
 }
+
+// Each contract case reaches Options.CaseDone once, as its result line
+// comes (in a progress event, or in the run event of a guest that sends
+// none), in order, as the verdict has it; a case a crash cut short never
+// does.
+func TestDriverCaseDone(t *testing.T) {
+	for _, name := range []string{"ktap-case-failed", "real-exitoops", "real-contract-progress"} {
+		t.Run(name, func(t *testing.T) {
+			rec := readRecording(t, filepath.Join(corpusDir, name+".log"))
+			rr := newReplayRun(t, rec, nil)
+			var done []wire.Case
+			rr.d.r.opts.CaseDone = func(c wire.Case) { done = append(done, c) }
+			got, _ := rr.drive(t)
+			var want []wire.Case
+			for _, c := range got.Cases {
+				if c.Result != wire.Crashed {
+					want = append(want, c)
+				}
+			}
+			if len(want) == 0 || verdict.CaseList(done) != verdict.CaseList(want) {
+				t.Errorf("CaseDone heard %q; the verdict has %q", verdict.CaseList(done), verdict.CaseList(want))
+			}
+		})
+	}
+}

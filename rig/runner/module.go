@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,7 @@ import (
 // what picked it.
 func (r *run) moduleSpec() (kernel.ModuleSpec, string, error) {
 	spec, why, err := kernel.ModuleSpec{Dir: r.opts.ModuleDir, Root: r.opts.ModuleRoot, Mode: r.opts.BuildMode,
-		MakeArgs: r.opts.MakeArgs, Coverage: r.opts.Coverage}.Resolve()
+		MakeArgs: r.opts.MakeArgs, Coverage: r.opts.Coverage, Work: r.opts.ModuleWork}.Resolve()
 	switch {
 	case errors.Is(err, kernel.ErrNotModule):
 		return spec, why, fail(verdict.Setup, err, "-module %s: give a directory with the module's Kbuild, Makefile or dkms.conf", r.opts.ModuleDir)
@@ -140,4 +141,25 @@ func (r *run) buildModule(spec kernel.ModuleSpec, shown string) cache.BuildFunc 
 		}
 		return os.WriteFile(filepath.Join(out, "warnings.txt"), []byte(strings.Join(res.Warnings, "\n")), 0o644)
 	}
+}
+
+// WarmModuleWork builds the module in opts.ModuleWork, the kept build
+// directory, unless it holds that build already: after a verdict that
+// found the module in the cache, the directory is empty, and the first
+// save would pay for make. The build's output is thrown away.
+func (p *Prepared) WarmModuleWork(ctx context.Context, opts Options) error {
+	if opts.ModuleWork == "" {
+		return nil
+	}
+	spec, _, err := newRun(opts).moduleSpec()
+	if err != nil {
+		return err
+	}
+	out, err := os.MkdirTemp("", "mmaprig-warm-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(out)
+	_, err = kernel.BuildModule(ctx, opts.Arch, p.kernel.BuildDir, spec, filepath.Join(out, "module"), io.Discard)
+	return err
 }

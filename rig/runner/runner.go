@@ -148,6 +148,15 @@ type Options struct {
 	// OnCrash is what a kernel report does: OnCrashPowerOff (or "") or
 	// OnCrashPause.
 	OnCrash string
+	// ModuleWork, when set, is a kept build directory for the module
+	// (rig watch keeps one per session): kbuild remakes only what
+	// changed there, by replaying its saved commands when only the
+	// author's .c files did (kernel.ModuleSpec.Work).
+	ModuleWork string
+	// CaseDone, when set, hears each contract case as its result line
+	// arrives, before the verdict (rig watch prints it at once). It runs
+	// on the driver's loop, so it must not block.
+	CaseDone func(wire.Case)
 	// Inject is a host-side fault, one of Faults, for testing the rig.
 	Inject   string
 	Timeouts Timeouts
