@@ -118,8 +118,10 @@ func TestMatrix(t *testing.T) {
 			t.Errorf("the matrix lacks %s: %v", want, err)
 		}
 	}
-	if c, _ := m.Cell("mainline"); c.KernelSource().String() != "git "+Mainline+" master" || !c.Network {
-		t.Errorf("the mainline cell is %s (network %v); want master of %s, with -network", c.KernelSource(), c.Network, Mainline)
+	if c, _ := m.Cell("mainline"); c.KernelSource().String() != "git "+Mainline+" master" || !c.Network ||
+		!slices.Equal(c.Fragments(), []string{"base", "mainline"}) {
+		t.Errorf("the mainline cell is %s (network %v, fragments %v); want master of %s, with -network, base and mainline",
+			c.KernelSource(), c.Network, c.Fragments(), Mainline)
 	}
 	if _, err := m.Cell("7.0"); err == nil || !strings.Contains(err.Error(), "6.12-debug") {
 		t.Errorf("Cell(7.0) = %v; want an error listing the cells", err)
