@@ -149,6 +149,16 @@ func TestParseSource(t *testing.T) {
 			t.Errorf("ParseSource(%s) = %s, want %s", tc.spec, got, tc.want)
 		}
 	}
+	// A git source's repository and ref: #REF, or the remote's HEAD.
+	for spec, want := range map[string]string{
+		"git+" + Mainline + "#master":       "git " + Mainline + " master",
+		"git+file:///srv/linux.git":         "git file:///srv/linux.git HEAD",
+		"git://example.org/linux.git#v6.18": "git git://example.org/linux.git v6.18",
+	} {
+		if s, err := ParseSource(spec, ""); err != nil || s.String() != want {
+			t.Errorf("ParseSource(%s) = %v, %v; want %s", spec, s, err, want)
+		}
+	}
 	for _, bad := range []string{notTree, filepath.Join(tree, "missing"), "git+/srv/linux.git"} {
 		if _, err := ParseSource(bad, ""); !errors.Is(err, ErrBadSource) {
 			t.Errorf("ParseSource(%s) = %v; want ErrBadSource", bad, err)
