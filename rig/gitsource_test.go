@@ -84,7 +84,10 @@ func TestGitKernel(t *testing.T) {
 		t.Errorf("the run's kernel key is %+v; rig key printed %s", rep.Origin, key.out)
 	}
 	again := runRig(t, "-kernel-src", src, "-module", fixture("nobuild"))
-	broken := wantVerdict(t, again, verdict.ModuleBuild, "'this_symbol_does_not_exist' undeclared")
+	broken := wantVerdict(t, again, verdict.ModuleBuild, "nobuild.c:7:16: error: ")
+	if !strings.Contains(broken.Verdict(), "this_symbol_does_not_exist") {
+		t.Errorf("the verdict %q does not give the compiler's first error", broken.Verdict())
+	}
 	if broken.Origin == nil || broken.Origin.Built || broken.Origin.Key != rep.Origin.Key {
 		t.Errorf("the unchanged ref's kernel was not the cached one: %+v", broken.Origin)
 	}
