@@ -37,10 +37,11 @@ test-short: go-deps
 ## test-nightly: what `make test` leaves out to stay within its hour on 2
 ## cores: the whole kernel matrix (6.12 and 6.12-debug, the arm64 cells, 64K
 ## pages among them), the arm64 end-to-end tests (TestArm64Pages: the 64K
-## kernel), and -coverage (its own 6.1 kernel). Six more kernel builds; the
-## nightly workflow runs it.
+## kernel), -coverage (its own 6.1 kernel), the debug kernel's tests, and a
+## kernel from a local git repository and one from a tarball a local server
+## serves (TestGitKernel, TestTarballKernel). The nightly workflow runs it.
 test-nightly: deps
-	MMAPRIG_NIGHTLY=1 MMAPRIG_ARM64=1 $(GO) test -count=1 -timeout 200m -run 'TestMatrixRun|Arm64|TestCoverage' ./rig/
+	MMAPRIG_NIGHTLY=1 MMAPRIG_ARM64=1 $(GO) test -count=1 -timeout 200m -run 'TestMatrixRun|Arm64|TestCoverage|TestGitKernel|TestTarballKernel|TestDebugKernel|TestDecodedStack|TestGDBKernelScripts' ./rig/
 
 ## bench: the verdict corpus's speed, then each stage, cold and warm, against the boot floor
 bench: deps

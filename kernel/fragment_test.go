@@ -113,10 +113,15 @@ func TestMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"6.1", "6.1-debug", "6.12", "6.12-debug", "debian-6.1-cloud", "5.15", "6.6", "stable"} {
+	for _, want := range []string{"6.1", "6.1-debug", "6.12", "6.12-debug", "debian-6.1-cloud", "5.15", "6.6", "6.18", "mainline"} {
 		if _, err := m.Cell(want); err != nil {
 			t.Errorf("the matrix lacks %s: %v", want, err)
 		}
+	}
+	if c, _ := m.Cell("mainline"); c.KernelSource().String() != "git "+Mainline+" master" || !c.Network ||
+		!slices.Equal(c.Fragments(), []string{"base", "mainline"}) {
+		t.Errorf("the mainline cell is %s (network %v, fragments %v); want master of %s, with -network, base and mainline",
+			c.KernelSource(), c.Network, c.Fragments(), Mainline)
 	}
 	if _, err := m.Cell("7.0"); err == nil || !strings.Contains(err.Error(), "6.12-debug") {
 		t.Errorf("Cell(7.0) = %v; want an error listing the cells", err)
@@ -127,6 +132,8 @@ func TestMatrix(t *testing.T) {
 		`{"cells":[{"name":"a","source":"ftp","kernel":"6.6","expect":"pass"}]}`,
 		`{"cells":[{"name":"a","source":"debian","kernel":"6.1","config":["nonesuch"],"expect":"pass"}]}`,
 		`{"cells":[{"name":"a","source":"debian","kernel":"6.1"}]}`,
+		`{"cells":[{"name":"a","source":"git","kernel":"master","ref":"master","expect":"pass"}]}`,
+		`{"cells":[{"name":"a","source":"debian","kernel":"6.1","ref":"master","expect":"pass"}]}`,
 	} {
 		if _, err := ParseMatrix([]byte(bad)); err == nil {
 			t.Errorf("ParseMatrix accepted %s", bad)

@@ -16,7 +16,8 @@ var matrixJSON []byte
 type Cell struct {
 	Name string `json:"name"`
 	// Source is "debian" (linux-source-<kernel>), "debian-prebuilt"
-	// (Debian's own image and headers) or "url" (a tarball and its sha256).
+	// (Debian's own image and headers), "url" (a tarball and its sha256)
+	// or "git" (a branch or tag, ref, of the repository at url).
 	Source string `json:"source"`
 	// Arch is the guest's architecture; empty means x86_64.
 	Arch    string   `json:"arch,omitempty"`
@@ -25,6 +26,8 @@ type Cell struct {
 	Flavour string   `json:"flavour,omitempty"`
 	URL     string   `json:"url,omitempty"`
 	SHA256  string   `json:"sha256,omitempty"`
+	// Ref is a git cell's branch or tag; empty for the remote's HEAD.
+	Ref string `json:"ref,omitempty"`
 	// Network cells need the internet to fetch their source.
 	Network bool `json:"network,omitempty"`
 	// Expect is the class the cell must end in, usually "pass".
@@ -54,8 +57,12 @@ func ParseMatrix(b []byte) (Matrix, error) {
 			return m, fmt.Errorf("kernel matrix: cell name %q is empty or repeated", c.Name)
 		case c.Source == "url" && (c.URL == "" || len(c.SHA256) != 64):
 			return m, fmt.Errorf("kernel matrix: cell %s: a url cell needs url and sha256", c.Name)
-		case c.Source != "url" && c.Source != "debian" && c.Source != "debian-prebuilt":
+		case c.Source == "git" && c.URL == "":
+			return m, fmt.Errorf("kernel matrix: cell %s: a git cell needs the repository's url", c.Name)
+		case c.Source != "url" && c.Source != "git" && c.Source != "debian" && c.Source != "debian-prebuilt":
 			return m, fmt.Errorf("kernel matrix: cell %s: unknown source %q", c.Name, c.Source)
+		case c.Ref != "" && c.Source != "git":
+			return m, fmt.Errorf("kernel matrix: cell %s: only a git cell takes a ref", c.Name)
 		case c.Expect == "":
 			return m, fmt.Errorf("kernel matrix: cell %s: no expected result", c.Name)
 		case c.Source == "debian-prebuilt" && len(c.Config) > 0:
@@ -109,6 +116,8 @@ func (c Cell) KernelSource() Source {
 		return DebianPrebuilt{Series: c.Kernel, Flavour: c.Flavour}
 	case "url":
 		return URL{URL: c.URL, SHA256: c.SHA256}
+	case "git":
+		return NewGit(c.URL, c.Ref)
 	default:
 		return DebianSource(c.Kernel)
 	}

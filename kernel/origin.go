@@ -7,6 +7,7 @@ const (
 	OriginTarball        = "tarball"         // built from a local tarball
 	OriginURL            = "url"             // built from a downloaded, pinned tarball
 	OriginTree           = "tree"            // built from a local source tree
+	OriginGit            = "git"             // built from a commit of a git repository
 )
 
 // Origin says where a kernel came from, for reports: the kind of source

@@ -354,9 +354,19 @@ func (l LocalTree) Prepare(ctx context.Context, env *Env) (*Kernel, error) {
 // SourceDir is the tree itself.
 func (l LocalTree) SourceDir(context.Context, *Env) (string, error) { return l.Dir, nil }
 
-// ParseSource picks the source for -kernel-src: a URL (with sha), a
-// directory, or a tarball.
+// ParseSource picks the source for -kernel-src: a git repository
+// (git+URL#REF, or git://), a URL (with sha), a directory, or a tarball.
 func ParseSource(spec, sha string) (Source, error) {
+	if rest, ok := strings.CutPrefix(spec, "git+"); ok || strings.HasPrefix(spec, "git://") {
+		if !ok {
+			rest = spec
+		}
+		repo, ref, _ := strings.Cut(rest, "#")
+		if !strings.Contains(repo, "://") {
+			return nil, fmt.Errorf("%w: -kernel-src %s: a git source is git+URL#REF, such as git+%s#master", ErrBadSource, spec, Mainline)
+		}
+		return NewGit(repo, ref), nil
+	}
 	if strings.HasPrefix(spec, "http://") || strings.HasPrefix(spec, "https://") {
 		return URL{URL: spec, SHA256: sha}, nil
 	}

@@ -136,6 +136,9 @@ func TestParseSource(t *testing.T) {
 		{"https://cdn.example/linux-6.6.tar.xz", "kernel.URL"},
 		{tree, "kernel.LocalTree"},
 		{tarball, "kernel.Tarball"},
+		{"git+" + Mainline + "#master", "kernel.Git"},
+		{"git+file:///srv/linux.git", "kernel.Git"},
+		{"git://example.org/linux.git#v6.18", "kernel.Git"},
 	} {
 		s, err := ParseSource(tc.spec, "")
 		if err != nil {
@@ -146,7 +149,17 @@ func TestParseSource(t *testing.T) {
 			t.Errorf("ParseSource(%s) = %s, want %s", tc.spec, got, tc.want)
 		}
 	}
-	for _, bad := range []string{notTree, filepath.Join(tree, "missing")} {
+	// A git source's repository and ref: #REF, or the remote's HEAD.
+	for spec, want := range map[string]string{
+		"git+" + Mainline + "#master":       "git " + Mainline + " master",
+		"git+file:///srv/linux.git":         "git file:///srv/linux.git HEAD",
+		"git://example.org/linux.git#v6.18": "git git://example.org/linux.git v6.18",
+	} {
+		if s, err := ParseSource(spec, ""); err != nil || s.String() != want {
+			t.Errorf("ParseSource(%s) = %v, %v; want %s", spec, s, err, want)
+		}
+	}
+	for _, bad := range []string{notTree, filepath.Join(tree, "missing"), "git+/srv/linux.git"} {
 		if _, err := ParseSource(bad, ""); !errors.Is(err, ErrBadSource) {
 			t.Errorf("ParseSource(%s) = %v; want ErrBadSource", bad, err)
 		}
@@ -161,6 +174,8 @@ func typeName(s Source) string {
 		return "kernel.LocalTree"
 	case Tarball:
 		return "kernel.Tarball"
+	case Git:
+		return "kernel.Git"
 	}
 	return "?"
 }

@@ -69,6 +69,11 @@ static loff_t mymap_llseek(struct file *file, loff_t offset, int whence)
 	return fixed_size_llseek(file, offset, whence, PAGE_SIZE);
 }
 
+/*
+ * .mmap rather than .mmap_prepare (v6.17): a prepare hook runs before the
+ * VMA exists and cannot insert the page.  .mmap is still called, through
+ * v6.18, for a driver without .mmap_prepare, so one hook serves v6.1 on.
+ */
 static const struct file_operations mymap_fops = {
 	.owner = THIS_MODULE,
 	.mmap = mymap_mmap,

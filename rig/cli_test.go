@@ -77,6 +77,7 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"exec", "-junit", "j.xml", "--", "true"}, "rig exec has no flag -junit (rig run and rig matrix take it); see rig exec -h"},
 		{[]string{"-network"}, "-network applies only to rig matrix (or to rig run with -matrix or -cell)"},
 		{[]string{"-kernel-sha256", zeros}, "-kernel-sha256 pins a tarball downloaded with -kernel-src URL; without a URL it would be ignored"},
+		{[]string{"-kernel-src", "git+https://example.org/linux.git#master", "-kernel-sha256", zeros}, "-kernel-sha256 pins a tarball downloaded with -kernel-src URL; without a URL it would be ignored"},
 		{[]string{"-channel", "carrier-pigeon"}, `-channel "carrier-pigeon": want serial or ssh`},
 		{[]string{"-checks", "some"}, `-checks "some": want contract, reader or none`},
 		{[]string{"-mem", "12"}, "-mem 12: must be at least 64 (MiB)"},
@@ -149,6 +150,7 @@ func TestResolveErrors(t *testing.T) {
 		{[]string{"-config", missing + ".config"}, "-config: config fragment: open " + missing + ".config: no such file or directory"},
 		{[]string{"-kernel-src", missing}, "bad kernel source: -kernel-src " + missing + ": stat " + missing + ": no such file or directory"},
 		{[]string{"-kernel-src", dir}, "bad kernel source: -kernel-src " + dir + " is a directory but not a kernel tree (no Kconfig)"},
+		{[]string{"-kernel-src", "git+" + dir}, "bad kernel source: -kernel-src git+" + dir + ": a git source is git+URL#REF, such as git+" + kernel.Mainline + "#master"},
 		{[]string{"-cache", "/proc/mmaprig-cache"}, "cache directory is not writable: /proc/mmaprig-cache: mkdir /proc/mmaprig-cache: no such file or directory: /proc/mmaprig-cache; choose another with -cache or XDG_CACHE_HOME"},
 	} {
 		args := append([]string{"-artifacts", filepath.Join(t.TempDir(), "artifacts")}, tc.args...)
@@ -266,6 +268,7 @@ func TestAcceptedCommandLines(t *testing.T) {
 		{"lint", []string{"lint", "-strict", "-module", "module/"}},
 		{"lint", []string{"lint", "-artifacts", "a", "-module", "m", "-tools", "mmaprig-cocci", "-json", "j", "-v", "-style", "-in-tree"}},
 		{"key", []string{"key", "-cache", "c", "-cell", "6.1"}},
+		{"key", []string{"key", "-cache", "c", "-kernel-src", "git+file:///srv/linux.git#v6.18"}},
 		{"key", []string{"key", "-artifacts", "a", "-cache", "c", "-kernel", "6.1", "-config", "debug,/w/ci/extra.config"}},
 		{"kdir", []string{"kdir"}},
 		{"kdir", []string{"kdir", "-kernel", "6.12", "-config", "debug", "-make-jobs", "1"}},

@@ -131,7 +131,7 @@ func deadlineFlags() flagGroup {
 func sourceFlags() flagGroup {
 	return flagGroup{name: "Kernel source", define: func(fs *flag.FlagSet, c *config) {
 		fs.StringVar(&c.kernel, "kernel", "6.1", "kernel `version`, built from Debian's linux-source-VERSION package; or debian:SERIES[-FLAVOUR] for Debian's prebuilt kernel, which needs no build (debian:6.12-cloud, debian:6.12, debian:6.1-cloud)")
-		fs.StringVar(&c.kernelSrc, "kernel-src", "", "kernel `source` instead: a tree, a tarball, or an http(s) URL with -kernel-sha256")
+		fs.StringVar(&c.kernelSrc, "kernel-src", "", "kernel `source` instead: a tree, a tarball, an http(s) URL with -kernel-sha256, or git+URL#REF (a branch or tag, built at the commit it names)")
 		fs.StringVar(&c.kernelSHA, "kernel-sha256", "", "`sha256` of the -kernel-src URL's tarball")
 	}, check: func(c *config) error {
 		switch {
