@@ -3,6 +3,7 @@ package kreport
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -300,19 +301,64 @@ func readTrace(body []string, i int) (sure []string, guessed []frame, end int) {
 // stallFrames returns, for a stall, the RIP: lines printed inside stack
 // traces: the code that a timer or NMI interrupted. Then, for traces
 // without registers, the frames after the interrupt's stack ("</IRQ>").
+// A self-detected RCU stall names its CPU; that CPU's frames come first,
+// since the report also dumps the grace-period kthread and the other
+// CPUs, which may be waiting on it (stop_machine, an IPI).
 func stallFrames(body []string) []string {
+	all := stallTraceFrames(body, -1)
+	if self := stallingCPU(body); self >= 0 {
+		return append(stallTraceFrames(body, self), all...)
+	}
+	return all
+}
+
+var (
+	// stallCPURE is a self-detected stall's CPU line: "rcu: \t1-...!: (5116 ticks this GP)".
+	stallCPURE = regexp.MustCompile(`^(?:rcu:)?\s*(\d+)-\.\.\.`)
+	// cpuDumpRE starts one CPU's dump: "CPU: 1 PID: 31 Comm: ...",
+	// "NMI backtrace for cpu 1".
+	cpuDumpRE = regexp.MustCompile(`^(?:CPU: (\d+) PID: |NMI backtrace for cpu (\d+)\b)`)
+)
+
+// stallingCPU is the CPU a self-detected RCU stall names, or -1.
+func stallingCPU(body []string) int {
+	if len(body) < 2 || !strings.Contains(body[0], "self-detected stall") {
+		return -1
+	}
+	m := stallCPURE.FindStringSubmatch(body[1])
+	if m == nil {
+		return -1
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// stallTraceFrames is stallFrames over every CPU's dumps, for cpu -1; or
+// over the dumps of CPU cpu alone, whose RIP: lines count wherever they
+// stand (an NMI'd CPU's registers come before its trace), and whose
+// frames count outside the interrupt's stack.
+func stallTraceFrames(body []string, cpu int) []string {
 	var rips, after []string
-	inTrace, afterIRQ := false, false
+	one := cpu >= 0
+	inTrace, inIRQ, afterIRQ, mine := false, false, false, !one
 	for _, line := range body {
+		if m := cpuDumpRE.FindStringSubmatch(line); m != nil && one {
+			n, _ := strconv.Atoi(m[1] + m[2])
+			mine, inTrace, inIRQ, afterIRQ = n == cpu, false, false, false
+		}
+		t := strings.TrimSpace(line)
 		switch {
+		case !mine:
 		case traceRE.MatchString(line):
 			inTrace = true
-		case strings.TrimSpace(line) == "</IRQ>":
-			afterIRQ = true
-		case inTrace:
+		case t == "<IRQ>":
+			inIRQ = true
+		case t == "</IRQ>":
+			inIRQ, afterIRQ = false, true
+		case inTrace || one:
 			if f := ripFunc(line); f != "" {
 				rips = append(rips, f)
-			} else if m := frameRE.FindStringSubmatch(line); m != nil && afterIRQ && m[1] == "" {
+			} else if m := frameRE.FindStringSubmatch(line); m != nil && m[1] == "" && inTrace && (afterIRQ || one && !inIRQ) {
 				after = append(after, m[2])
 			}
 		}
