@@ -100,6 +100,7 @@ func (c *config) options() runner.Options {
 		Inject:       c.inject,
 		GDB:          c.gdb,
 		OnCrash:      c.onCrash,
+		SkipIdle:     c.skipIdle,
 		Timeouts:     c.t,
 	}
 }

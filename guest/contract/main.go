@@ -146,7 +146,7 @@ func selectChecks(run string) ([]check, error) {
 // load loads the module again, and makes its device's node again if the
 // rig made it (a char driver's), since the major may have changed.
 func (c *config) load() error {
-	if err := kmod.Load(c.module, c.params, loadTimeout); err != nil {
+	if err := kmod.Load(c.module, c.params, loadTimeout, nil); err != nil {
 		return err
 	}
 	return devnode.Ready([]wire.Device{c.device}, nil, wire.DeviceTimeout)
@@ -390,7 +390,7 @@ func unloadPinned(c *config, k *wire.KTAPWriter, name string) error {
 		return fmt.Errorf("map: %w", err)
 	}
 	f.Close() // the mapping alone must pin the module
-	err = kmod.Unload(name, unloadTimeout)
+	err = kmod.Unload(name, unloadTimeout, nil)
 	if err == nil {
 		unix.Munmap(p)
 		c.load()
@@ -398,7 +398,7 @@ func unloadPinned(c *config, k *wire.KTAPWriter, name string) error {
 	}
 	k.Diag("rmmod with a live mapping: %v (in use, refcnt %s)", err, refcnt(name))
 	unix.Munmap(p)
-	if err := kmod.Unload(name, unloadTimeout); err != nil {
+	if err := kmod.Unload(name, unloadTimeout, nil); err != nil {
 		return fmt.Errorf("rmmod after munmap and close: %w", err)
 	}
 	return nil
@@ -443,7 +443,7 @@ func reloadCycle(c *config, name string) error {
 	}
 	unix.Munmap(p)
 	f.Close()
-	if uerr := kmod.Unload(name, unloadTimeout); uerr != nil {
+	if uerr := kmod.Unload(name, unloadTimeout, nil); uerr != nil {
 		return uerr
 	}
 	return err

@@ -41,7 +41,7 @@ func loadBootModules(con *os.File) error {
 		// The files are NN-FILE.ko[.xz]; a module is named by its file.
 		_, file, _ := strings.Cut(name, "-")
 		mod, _, _ := strings.Cut(file, ".ko")
-		err := kmod.Load(filepath.Join(wire.BootModulesDir, name), moduleParams(string(cmdline), mod), bootModuleWait)
+		err := kmod.Load(filepath.Join(wire.BootModulesDir, name), moduleParams(string(cmdline), mod), bootModuleWait, nil)
 		if err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("boot module %s: %w", name, err)
 		}

@@ -60,6 +60,10 @@ func main() {
 		halt(con, "results port: %v", err)
 	}
 	logf(con, "run %s: %s channel, %d program(s)", w.Nonce, w.Config.Channel, len(w.Config.Programs))
+	if w.Config.HostClock && w.Config.Channel != wire.ChannelSSH && !w.Config.Hold {
+		p.clock = newHostClock()
+		go p.followHost()
+	}
 	p.watchKernel()
 	start := time.Now()
 	ev := wire.Event{Name: wire.EvBoot}

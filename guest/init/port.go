@@ -23,6 +23,9 @@ type port struct {
 	kmsgErr error
 	// stream is the running program's stdout, while one runs.
 	stream *stream
+	// clock is the host's, for a guest that follows it; nil otherwise,
+	// and its After is then time.After.
+	clock *hostClock
 }
 
 func newPort(f *os.File) *port {
@@ -34,9 +37,13 @@ func (p *port) hello() error {
 	return p.write(wire.Event{Name: wire.EvHello, OK: true, MS: uptimeMS()})
 }
 
-// work waits for the rig's Work and takes its nonce.
+// work waits for the rig's Work and takes its nonce. A tick of the host's
+// clock before it is no news.
 func (p *port) work() (*wire.Work, error) {
 	req, err := p.request()
+	for err == nil && req.HostMS > 0 && req.Work == nil {
+		req, err = p.request()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +52,21 @@ func (p *port) work() (*wire.Work, error) {
 	}
 	p.nonce = req.Work.Nonce
 	return req.Work, nil
+}
+
+// followHost keeps p.clock with the rig's ticks, for the rest of the run:
+// the rig sends nothing else to a guest that follows its clock.
+func (p *port) followHost() {
+	for {
+		req, err := p.request()
+		if err != nil {
+			logf(os.Stdout, "the host's clock: %v", err)
+			return
+		}
+		if req.HostMS > 0 {
+			p.clock.tick(time.Duration(req.HostMS) * time.Millisecond)
+		}
+	}
 }
 
 // request reads the rig's next message.

@@ -20,7 +20,7 @@ import (
 // device nothing else can run; a failed program does not stop the next.
 func runAll(p *port, cfg wire.Config) {
 	ev := step(wire.EvInsmod, strings.Join(cfg.Modules, " "), func() error {
-		return loadAll(cfg)
+		return loadAll(cfg, p.clock.After)
 	})
 	p.emit(ev)
 	if !ev.OK {
@@ -44,7 +44,7 @@ func runAll(p *port, cfg wire.Config) {
 	}
 	if cfg.Unload {
 		p.emit(step(wire.EvUnload, strings.Join(cfg.Modules, " "), func() error {
-			return unloadAll(cfg)
+			return unloadAll(cfg, p.clock.After)
 		}))
 	}
 	if cfg.Coverage {
@@ -59,14 +59,14 @@ func runAll(p *port, cfg wire.Config) {
 }
 
 // loadAll loads the modules in order, the parameters going to the last,
-// the module under test; each load has the load deadline.
-func loadAll(cfg wire.Config) error {
+// the module under test; each load has the load deadline, timed by after.
+func loadAll(cfg wire.Config, after proc.After) error {
 	for i, m := range cfg.Modules {
 		params := ""
 		if i == len(cfg.Modules)-1 {
 			params = cfg.Params
 		}
-		if err := kmod.Load(m, params, ms(cfg.LoadTimeoutMS)); err != nil {
+		if err := kmod.Load(m, params, ms(cfg.LoadTimeoutMS), after); err != nil {
 			return err
 		}
 	}
@@ -74,10 +74,11 @@ func loadAll(cfg wire.Config) error {
 }
 
 // unloadAll unloads the modules in the reverse of their load order, the
-// module under test first, so that no module goes while another uses it.
-func unloadAll(cfg wire.Config) error {
+// module under test first, so that no module goes while another uses it;
+// after times each one's deadline.
+func unloadAll(cfg wire.Config, after proc.After) error {
 	for i := len(cfg.Modules) - 1; i >= 0; i-- {
-		if err := kmod.UnloadFile(cfg.Modules[i], ms(cfg.UnloadTimeoutMS)); err != nil {
+		if err := kmod.UnloadFile(cfg.Modules[i], ms(cfg.UnloadTimeoutMS), after); err != nil {
 			return err
 		}
 	}
@@ -148,14 +149,14 @@ func run(p *port, prog wire.Program, env []string) wire.Event {
 		return ev
 	}
 	timeout := ms(prog.TimeoutMS)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := bound(p.clock.After, timeout)
 	defer cancel()
 	var stderr wire.Capped
 	cmd := proc.Command(ctx, 0, prog.Argv[0], prog.Argv[1:]...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = w, &stderr
 	stop := p.follow(out)
-	err = proc.Run(ctx, cmd, unkillable)
+	err = proc.Run(ctx, cmd, unkillable, p.clock.After)
 	w.Close()
 	stop()
 	ev.MS = since(start)
@@ -186,6 +187,19 @@ func run(p *port, prog wire.Program, env []string) wire.Event {
 		ev.OK = true
 	}
 	return ev
+}
+
+// bound is a context that ends once d passed, as after times it.
+func bound(after proc.After, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-after.Timer(d):
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // unkillable is how long a program may outlive its SIGKILL (proc.Run).

@@ -56,9 +56,9 @@ func do(m wire.Modctl) int {
 			err = json.NewEncoder(os.Stdout).Encode(mods)
 		}
 	case wire.ModctlLoad:
-		err = kmod.Load(m.Path, m.Params, m.Timeout)
+		err = kmod.Load(m.Path, m.Params, m.Timeout, nil)
 	case wire.ModctlUnload:
-		err = kmod.UnloadFile(m.Path, m.Timeout)
+		err = kmod.UnloadFile(m.Path, m.Timeout, nil)
 	case wire.ModctlWait:
 		var devs []wire.Device
 		if devs, err = wire.ParseDevices(m.Devices); err == nil {
@@ -84,7 +84,7 @@ func run(d time.Duration, argv []string) int {
 	defer cancel()
 	cmd := proc.Command(ctx, 0, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	err := proc.Run(ctx, cmd, unkillable)
+	err := proc.Run(ctx, cmd, unkillable, nil)
 	switch {
 	case errors.Is(err, proc.ErrUnkillable):
 		fmt.Fprintf(os.Stderr, "modctl: %s did not finish within %v, and SIGKILL did not end it within %v: it is stuck in the kernel (an uninterruptible sleep, or a loop that never yields)\n",

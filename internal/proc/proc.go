@@ -41,13 +41,26 @@ func KillGroup(cmd *exec.Cmd) {
 // ErrUnkillable is Run's error for a program that outlived its SIGKILL.
 var ErrUnkillable = errors.New("the program outlived its SIGKILL")
 
+// After is a timer, as time.After is; nil means time.After. The guest
+// init's ends at the host's clock too, when the guest's own clock skips
+// its idle time and may run behind the host's.
+type After func(time.Duration) <-chan time.Time
+
+// Timer is after, or time.After when it is nil.
+func (after After) Timer(d time.Duration) <-chan time.Time {
+	if after == nil {
+		return time.After(d)
+	}
+	return after(d)
+}
+
 // Run starts cmd, from Command, and waits for it, but no longer than
-// unkillable past the end of ctx, which kills it. A task in an
+// unkillable past the end of ctx, which kills it; after times that wait. A task in an
 // uninterruptible sleep (state D) in a kernel module's code is never
 // reaped: waiting for it would leave its caller silent until someone
 // else's deadline. The goroutine that waits for such a program is left
 // behind, so Run suits programs whose caller ends soon after.
-func Run(ctx context.Context, cmd *exec.Cmd, unkillable time.Duration) error {
+func Run(ctx context.Context, cmd *exec.Cmd, unkillable time.Duration, after After) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -58,12 +71,10 @@ func Run(ctx context.Context, cmd *exec.Cmd, unkillable time.Duration) error {
 		return err
 	case <-ctx.Done():
 	}
-	t := time.NewTimer(unkillable)
-	defer t.Stop()
 	select {
 	case err := <-done:
 		return err
-	case <-t.C:
+	case <-after.Timer(unkillable):
 		return ErrUnkillable
 	}
 }

@@ -138,6 +138,9 @@ type Request struct {
 	// Go lets a guest that holds after EvSections go on (-gdb): the
 	// rig sends it once a debugger had its chance.
 	Go bool `json:"go,omitempty"`
+	// HostMS is the rig's clock, in milliseconds from the run's start,
+	// sent every HostTick to a guest whose Config.HostClock is set.
+	HostMS int64 `json:"host_ms,omitempty"`
 }
 
 // Config is the run configuration: what the init does, and the bounds it
@@ -176,6 +179,14 @@ type Config struct {
 	// Hold has the init wait after EvSections for the rig's Go, so that
 	// a debugger can set its breakpoints before the next step (-gdb).
 	Hold bool `json:"hold,omitempty"`
+	// HostClock says that the guest's clock skips its idle time (QEMU's
+	// -icount sleep=off), so that it may run behind the host's while the
+	// guest works. The rig then sends its own clock (Request.HostMS), and
+	// each bound the init enforces ends at whichever clock reaches it
+	// first: a step that sleeps is cut at once, in host time, and one
+	// that spins is still cut at its bound in the host's time, before the
+	// host's own deadline (the bound and its slack) gives up on the guest.
+	HostClock bool `json:"host_clock,omitempty"`
 	// OnCrash is what a kernel report does to the guest: "" runs on, as
 	// always; OnCrashPause has the kernel panic on an oops or a warning,
 	// after the whole report is printed, so that QEMU pauses it there.

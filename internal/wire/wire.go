@@ -83,6 +83,9 @@ const (
 	DeviceTimeout = 2 * time.Second
 	// UnloadTimeout bounds rmmod after the checks.
 	UnloadTimeout = 10 * time.Second
+	// HostTick is how often the rig sends its clock (Request.HostMS) to a
+	// guest that follows it: the host's bounds end at most a tick late.
+	HostTick = 250 * time.Millisecond
 	// SSHDStartTimeout bounds the guest's start of its network and sshd
 	// (SSH channel); SSHDialTimeout the host's dial after that.
 	SSHDStartTimeout = 10 * time.Second

@@ -120,6 +120,11 @@ type Run struct {
 	Arch        string `json:"arch"`
 	Accel       string `json:"accel"`
 	AccelReason string `json:"accel_reason"`
+	// IdleSkipped says the guest's clock jumped over its idle time (TCG's
+	// -icount sleep=off): its own durations (a case's time, the settle
+	// window) are guest time, which ran ahead of the host's while it
+	// idled and may lag it while it is busy.
+	IdleSkipped bool `json:"idle_skipped,omitempty"`
 	// Boot is how the guest came up; nil when it did not start.
 	Boot   *Boot   `json:"boot,omitempty"`
 	Stages []Stage `json:"stages"`

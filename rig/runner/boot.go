@@ -183,6 +183,7 @@ func (r *run) bootVM(ctx context.Context, cfg vm.Config, snap *snapshot, e *earl
 	}
 	defer logf.Close()
 	defer rec.Flush()
+	r.res.IdleSkipped = cfg.SkipsIdle()
 	up, err := r.bringUp(ctx, cfg, e)
 	if err != nil {
 		return "", err
@@ -317,6 +318,9 @@ func (r *run) postProcess(ctx context.Context, spec verdict.Spec, up *guestUp, r
 		how += ", " + up.saved
 	}
 	summary := fmt.Sprintf("%s; verdict in %s, accel %s", how, progress.FormatDuration(r.res.BootToVerdict.D()), r.res.Accel)
+	if r.res.IdleSkipped {
+		summary += ", idle skipped"
+	}
 	if res.Class != verdict.Pass {
 		// The summary still says how the guest came up.
 		return summary, &Error{Class: res.Class, Title: res.Title, Msg: res.Msg, Excerpt: res.Excerpt}
@@ -358,9 +362,23 @@ func (r *run) vmConfig() vm.Config {
 		RuntimeDir:   r.work.dir,
 		GDBSocket:    r.gdbSocket(),
 		PauseOnPanic: r.opts.OnCrash == OnCrashPause,
+		SkipIdle:     r.skipIdle(),
 		Log:          r.opts.Log,
 	}
 }
+
+// skipIdle is whether the guest may skip its idle time: asked for, and a
+// run whose guest waits on nothing but its own timers. Not on the SSH
+// channel (or a shell), whose guest waits on the host under TCP's
+// timeouts, which would come at once; and not in a debugged run, where
+// the person at gdb expects the kernel's time to pass as theirs does.
+func (r *run) skipIdle() bool {
+	return r.opts.SkipIdle && r.opts.Channel != wire.ChannelSSH && !r.opts.Shell && !r.opts.GDB
+}
+
+// idleSkipped is whether the guest does skip its idle time: it may, and
+// it runs under TCG, whose instruction counter makes it possible.
+func (r *run) idleSkipped() bool { return r.skipIdle() && r.accel.Name == "tcg" }
 
 // takeResult copies what the run produced into the Result, and writes the
 // KTAP artifact.

@@ -124,7 +124,7 @@ func (d *driver) drive(ctx context.Context) (verdict.Result, time.Duration, erro
 	defer d.wg.Wait()
 	defer d.vm.Stop(stopGrace)
 	if d.sentWork {
-		d.send(wire.Request{Work: d.work})
+		d.sendWork()
 	}
 	res, err := d.loop(lctx)
 	took := d.clock.Now().Sub(d.start)
@@ -237,7 +237,7 @@ func (d *driver) portLines(q *vm.Lines, s *streams, st verdict.Status) verdict.S
 			if d.hello != nil {
 				d.hello(d.ctx)
 			}
-			d.send(wire.Request{Work: d.work})
+			d.sendWork()
 		}
 		d.caseDone(l)
 		if st = d.feed(verdict.Port, l); st.Done {
@@ -329,6 +329,35 @@ func (d *driver) send(req wire.Request) {
 			d.report(d.ctx, verdict.PortError, err.Error())
 		}
 	})
+}
+
+// sendWork sends the guest its work. A guest that follows the host's
+// clock (wire.Config.HostClock) then gets its ticks until the loop ends.
+func (d *driver) sendWork() {
+	d.send(wire.Request{Work: d.work})
+	if d.spec.HostClock {
+		d.wg.Go(func() { d.tickHost(d.ctx) })
+	}
+}
+
+// tickHost sends the host's clock, from the run's start, every
+// wire.HostTick until ctx ends. A tick that cannot be written is dropped:
+// a guest that stopped reading meets the host's own deadlines, and a port
+// that broke reaches the engine from its reader.
+func (d *driver) tickHost(ctx context.Context) {
+	t := time.NewTicker(wire.HostTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			ms := max(d.clock.Now().Sub(d.start).Milliseconds(), 1)
+			if err := d.port.Send(wire.Request{HostMS: ms}, wire.HostTick); err != nil {
+				d.r.opts.Log.Debug("a tick of the host's clock was not sent", "err", err)
+			}
+		}
+	}
 }
 
 // report hands the loop an input from another goroutine; false once the

@@ -148,6 +148,9 @@ type Options struct {
 	// OnCrash is what a kernel report does: OnCrashPowerOff (or "") or
 	// OnCrashPause.
 	OnCrash string
+	// SkipIdle lets a TCG guest's clock jump over its idle time
+	// (vm.Config.SkipIdle) where the run allows it (skipIdle).
+	SkipIdle bool
 	// ModuleWork, when set, is a kept build directory for the module
 	// (rig watch keeps one per session): kbuild remakes only what
 	// changed there, by replaying its saved commands when only the

@@ -86,6 +86,7 @@ func (r *run) spec(nonce string) verdict.Spec {
 		Debug:         r.debugNames(),
 		Hold:          r.opts.GDB,
 		OnCrash:       r.onCrash(),
+		HostClock:     r.idleSkipped(),
 	}
 }
 

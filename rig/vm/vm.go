@@ -69,7 +69,11 @@ type Config struct {
 	// PauseOnPanic has QEMU pause the guest at a panic (pvpanic) instead
 	// of ending it, for a debugger to look at.
 	PauseOnPanic bool
-	Log          *slog.Logger
+	// SkipIdle, under TCG, has the guest's clock jump over the time its
+	// CPU idles (see skipIdleArgs). It must be set only for a guest that
+	// never waits on the host with a timeout of its own.
+	SkipIdle bool
+	Log      *slog.Logger
 }
 
 // VM is a running QEMU.
@@ -94,6 +98,7 @@ var ErrNoQEMU = errors.New("QEMU not found")
 // Args returns QEMU's arguments for cfg, without the binary.
 func (cfg Config) Args(qmpSocket string) []string {
 	args := append([]string{"-name", cfg.Name}, machineArgs(cfg.Arch, cfg.Accel)...)
+	args = append(args, cfg.skipIdleArgs()...)
 	args = append(args,
 		"-m", strconv.Itoa(cfg.MemMB),
 		"-smp", strconv.Itoa(cfg.SMP),
