@@ -105,6 +105,9 @@ type Spec struct {
 	Hold bool `json:"hold,omitempty"`
 	// OnCrash is wire.Config.OnCrash (-on-crash).
 	OnCrash string `json:"on_crash,omitempty"`
+	// HostClock is wire.Config.HostClock: the guest skips its idle time,
+	// and the rig sends it the host's clock.
+	HostClock bool `json:"host_clock,omitempty"`
 }
 
 // Config is the guest init's configuration for the spec.
@@ -133,6 +136,7 @@ func (s Spec) Config() wire.Config {
 		Debug:           s.Debug,
 		Hold:            s.Hold,
 		OnCrash:         s.OnCrash,
+		HostClock:       s.HostClock,
 	}
 }
 
