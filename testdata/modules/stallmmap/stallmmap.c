@@ -3,22 +3,30 @@
  * Fixture: its mmap handler does not return.  mode=spin (the default) spins
  * for two minutes with preemption off: with a second CPU to run RCU's
  * grace-period kthread, RCU reports a stall after 21 s; with one CPU, the
- * guest freezes.  mode=sleep sleeps uninterruptibly forever: the guest runs
- * on, but the process that maps the device can never be killed.
+ * guest freezes.  mode=poll polls an I/O port as long, as a driver waits on
+ * its device, but yields the CPU and gives up when its caller is killed:
+ * the guest stays busy, and answers, while each port read costs the
+ * emulator far more than an instruction's worth of the guest's clock (see
+ * -skip-idle).  mode=sleep
+ * sleeps uninterruptibly forever: the guest runs on, but the process that
+ * maps the device can never be killed.
  */
 #include <linux/fs.h>
+#include <linux/io.h>
 #include <linux/ktime.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/preempt.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/string.h>
 #include <linux/wait.h>
 
 static char *mode = "spin";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "how mmap never returns: spin or sleep");
+MODULE_PARM_DESC(mode, "how mmap never returns: spin, poll or sleep");
 
 static DECLARE_WAIT_QUEUE_HEAD(stallmmap_never);
 
@@ -31,6 +39,18 @@ static int stallmmap_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EIO;
 	}
 	end = ktime_get_mono_fast_ns() + 120 * NSEC_PER_SEC;
+	if (!strcmp(mode, "poll")) {
+		while (ktime_get_mono_fast_ns() < end) {
+			int i;
+
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			for (i = 0; i < 1000; i++)
+				inb(0x80);
+			cond_resched();
+		}
+		return -EIO;
+	}
 	preempt_disable();
 	while (ktime_get_mono_fast_ns() < end)
 		cpu_relax();
