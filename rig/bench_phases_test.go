@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/arch"
+	"github.com/mmaprig/mmaprig/internal/wire"
 	"github.com/mmaprig/mmaprig/kernel"
 	"github.com/mmaprig/mmaprig/rig/result"
 )
@@ -58,14 +59,13 @@ func medianPhases(runs []phases) phases {
 // QEMU's clock, and what came.
 var engineLineRE = regexp.MustCompile(`^\+(\d+\.\d+) (\S+) ?(.*)$`)
 
-// engineEvent is a results-port event's name in an engine.log line.
-var engineEventRE = regexp.MustCompile(`"event":"([a-z-]+)"`)
-
 // runPhases splits a warm run into phases: the rig's own work before the
 // guest runs (the module stage, the restore, the rest), then from
 // engine.log the guest's steps as the host saw them arrive: the work's
 // transfer (QEMU resumed to the init's boot event), insmod and the device,
-// each program, each contract case (the guest's own times), the unload,
+// each program, each contract case (from the host's arrival times of its
+// start and result lines: a guest that skips its idle time reports its
+// own clock, not the host's), the unload,
 // the settle window and the power-off; and what the rig does after QEMU
 // exits.
 func runPhases(b *testing.B, run timed) phases {
@@ -76,7 +76,7 @@ func runPhases(b *testing.B, run timed) phases {
 	if rep.Boot != nil {
 		p.add("restore (checksum, QEMU -incoming)", rep.Boot.Took.D())
 	}
-	times, err := engineTimes(filepath.Join(rep.ArtifactDir, "engine.log"))
+	times, cases, err := engineTimes(filepath.Join(rep.ArtifactDir, "engine.log"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func runPhases(b *testing.B, run timed) phases {
 	if _, ok := times["run#2"]; ok {
 		p.add("programs: contract (all cases)", at("run#2")-at("run#1"))
 		for _, c := range rep.Cases {
-			p.add("    case "+c.Name, c.Time.D())
+			p.add("    case "+c.Name, cases[c.Name])
 		}
 	}
 	last := at("run#1")
@@ -112,14 +112,16 @@ func restoreTook(rep result.Run) time.Duration {
 
 // engineTimes reads when each thing of interest arrived in an engine.log:
 // QMP's RESUME, each port event by name (run#1, run#2 for the programs),
-// and QEMU's exit.
-func engineTimes(path string) (map[string]time.Duration, error) {
+// and QEMU's exit; and how long each KTAP case took, from the arrival of
+// its "# case start" line to that of its result line.
+func engineTimes(path string) (map[string]time.Duration, map[string]time.Duration, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
-	times := map[string]time.Duration{}
+	times, cases := map[string]time.Duration{}, map[string]time.Duration{}
+	started := map[string]time.Duration{}
 	runs := 0
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
@@ -136,21 +138,37 @@ func engineTimes(path string) (map[string]time.Duration, error) {
 		case m[2] == "exit":
 			times["exit"] = t
 		case m[2] == "port":
-			ev := engineEventRE.FindStringSubmatch(m[3])
-			if ev == nil || ev[1] == "progress" || ev[1] == "kernel" {
-				continue
-			}
-			name := ev[1]
+			name := portEvent(m[3], t, started, cases)
 			if name == "run" {
 				runs++
 				name = fmt.Sprintf("run#%d", runs)
 			}
-			if _, ok := times[name]; !ok {
+			if _, ok := times[name]; name != "" && !ok {
 				times[name] = t
 			}
 		}
 	}
-	return times, sc.Err()
+	return times, cases, sc.Err()
+}
+
+// portEvent is a port line's event name ("" for the ones of no interest),
+// and times the cases whose start and result lines a progress event brings.
+func portEvent(line string, t time.Duration, started, cases map[string]time.Duration) string {
+	ev, err := wire.DecodeEvent([]byte(line))
+	if err != nil || ev.Name == wire.EvKernel {
+		return ""
+	}
+	if ev.Name != wire.EvProgress {
+		return ev.Name
+	}
+	for _, l := range ev.Stdout {
+		if name, ok := strings.CutPrefix(l, "# case start "); ok {
+			started[name] = t
+		} else if c, ok := wire.ResultLine(l); ok {
+			cases[c.Name] = t - started[c.Name]
+		}
+	}
+	return ""
 }
 
 // phaseTable prints phases as rows, with the share of the floor.
@@ -178,17 +196,19 @@ func BenchmarkPhases(b *testing.B) {
 	}
 	t := benchTable{w: os.Stdout}
 	fmt.Fprintf(t.w, "mmaprig phases (TCG, 2 cores; medians of 5, interleaved with the floor); load: %s\n", loadAvg())
-	benchRig(b, rigBin) // warm the caches, untimed
+	benchRig(b, rigBin) // warm the caches and both snapshots, untimed
+	benchRig(b, rigBin, "-skip-idle=false")
 	fl := phaseRuns(b, t)
 	moduleBuildPhases(b, t, benchKdir(b))
 	watchCycleRows(b, t, fl)
 }
 
-// phaseRuns times the floor, the default run and -checks reader, in turn,
-// five times, and prints their medians; it returns the floor.
+// phaseRuns times the floor, the default run, the default run that does
+// not skip the guest's idle time and -checks reader, in turn, five times,
+// and prints their medians; it returns the floor.
 func phaseRuns(b *testing.B, t benchTable) time.Duration {
 	b.Helper()
-	var floors, defWalls, readerWalls []time.Duration
+	var floors, icountFloors, defWalls, readerWalls, waitWalls []time.Duration
 	var def, reader []phases
 	initrd := floorInitramfs(b)
 	art := ""
@@ -198,14 +218,22 @@ func phaseRuns(b *testing.B, t benchTable) time.Duration {
 		if art == "" {
 			art = d.rep.ArtifactDir
 		}
-		floors = append(floors, floorWith(b, art, initrd))
+		floors = append(floors, floorWith(b, art, initrd, false))
+		if d.rep.IdleSkipped {
+			icountFloors = append(icountFloors, floorWith(b, art, initrd, true))
+		}
+		waitWalls = append(waitWalls, benchRig(b, rigBin, "-skip-idle=false").wall)
 		r := benchRig(b, rigBin, "-checks", "reader")
 		reader, readerWalls = append(reader, runPhases(b, r)), append(readerWalls, r.wall)
 	}
 	fl := median(floors)
 	t.row(b, "floor: same kernel and machine, static init that powers off", fl, "")
+	if len(icountFloors) > 0 {
+		t.row(b, "  the same floor under the run's -icount (not the target's)", median(icountFloors), "")
+	}
 	t.row(b, "warm default verdict (whole contract, settled end), wall", median(defWalls), "")
 	t.ratio(b, "  default to the floor", median(defWalls).Seconds()/fl.Seconds(), "target <= 1.0x")
+	t.row(b, "  the same with -skip-idle=false (the guest waits in real time)", median(waitWalls), "")
 	t.row(b, "warm -checks reader, wall", median(readerWalls), "")
 	t.ratio(b, "  reader to the floor", median(readerWalls).Seconds()/fl.Seconds(), "target <= 0.35x")
 	phaseTable(b, t, "warm default run, phase by phase (median of each):", medianPhases(def), fl)
@@ -290,8 +318,9 @@ func kbuildPhaseName(f []string) string {
 	return "compile " + target
 }
 
-// floorWith boots the floor: the kept run's machine line, with initrd.
-func floorWith(b *testing.B, art, initrd string) time.Duration {
+// floorWith boots the floor: the kept run's machine line, with initrd,
+// and with the line's -icount only if icount.
+func floorWith(b *testing.B, art, initrd string, icount bool) time.Duration {
 	b.Helper()
 	raw, err := os.ReadFile(filepath.Join(art, "qemu.cmdline.json"))
 	if err != nil {
@@ -305,7 +334,7 @@ func floorWith(b *testing.B, art, initrd string) time.Duration {
 	// guest spun after "smpboot: Total of 1 processors activated") is
 	// killed after a minute and tried again.
 	for try := 0; ; try++ {
-		args := floorArgs(argv, initrd)
+		args := floorArgs(argv, initrd, icount)
 		args = append(args, "-serial", "file:"+filepath.Join(b.TempDir(), "floor-console.log"))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		start := time.Now()
@@ -326,8 +355,10 @@ func floorWith(b *testing.B, art, initrd string) time.Duration {
 
 // floorArgs is the rig's QEMU command line without the rig's QMP, pause,
 // console, results port and restore (-incoming), with the floor's
-// initramfs: a cold boot.
-func floorArgs(argv []string, initrd string) []string {
+// initramfs: a cold boot. Without -icount unless icount: the floor is
+// the fastest boot of the kernel, and a guest that skips its idle time
+// runs its busy boot more slowly under -icount.
+func floorArgs(argv []string, initrd string, icount bool) []string {
 	var args []string
 	for i := 1; i < len(argv); i++ {
 		switch a := argv[i]; {
@@ -341,6 +372,9 @@ func floorArgs(argv []string, initrd string) []string {
 			continue
 		case a == "-initrd":
 			args = append(args, "-initrd", initrd)
+			i++
+			continue
+		case a == "-icount" && !icount:
 			i++
 			continue
 		}

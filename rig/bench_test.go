@@ -76,7 +76,7 @@ func median(ds []time.Duration) time.Duration {
 // QMP, pause and results port: what a boot costs on its own.
 func floor(b *testing.B, art string) time.Duration {
 	b.Helper()
-	return floorWith(b, art, floorInitramfs(b))
+	return floorWith(b, art, floorInitramfs(b), false)
 }
 
 // floorInitramfs packs testdata/floorinit, built static, as /init.
