@@ -71,11 +71,11 @@ func (p *port) followHost() {
 
 // request reads the rig's next message.
 func (p *port) request() (wire.Request, error) {
-	line, err := wire.ReadLine(p.in)
+	req, err := wire.ReadRequest(p.in)
 	if err != nil {
 		return wire.Request{}, fmt.Errorf("read a request: %w", err)
 	}
-	return wire.DecodeRequest(line)
+	return req, nil
 }
 
 // emit sends the next event of the run, with its nonce and sequence

@@ -119,10 +119,14 @@ type Work struct {
 	Files []File `json:"files,omitempty"`
 }
 
-// File is a file the init writes before the run.
+// File is a file the init writes before the run, or one it read for the
+// rig (EvCoverage).
 type File struct {
 	Path string `json:"path"`
 	Data []byte `json:"data"`
+	// Size, in a Work on the port, is the length of the file's data,
+	// which follows the work's line raw (MarshalRequest, ReadRequest).
+	Size int64  `json:"size,omitempty"`
 	Mode uint32 `json:"mode"`
 }
 
@@ -215,6 +219,62 @@ func Marshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// MarshalRequest renders a request for the port: one line, and after a
+// Work's line the data of its files, raw and in order, each one its Size
+// long. In base64 inside the JSON, the guest's decoder took a fifth of a
+// second for a 180 KB module under TCG; raw bytes cost it a copy.
+func MarshalRequest(req Request) ([]byte, error) {
+	if req.Work == nil || len(req.Work.Files) == 0 {
+		return Marshal(req)
+	}
+	files := req.Work.Files
+	w := *req.Work
+	w.Files = make([]File, len(files))
+	total := 0
+	for i, f := range files {
+		w.Files[i] = File{Path: f.Path, Size: int64(len(f.Data)), Mode: f.Mode}
+		total += len(f.Data)
+	}
+	req.Work = &w
+	line, err := Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(line)+total)
+	out = append(out, line...)
+	for _, f := range files {
+		out = append(out, f.Data...)
+	}
+	return out, nil
+}
+
+// ReadRequest reads one request that MarshalRequest rendered: its line,
+// and a Work's files' data after it. The files may come to MaxWork at
+// most.
+func ReadRequest(r *bufio.Reader) (Request, error) {
+	line, err := ReadLine(r)
+	if err != nil {
+		return Request{}, err
+	}
+	req, err := DecodeRequest(line)
+	if err != nil || req.Work == nil {
+		return req, err
+	}
+	var total int64
+	for i := range req.Work.Files {
+		f := &req.Work.Files[i]
+		if f.Size < 0 || f.Size > MaxWork-total || f.Data != nil {
+			return Request{}, fmt.Errorf("not a request: file %s: its data must follow the line, %d bytes in all at most", f.Path, MaxWork)
+		}
+		total += f.Size
+		f.Data = make([]byte, f.Size)
+		if _, err := io.ReadFull(r, f.Data); err != nil {
+			return Request{}, fmt.Errorf("read file %s of the work: %w", f.Path, err)
+		}
+	}
+	return req, nil
 }
 
 // ErrLineTooLong means a message passed MaxLine.

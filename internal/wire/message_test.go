@@ -1,6 +1,10 @@
 package wire
 
 import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -28,6 +32,57 @@ func TestDecodeRequest(t *testing.T) {
 		}
 		if got != tc.err {
 			t.Errorf("%s: error %q; want %q", tc.line, got, tc.err)
+		}
+	}
+}
+
+// A work's files travel raw after its line, and come back whole, with a
+// request after them; a file whose data is in the line, or whose size
+// passes MaxWork, or that is cut off, is refused.
+func TestReadRequest(t *testing.T) {
+	ko := []byte("\x7fELF\nwith\nnewlines\x00")
+	w := &Work{Nonce: "n", Config: Config{Modules: []string{ModulePath}},
+		Files: []File{{Path: ModulePath, Data: ko, Mode: 0o644}, {Path: "/t", Data: []byte{}, Mode: 0o755}, {Path: "/u", Data: []byte("u"), Mode: 0o755}}}
+	var stream []byte
+	for _, req := range []Request{{HostMS: 1}, {Work: w}, {HostMS: 2}} {
+		b, err := MarshalRequest(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream = append(stream, b...)
+	}
+	if bytes.Contains(stream, []byte(`"data":"`)) {
+		t.Errorf("a file's data went in the JSON: %q", stream)
+	}
+	r := bufio.NewReader(bytes.NewReader(stream))
+	var got []Request
+	for {
+		req, err := ReadRequest(r)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, req)
+	}
+	if len(got) != 3 || got[0].HostMS != 1 || got[2].HostMS != 2 || got[1].Work == nil {
+		t.Fatalf("requests %+v; want a tick, the work, a tick", got)
+	}
+	for i, f := range got[1].Work.Files {
+		if want := w.Files[i]; f.Path != want.Path || !bytes.Equal(f.Data, want.Data) || f.Mode != want.Mode {
+			t.Errorf("file %d: %q %q %o; want %q %q %o", i, f.Path, f.Data, f.Mode, want.Path, want.Data, want.Mode)
+		}
+	}
+	for _, tc := range []struct{ name, msg, err string }{
+		{"data in the line", `{"work":{"nonce":"n","config":{"modules":["/m"]},"files":[{"path":"/m","data":"AAAA","mode":420}]}}` + "\n", "its data must follow the line"},
+		{"too big", `{"work":{"nonce":"n","config":{"modules":["/m"]},"files":[{"path":"/m","size":134217729,"mode":420}]}}` + "\n", "its data must follow the line"},
+		{"negative", `{"work":{"nonce":"n","config":{"modules":["/m"]},"files":[{"path":"/m","size":-1,"mode":420}]}}` + "\n", "its data must follow the line"},
+		{"cut off", `{"work":{"nonce":"n","config":{"modules":["/m"]},"files":[{"path":"/m","size":10,"mode":420}]}}` + "\nabc", "read file /m of the work: unexpected EOF"},
+	} {
+		_, err := ReadRequest(bufio.NewReader(strings.NewReader(tc.msg)))
+		if err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: error %v; want one that says %q", tc.name, err, tc.err)
 		}
 	}
 }

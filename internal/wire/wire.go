@@ -95,6 +95,10 @@ const (
 // MaxLine bounds one message on the results port.
 const MaxLine = 16 << 20
 
+// MaxWork bounds the files of one Work (the modules and the guest tests),
+// which follow its line raw on the results port.
+const MaxWork = 128 << 20
+
 // MaxOutput bounds what the init keeps of a program's stdout or stderr.
 const MaxOutput = 1 << 20
 

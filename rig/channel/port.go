@@ -61,7 +61,7 @@ func (p *Port) Err() error {
 // Send writes one request to the guest, giving up after timeout: the guest
 // reads the port only when it waits for the rig.
 func (p *Port) Send(req wire.Request, timeout time.Duration) error {
-	b, err := wire.Marshal(req)
+	b, err := wire.MarshalRequest(req)
 	if err != nil {
 		return err
 	}

@@ -6,9 +6,9 @@ package runner
 // a clock of its own, and takes the driver's requests on its results port.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -108,7 +108,6 @@ type fakeConn struct {
 	readErr error
 	// writeErr fails the driver's writes: the guest's end is gone.
 	writeErr error
-	out      []byte
 	requests []wire.Request
 	// work is closed once a request brought the work.
 	work     chan struct{}
@@ -145,15 +144,14 @@ func (c *fakeConn) Write(b []byte) (int, error) {
 		c.failed <- struct{}{}
 		return 0, c.writeErr
 	}
-	c.out = append(c.out, b...)
+	// The port writes each request whole, a work's files after its line.
+	r := bufio.NewReader(bytes.NewReader(b))
 	for {
-		line, rest, ok := bytes.Cut(c.out, []byte("\n"))
-		if !ok {
+		req, err := wire.ReadRequest(r)
+		if errors.Is(err, io.EOF) {
 			break
 		}
-		c.out = rest
-		var req wire.Request
-		if err := json.Unmarshal(line, &req); err != nil {
+		if err != nil {
 			return 0, fmt.Errorf("fake port: a request that does not decode: %w", err)
 		}
 		c.requests = append(c.requests, req)

@@ -74,16 +74,16 @@ func TestUniqueName(t *testing.T) {
 	}
 }
 
-// The work's size estimate covers its message: a module and tests that
-// would pass the port's limit are caught before the guest refuses them.
+// The work's size is what its files carry on the port: a module and tests
+// that would pass the port's limit are caught before the guest refuses them.
 func TestWorkSize(t *testing.T) {
 	w := &wire.Work{Nonce: "n", Files: []wire.File{{Path: wire.ModulePath, Data: make([]byte, 3<<20)}, {Path: "/mmaprig/tests/a", Data: make([]byte, 1<<20), Mode: 0o755}}}
-	b, err := wire.Marshal(wire.Request{Work: w})
+	b, err := wire.MarshalRequest(wire.Request{Work: w})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := workSize(w); n < len(b) {
-		t.Errorf("workSize = %d, but the message is %d bytes", n, len(b))
+	if n := workSize(w); n != 4<<20 || len(b) < n {
+		t.Errorf("workSize = %d, want 4 MiB; the message is %d bytes", n, len(b))
 	}
 }
 

@@ -151,9 +151,9 @@ func (r *run) guestWork(spec verdict.Spec) (*wire.Work, error) {
 		}
 		w.Files = append(w.Files, wire.File{Path: t.guestPath(), Data: b, Mode: 0o755})
 	}
-	if n := workSize(w); n > wire.MaxLine {
+	if n := workSize(w); n > wire.MaxWork {
 		return nil, fmt.Errorf("%w: the modules and the guest tests come to about %d MiB on the results port, over its limit of %d MiB; use fewer or smaller -guest-test binaries (go build -ldflags='-s -w' strips them)",
-			errWorkTooBig, n>>20, wire.MaxLine>>20)
+			errWorkTooBig, n>>20, wire.MaxWork>>20)
 	}
 	if spec.Channel == wire.ChannelSSH {
 		// Fresh keys for every run; they travel only over the results port.
@@ -170,14 +170,14 @@ func (r *run) guestWork(spec verdict.Spec) (*wire.Work, error) {
 // errWorkTooBig: the work would not fit in one message on the port.
 var errWorkTooBig = errors.New("the guest's work is too big")
 
-// workSize is about how long the work's message is: its binaries in
-// base64, and room for the rest.
+// workSize is how much the work's files carry on the port (wire.MaxWork
+// bounds it).
 func workSize(w *wire.Work) int {
 	n := 0
 	for _, f := range w.Files {
 		n += len(f.Data)
 	}
-	return (n+2)/3*4 + 64<<10
+	return n
 }
 
 // runRecord is run.json: the run's nonce, the guest's configuration and
