@@ -99,9 +99,12 @@ func (p *progress) cases(spec Spec) []wire.Case {
 
 // cases are the run's cases at its verdict r: those of the programs that
 // reported, then those the running program had finished, when its own
-// event never came. The case a crash interrupted is crashed; one that
-// another failure cut short (the guest froze) failed, with the verdict
-// as its reason. A case that ended keeps its own result.
+// event never came. The case during which the kernel reported is crashed,
+// even if it went on to end (its own failure, such as an rmmod that never
+// returned, follows from the report, and a guest that skips its idle time
+// reaches such a timeout at once); one that another failure cut short
+// (the guest froze) failed, with the verdict as its reason. Any other
+// case that ended keeps its own result.
 func (e *Engine) cases(r Result) []wire.Case {
 	cases := slices.Clone(e.res.Cases)
 	p := e.progress
@@ -128,7 +131,7 @@ func (e *Engine) cases(r Result) []wire.Case {
 		}
 		cases = append(cases, wire.Case{Number: n, Name: name, Suite: suite})
 		i = len(cases) - 1
-	} else if !strings.HasPrefix(cases[i].Reason, neverEnded) {
+	} else if result != wire.Crashed && !strings.HasPrefix(cases[i].Reason, neverEnded) {
 		return cases
 	}
 	cases[i].Result, cases[i].Reason = result, reason

@@ -142,7 +142,7 @@ var casesBefore = []string{"KTAP version 1", "1..3", "# case start reader_output
 // A crash in the middle of a program names the case that ran, keeps the
 // cases before it with their results, and lists the interrupted one as
 // crashed: whether the program's own event comes after the crash or
-// never, on either channel.
+// never, whether the case itself ends after it or not, on either channel.
 func TestCrashNamesTheCase(t *testing.T) {
 	kernel := runInput{kind: Port, ev: wire.Event{Name: wire.EvKernel, OK: true, Exit: -1, Records: oops}}
 	runAfter := runInput{ev: wire.Event{Name: wire.EvRun, Cmd: "contract", Exit: -1, Signal: "killed", Err: "contract was killed by killed",
@@ -154,6 +154,10 @@ func TestCrashNamesTheCase(t *testing.T) {
 	}{
 		{"the program never reports", wire.ChannelSerial, []runInput{progressEv(casesBefore[:4]...), progressEv(casesBefore[4:]...), kernel}},
 		{"the program reports after the crash", wire.ChannelSerial, []runInput{progressEv(casesBefore...), kernel, runAfter}},
+		// A guest that skips its idle time reaches the case's own rmmod
+		// timeout at once: the case ends, failed, after the report.
+		{"the case fails after the crash", wire.ChannelSerial, []runInput{progressEv(casesBefore...), kernel,
+			progressEv("# unload_reload: rmmod: module exit did not return within 10s", "# time: 10.01s", "not ok 3 unload_reload")}},
 		{"the console's report overtakes the line that started the case", wire.ChannelSerial, []runInput{progressEv(casesBefore[:7]...),
 			{kind: Console, text: oops[0]}, {kind: Console, text: oops[3]}, progressEv(casesBefore[7:]...), kernel}},
 		{"over SSH, the console's report", wire.ChannelSSH, []runInput{progressEv(casesBefore...),
