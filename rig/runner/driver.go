@@ -2,9 +2,11 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"net"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/digitalocean/go-qemu/qmp"
@@ -104,11 +106,16 @@ type driver struct {
 	holding  bool
 	// release lets the SSH steps go on after the hold.
 	release chan struct{}
+	// ticking: the guest follows the host's clock and gets its ticks;
+	// untick ends them, once no step bounded on it is left.
+	ticking bool
+	untick  chan struct{}
 }
 
 func (r *run) newDriver(spec verdict.Spec, rec recorder, work *wire.Work, v guestVM, c clock, start time.Time) *driver {
 	return &driver{r: r, spec: spec, eng: verdict.New(spec), rec: rec, work: work, vm: v, clock: c, start: start,
-		host: make(chan verdict.Input, 16), faults: newFaults(r.opts.Inject), release: make(chan struct{}, 1)}
+		host: make(chan verdict.Input, 16), faults: newFaults(r.opts.Inject), release: make(chan struct{}, 1),
+		untick: make(chan struct{})}
 }
 
 // drive runs the loop until the engine has a verdict, then stops QEMU and
@@ -246,7 +253,7 @@ func (d *driver) portLines(q *vm.Lines, s *streams, st verdict.Status) verdict.S
 	}
 	if closed && !s.port {
 		s.port = true
-		if err := d.port.Err(); err != nil {
+		if err := d.portErr(); err != nil {
 			st = d.feed(verdict.PortError, err.Error())
 		}
 	}
@@ -314,6 +321,9 @@ func (d *driver) feed(kind verdict.Kind, text string) verdict.Status {
 	if st.Sections != nil {
 		d.onSections(*st.Sections)
 	}
+	if d.ticking && (st.Settling || st.Done || d.nextIs(wire.EvSettle) || d.nextIs(wire.EvEnd)) {
+		d.stopTicks()
+	}
 	if st.Settling && !st.Done && !st.Ended && d.spec.Channel == wire.ChannelSSH && !d.askedOff {
 		d.askedOff = true
 		d.send(wire.Request{PowerOff: true})
@@ -331,17 +341,32 @@ func (d *driver) send(req wire.Request) {
 	})
 }
 
+// portErr is how the port broke, if it did. A reset after the host's
+// clock ticks is QEMU closing with a tick the guest never took: it ends
+// the port, and QEMU's exit and the guest's steps say how the run went.
+func (d *driver) portErr() error {
+	err := d.port.Err()
+	if d.ticking && errors.Is(err, syscall.ECONNRESET) {
+		d.r.opts.Log.Debug("the port was reset, with a tick of the host's clock unread", "err", err)
+		return nil
+	}
+	return err
+}
+
 // sendWork sends the guest its work. A guest that follows the host's
 // clock (wire.Config.HostClock) then gets its ticks until the loop ends.
 func (d *driver) sendWork() {
 	d.send(wire.Request{Work: d.work})
-	if d.spec.HostClock {
+	if d.spec.HostClock && !d.ticking {
+		d.ticking = true
 		d.wg.Go(func() { d.tickHost(d.ctx) })
 	}
 }
 
 // tickHost sends the host's clock, from the run's start, every
-// wire.HostTick until ctx ends. A tick that cannot be written is dropped:
+// wire.HostTick until ctx ends or d.untick closes: the settle window is
+// the guest's own time, and a tick sent as the guest powers off would be
+// left unread. A tick that cannot be written is dropped:
 // a guest that stopped reading meets the host's own deadlines, and a port
 // that broke reaches the engine from its reader.
 func (d *driver) tickHost(ctx context.Context) {
@@ -351,12 +376,23 @@ func (d *driver) tickHost(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-d.untick:
+			return
 		case <-t.C:
 			ms := max(d.clock.Now().Sub(d.start).Milliseconds(), 1)
 			if err := d.port.Send(wire.Request{HostMS: ms}, wire.HostTick); err != nil {
 				d.r.opts.Log.Debug("a tick of the host's clock was not sent", "err", err)
 			}
 		}
+	}
+}
+
+// stopTicks ends the host's clock ticks, once.
+func (d *driver) stopTicks() {
+	select {
+	case <-d.untick:
+	default:
+		close(d.untick)
 	}
 }
 

@@ -6,15 +6,18 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mmaprig/mmaprig/internal/wire"
+	"github.com/mmaprig/mmaprig/rig/channel"
 	"github.com/mmaprig/mmaprig/rig/progress"
 	"github.com/mmaprig/mmaprig/rig/result"
 	"github.com/mmaprig/mmaprig/rig/verdict"
@@ -329,5 +332,32 @@ func TestDriverCaseDone(t *testing.T) {
 				t.Errorf("CaseDone heard %q; the verdict has %q", verdict.CaseList(done), verdict.CaseList(want))
 			}
 		})
+	}
+}
+
+// A port reset is the port breaking, but for a guest that got the host's
+// clock ticks: QEMU, closing with a tick unread, resets the port, and that
+// says nothing of the run.
+func TestPortResetAfterTicks(t *testing.T) {
+	for _, tc := range []struct {
+		ticking bool
+		err     error
+		broke   bool
+	}{
+		{false, syscall.ECONNRESET, true},
+		{true, syscall.ECONNRESET, false},
+		{true, syscall.EPIPE, true},
+	} {
+		c := newFakeConn()
+		p := channel.OpenPort(c)
+		c.end(&net.OpError{Op: "read", Net: "unix", Err: tc.err})
+		for closed := false; !closed; {
+			<-p.Lines().Notify()
+			_, closed = p.Lines().Take()
+		}
+		d := &driver{r: &run{opts: Options{Log: quietLog()}}, port: p, ticking: tc.ticking}
+		if err := d.portErr(); (err != nil) != tc.broke {
+			t.Errorf("ticking %v, %v: port error %v; want broken %v", tc.ticking, tc.err, err, tc.broke)
+		}
 	}
 }
