@@ -197,47 +197,54 @@ func BenchmarkPhases(b *testing.B) {
 	t := benchTable{w: os.Stdout}
 	fmt.Fprintf(t.w, "mmaprig phases (TCG, 2 cores; medians of 5, interleaved with the floor); load: %s\n", loadAvg())
 	benchRig(b, rigBin) // warm the caches and both snapshots, untimed
-	benchRig(b, rigBin, "-skip-idle=false")
+	benchRig(b, rigBin, "-skip-idle")
 	fl := phaseRuns(b, t)
 	moduleBuildPhases(b, t, benchKdir(b))
 	watchCycleRows(b, t, fl)
+	watchCycleRows(b, t, fl, "-skip-idle")
 }
 
-// phaseRuns times the floor, the default run, the default run that does
-// not skip the guest's idle time and -checks reader, in turn, five times,
-// and prints their medians; it returns the floor.
+// phaseRuns times the floor, and the default run and -checks reader each
+// as they are and with -skip-idle, in turn, five times, and prints their
+// medians; it returns the floor.
 func phaseRuns(b *testing.B, t benchTable) time.Duration {
 	b.Helper()
-	var floors, icountFloors, defWalls, readerWalls, waitWalls []time.Duration
-	var def, reader []phases
+	kinds := []struct {
+		name, short, target string
+		args                []string
+	}{
+		{"warm default verdict (whole contract, settled end)", "default", "target <= 1.0x", nil},
+		{"  the same, -skip-idle", "default -skip-idle", "", []string{"-skip-idle"}},
+		{"warm -checks reader", "reader", "target <= 0.35x", []string{"-checks", "reader"}},
+		{"  the same, -skip-idle", "reader -skip-idle", "", []string{"-checks", "reader", "-skip-idle"}},
+	}
+	var floors, icountFloors []time.Duration
+	walls, runs := make([][]time.Duration, len(kinds)), make([][]phases, len(kinds))
 	initrd := floorInitramfs(b)
-	art := ""
 	for range 5 {
-		d := benchRig(b, rigBin)
-		def, defWalls = append(def, runPhases(b, d)), append(defWalls, d.wall)
-		if art == "" {
-			art = d.rep.ArtifactDir
+		for i, k := range kinds {
+			d := benchRig(b, rigBin, k.args...)
+			walls[i], runs[i] = append(walls[i], d.wall), append(runs[i], runPhases(b, d))
+			if i == 0 {
+				floors = append(floors, floorWith(b, d.rep.ArtifactDir, initrd, false))
+			}
+			if i == 1 && d.rep.IdleSkipped {
+				icountFloors = append(icountFloors, floorWith(b, d.rep.ArtifactDir, initrd, true))
+			}
 		}
-		floors = append(floors, floorWith(b, art, initrd, false))
-		if d.rep.IdleSkipped {
-			icountFloors = append(icountFloors, floorWith(b, art, initrd, true))
-		}
-		waitWalls = append(waitWalls, benchRig(b, rigBin, "-skip-idle=false").wall)
-		r := benchRig(b, rigBin, "-checks", "reader")
-		reader, readerWalls = append(reader, runPhases(b, r)), append(readerWalls, r.wall)
 	}
 	fl := median(floors)
 	t.row(b, "floor: same kernel and machine, static init that powers off", fl, "")
 	if len(icountFloors) > 0 {
-		t.row(b, "  the same floor under the run's -icount (not the target's)", median(icountFloors), "")
+		t.row(b, "  the same floor under -skip-idle's -icount (not the target's)", median(icountFloors), "")
 	}
-	t.row(b, "warm default verdict (whole contract, settled end), wall", median(defWalls), "")
-	t.ratio(b, "  default to the floor", median(defWalls).Seconds()/fl.Seconds(), "target <= 1.0x")
-	t.row(b, "  the same with -skip-idle=false (the guest waits in real time)", median(waitWalls), "")
-	t.row(b, "warm -checks reader, wall", median(readerWalls), "")
-	t.ratio(b, "  reader to the floor", median(readerWalls).Seconds()/fl.Seconds(), "target <= 0.35x")
-	phaseTable(b, t, "warm default run, phase by phase (median of each):", medianPhases(def), fl)
-	phaseTable(b, t, "warm -checks reader, phase by phase (median of each):", medianPhases(reader), fl)
+	for i, k := range kinds {
+		t.row(b, k.name+", wall", median(walls[i]), "")
+		t.ratio(b, "    "+k.short+" to the floor", median(walls[i]).Seconds()/fl.Seconds(), k.target)
+	}
+	for i, k := range kinds {
+		phaseTable(b, t, k.short+" run, phase by phase (median of each):", medianPhases(runs[i]), fl)
+	}
 	return fl
 }
 
@@ -471,7 +478,7 @@ func replayPhases(b *testing.B, kdir string, i int) phases {
 // times in turn, a save that breaks the bytes (new content) to its FAIL
 // line, and the fixing save (new content too) to its PASS line; and to
 // the first case line each prints before its verdict.
-func watchCycleRows(b *testing.B, t benchTable, fl time.Duration) {
+func watchCycleRows(b *testing.B, t benchTable, fl time.Duration, args ...string) {
 	b.Helper()
 	mod := filepath.Join(b.TempDir(), "module")
 	copyDir(b, "../module", mod)
@@ -480,7 +487,7 @@ func watchCycleRows(b *testing.B, t benchTable, fl time.Duration) {
 	if err != nil || !strings.Contains(string(orig), "data[i] = i;") {
 		b.Fatalf("mymap.c no longer fills its page with data[i] = i: %v", err)
 	}
-	w := startWatch(b, mod)
+	w := startWatch(b, mod, args...)
 	w.await("watching")
 	var fails, passes, firstFail []time.Duration
 	for i := range 5 {
@@ -491,7 +498,7 @@ func watchCycleRows(b *testing.B, t benchTable, fl time.Duration) {
 		start = w.save(src, fmt.Sprintf("%s/* fix %d %d */\n", orig, i, time.Now().UnixNano()))
 		passes = append(passes, w.await("mymap.c  PASS")-start)
 	}
-	fmt.Fprintf(t.w, "  rig watch, median of 5 in turn; load: %s\n", loadAvg())
+	fmt.Fprintf(t.w, "  rig watch %s, median of 5 in turn; load: %s\n", strings.Join(args, " "), loadAvg())
 	t.row(b, "save that breaks the bytes -> first failing case shown", median(firstFail), "")
 	t.row(b, "save that breaks the bytes -> FAIL line", median(fails), "target <= 2.0s")
 	t.row(b, "fixing save -> PASS line", median(passes), "target <= 2.0s")
@@ -508,9 +515,10 @@ type watchProc struct {
 	start time.Time
 }
 
-func startWatch(b *testing.B, mod string) *watchProc {
+func startWatch(b *testing.B, mod string, args ...string) *watchProc {
 	b.Helper()
-	cmd := exec.Command(rigBin, "watch", "-module", mod, "-artifacts", filepath.Join(b.TempDir(), "runs", "x"))
+	argv := append([]string{"watch", "-module", mod, "-artifacts", filepath.Join(b.TempDir(), "runs", "x")}, args...)
+	cmd := exec.Command(rigBin, argv...)
 	pr, pw, _ := os.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {

@@ -138,8 +138,9 @@ func TestFixtures2StallMmap(t *testing.T) {
 	})
 
 	t.Run("poll", func(t *testing.T) {
-		// The reader polls an I/O port in mmap, as a driver waits on its
-		// device, yielding, and dies when killed. The guest stays busy,
+		// With -skip-idle, the reader polls an I/O port in mmap, as a
+		// driver waits on its device, yielding, and dies when killed.
+		// The guest stays busy,
 		// and each port read costs the emulator far more host time than
 		// the 8 ns the guest's clock counts for it, so that clock, which
 		// skips the idle time, falls far behind the host's (without the
@@ -147,7 +148,7 @@ func TestFixtures2StallMmap(t *testing.T) {
 		// host's 25 s). The reader's bound still ends at 20 s of the
 		// host's time, by its clock's ticks, and the guest reports it: a
 		// program that did not finish, not a guest that stopped answering.
-		r := runRig(t, append(mod, "-module-params", "mode=poll", "-check-timeout", "20s")...)
+		r := runRig(t, append(mod, "-skip-idle", "-module-params", "mode=poll", "-check-timeout", "20s")...)
 		rep := wantVerdict(t, r, verdict.Contract, "reader did not finish within 20s")
 		if !rep.IdleSkipped {
 			t.Error("the run did not skip the guest's idle time; this case is about a guest that does")

@@ -265,8 +265,9 @@ func machineFlags() flagGroup {
 		fs.IntVar(&c.mem, "mem", 256, "guest memory in `MiB`")
 		fs.IntVar(&c.smp, "smp", 1, "guest CPUs")
 		fs.StringVar(&c.kernelArgs, "kernel-args", "", "extra guest kernel command line `args`")
-		fs.BoolVar(&c.skipIdle, "skip-idle", true, "under TCG, on the serial channel, let the guest's clock jump over the time its CPU idles (QEMU -icount sleep=off), "+
-			"so that its sleeps (the settle window, RCU grace periods) cost no real time; -skip-idle=false makes it wait them out")
+		fs.BoolVar(&c.skipIdle, "skip-idle", false, "under TCG, on the serial channel, with one guest CPU: let the guest's clock jump over the time its CPU idles (QEMU -icount sleep=off), "+
+			"so that its sleeps (the settle window, RCU grace periods) cost no real time; the guest's bounds still end on the host's clock. "+
+			"Not the default: the guest's scheduler then shares out instructions, not the host's time, so a module that floods the console or polls I/O ports starves the checks, and a cold boot is slower")
 		fs.StringVar(&c.boot, "boot", runner.BootAuto, "how the guest starts: auto (restore the machine's saved guest, or save one on this boot) or cold (boot, save nothing)")
 		fs.DurationVar(&c.t.Image, "initramfs-timeout", runner.DefaultTimeouts.Image, "deadline to build the initramfs")
 		fs.DurationVar(&c.t.Boot, "boot-timeout", runner.DefaultTimeouts.Boot, "deadline from QEMU start to the guest init")

@@ -52,6 +52,14 @@ func TestLeftoverAtUnload(t *testing.T) {
 		{"work-heap-1s-ssh-reader", append([]string{"-channel", "ssh", "-checks", "reader"}, params("work", "heap", "1000")...),
 			[]string{"settle"}, ""},
 		{"timer-heap-1s-cold", append([]string{"-boot", "cold"}, params("timer", "heap", "1000")...), afterLoad, ""},
+		// A guest that skips its idle time covers the same window of its
+		// own time in a blink, and a timer or work due inside it still
+		// fires inside it.
+		{"timer-heap-1s-skip-idle-reader", append([]string{"-skip-idle", "-checks", "reader"}, params("timer", "heap", "1000")...),
+			[]string{"settle"}, ""},
+		{"work-heap-1s-skip-idle", append([]string{"-skip-idle"}, params("work", "heap", "1000")...), afterLoad, ""},
+		{"timer-static-1s-skip-idle-reader", append([]string{"-skip-idle", "-checks", "reader"}, params("timer", "static", "1000")...),
+			[]string{"unload"}, "ODEBUG: free active timer_list"},
 		{"work-heap-200ms-cold-ssh-reader", append([]string{"-boot", "cold", "-channel", "ssh", "-checks", "reader"}, params("work", "heap", "200")...),
 			[]string{"settle"}, ""},
 	} {
