@@ -263,7 +263,10 @@ func TestSignalsLeaveNothing(t *testing.T) {
 	t.Run("kernel build", func(t *testing.T) {
 		cache := freshCache(t, false)
 		l := startRig(t, "-cache", cache)
-		l.waitFor(t, "building (", 5*time.Minute)
+		// Unpacking the source and configuring come first: on a fresh
+		// machine whose two cores other test runs kept 11 to 15 deep,
+		// they took longer than 5 minutes once.
+		l.waitFor(t, "building (", 10*time.Minute)
 		time.Sleep(2 * time.Second)
 		kids := descendants(l.cmd.Process.Pid)
 		if len(kids) == 0 {
