@@ -214,9 +214,9 @@ func phaseRuns(b *testing.B, t benchTable) time.Duration {
 		args                []string
 	}{
 		{"warm default verdict (whole contract, settled end)", "default", "target <= 1.0x", nil},
-		{"  the same, -skip-idle", "default -skip-idle", "", []string{"-skip-idle"}},
+		{"  default, -skip-idle", "default -skip-idle", "", []string{"-skip-idle"}},
 		{"warm -checks reader", "reader", "target <= 0.35x", []string{"-checks", "reader"}},
-		{"  the same, -skip-idle", "reader -skip-idle", "", []string{"-checks", "reader", "-skip-idle"}},
+		{"  reader, -skip-idle", "reader -skip-idle", "", []string{"-checks", "reader", "-skip-idle"}},
 	}
 	var floors, icountFloors []time.Duration
 	walls, runs := make([][]time.Duration, len(kinds)), make([][]phases, len(kinds))
