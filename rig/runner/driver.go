@@ -366,9 +366,9 @@ func (d *driver) sendWork() {
 // tickHost sends the host's clock, from the run's start, every
 // wire.HostTick until ctx ends or d.untick closes: the settle window is
 // the guest's own time, and a tick sent as the guest powers off would be
-// left unread. A tick that cannot be written is dropped:
-// a guest that stopped reading meets the host's own deadlines, and a port
-// that broke reaches the engine from its reader.
+// left unread. A tick that cannot be written is dropped: a guest that
+// stopped reading meets the host's own deadlines, and a port that broke
+// reaches the engine from its reader.
 func (d *driver) tickHost(ctx context.Context) {
 	t := time.NewTicker(wire.HostTick)
 	defer t.Stop()
