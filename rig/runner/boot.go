@@ -379,8 +379,10 @@ func (r *run) skipIdle() bool {
 }
 
 // idleSkipped is whether the guest does skip its idle time: it may, and
-// it runs under TCG, whose instruction counter makes it possible.
-func (r *run) idleSkipped() bool { return r.skipIdle() && r.accel.Name == "tcg" }
+// its accelerator can (vm.Config.SkipsIdle has the rule).
+func (r *run) idleSkipped() bool {
+	return vm.Config{SkipIdle: r.skipIdle(), Accel: r.accel}.SkipsIdle()
+}
 
 // takeResult copies what the run produced into the Result, and writes the
 // KTAP artifact.
