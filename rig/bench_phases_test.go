@@ -245,7 +245,19 @@ func phaseRuns(b *testing.B, t benchTable) time.Duration {
 	for i, k := range kinds {
 		phaseTable(b, t, k.short+" run, phase by phase (median of each):", medianPhases(runs[i]), fl)
 	}
+	budgetRows(b, t, fl, medianPhases(runs[0]))
 	return fl
+}
+
+// budgetRows prints what the 1.0x target leaves the default run's
+// contract and settle window, once its other phases are paid for, beside
+// what they took: the gap that the phase table alone does not add up.
+func budgetRows(b *testing.B, t benchTable, fl time.Duration, p phases) {
+	b.Helper()
+	const contract, settle = "programs: contract (all cases)", "settle window and final checks"
+	busy := p.d[contract] + p.d[settle]
+	t.row(b, "default at 1.0x: left for the contract and the settle window", fl-(p.d["whole run (wall)"]-busy), "")
+	t.row(b, "  the contract and the settle window took", busy, "")
 }
 
 // loadAvg is the host's load, for the table's header: the machine may be
