@@ -47,6 +47,7 @@ func main() {
 	if err := loadBootModules(con); err != nil {
 		halt(con, "load the kernel's boot modules: %v", err)
 	}
+	prepared := prepareTrace(con)
 	port, err := openPort(wire.PortName, portWait)
 	if err != nil {
 		halt(con, "results port: %v", err)
@@ -73,6 +74,7 @@ func main() {
 		ev.OK = true
 	}
 	ev.MS = since(start)
+	tr := startTrace(con, w.Config, prepared)
 	p.emit(ev)
 	switch {
 	case !ev.OK:
@@ -82,10 +84,10 @@ func main() {
 		if !serveSSH(con, p) {
 			powerOff(con)
 		}
-		settle(p, w.Config)
+		settle(p, w.Config, tr)
 	default:
 		runAll(p, w.Config)
-		settle(p, w.Config)
+		settle(p, w.Config, tr)
 	}
 	p.emit(wire.Event{Name: wire.EvEnd, OK: true})
 	powerOff(con)

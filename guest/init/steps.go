@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mmaprig/mmaprig/guest/armtrace"
 	"github.com/mmaprig/mmaprig/guest/devnode"
 	"github.com/mmaprig/mmaprig/guest/kmod"
 	"github.com/mmaprig/mmaprig/internal/proc"
@@ -87,23 +88,38 @@ func unloadAll(cfg wire.Config, after proc.After) error {
 
 // settle keeps watching the kernel for the run's settle window after its
 // last step, so that a timer or work that the module left armed at unload
-// fires, and fails the run, before the guest powers off. The event carries
-// the taint mask at its end.
-func settle(p *port, cfg wire.Config) {
+// fires, and fails the run, before the guest powers off; or for a short
+// window, when tr shows that the modules, gone, never armed anything to
+// run later (earlySettle). The event carries the taint mask at its end,
+// and says which window it kept and why.
+func settle(p *port, cfg wire.Config, tr *armtrace.Trace) {
 	if cfg.SettleMS == nil {
 		return
 	}
 	d := ms(*cfg.SettleMS)
+	why := ""
 	ev := step(wire.EvSettle, d.String(), func() error {
-		settleSleep(d)
-		// Work that a timer queued in the last timer run waits for a
-		// worker thread: give the workers a few ticks to run it.
-		settleSleep(workerGrace)
+		// The window runs from here: reading the trace takes part of it.
+		start := time.Now()
+		early := false
+		if early, why = earlySettle(cfg, tr); early {
+			d = ms(wire.SettleEarlyMS)
+		}
+		settleSleep(d - time.Since(start))
+		if !early {
+			// Work that a timer queued in the last timer run waits for
+			// a worker thread: give the workers a few ticks to run it.
+			// After an early window no module's timer or work is left.
+			settleSleep(workerGrace)
+		}
 		if err := p.kernelErr(); err != nil {
 			return fmt.Errorf("the kernel's log could not be watched: %w", err)
 		}
 		return nil
 	})
+	if why != "" {
+		ev.Cmd = fmt.Sprintf("%v: %s", d, why)
+	}
 	p.emit(ev)
 }
 

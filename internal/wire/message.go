@@ -51,6 +51,11 @@ type ModuleSections struct {
 	Sections map[string]uint64 `json:"sections"`
 }
 
+// SettleEarlyMS is the settle window that SettleEarly leaves: the work,
+// tasklets and softirqs that a module queued just before its unload have
+// run well within it.
+const SettleEarlyMS = 100
+
 // Event is one message from the guest init on the results port, or one
 // step the rig ran over SSH.
 type Event struct {
@@ -176,6 +181,11 @@ type Config struct {
 	// the init keeps watching the kernel before it reports EvSettle, so
 	// that a timer or work the module left armed fails the run.
 	SettleMS *int64 `json:"settle_ms,omitempty"`
+	// SettleEarly lets the init end the settle window after SettleEarlyMS
+	// when the kernel's event tracing shows that the modules never armed
+	// anything to run later and that no task runs their code
+	// (guest/armtrace); without tracing it waits out the window.
+	SettleEarly bool `json:"settle_early,omitempty"`
 	// Debug, when set, names the modules (as /sys/module does, in load
 	// order) whose sections the init reports after insmod (EvSections),
 	// for a debugger (-gdb, -on-crash pause).
