@@ -45,6 +45,7 @@ type config struct {
 	guestTests                   []string
 	coverage                     bool
 	settle                       time.Duration
+	settleEarly                  bool
 
 	jsonOut, junitOut, htmlOut string
 	buildOnly                  bool
@@ -329,6 +330,8 @@ func checkFlags() flagGroup {
 		fs.StringVar(&c.channel, "channel", wire.ChannelSerial, "who runs the steps in the guest: serial (the guest init, reporting on the results port) or ssh (the rig, over SSH)")
 		fs.BoolVar(&c.coverage, "coverage", false, "report the module's line coverage from the checks that ran: adds the coverage fragment (gcov), builds the module for gcov, and writes lcov.info and an HTML report")
 		fs.DurationVar(&c.settle, "settle", runner.DefaultSettle, "how long the guest keeps watching the kernel after the final unload, so that a timer or work the module left armed fails the run")
+		fs.BoolVar(&c.settleEarly, "settle-early", false, "end the settle window after 100ms when the kernel's event tracing (-config tracing) shows that the module never armed a timer, hrtimer, work or RCU callback and that no task runs its code; "+
+			"a hook the module left with a core subsystem, whose event comes later in the window, is then missed")
 	}, check: checkChecks}
 }
 

@@ -97,6 +97,7 @@ func (c *config) options() runner.Options {
 		Coverage:     c.coverage,
 		KernelArgs:   strings.Fields(c.kernelArgs),
 		Settle:       c.settle,
+		SettleEarly:  c.settleEarly,
 		Inject:       c.inject,
 		GDB:          c.gdb,
 		OnCrash:      c.onCrash,

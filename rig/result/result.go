@@ -125,6 +125,10 @@ type Run struct {
 	// window) are guest time, which ran ahead of the host's while it
 	// idled and may lag it while it is busy.
 	IdleSkipped bool `json:"idle_skipped,omitempty"`
+	// Settled is the settle window the guest kept after the final unload,
+	// and why: "1.1s", or "100ms: nothing of the module's armed (...)"
+	// when the kernel's event tracing let it end early.
+	Settled string `json:"settled,omitempty"`
 	// Boot is how the guest came up; nil when it did not start.
 	Boot   *Boot   `json:"boot,omitempty"`
 	Stages []Stage `json:"stages"`

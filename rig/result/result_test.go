@@ -129,7 +129,7 @@ func sample() Document {
 		Origin: &Origin{Source: "git file:///srv/linux.git master", Kind: "git", Commit: "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
 			Release: "6.19.0-rc1", Key: "b87f752e87f2", Fragments: []string{"base"}, Built: true, How: HowBuilt,
 			Time: Seconds(692 * time.Second), Summary: "git 1a2b3c4d5e6f 6.19.0-rc1, built in 11m32s"},
-		Arch: "x86_64", Accel: "tcg", AccelReason: "no /dev/kvm", IdleSkipped: true,
+		Arch: "x86_64", Accel: "tcg", AccelReason: "no /dev/kvm", IdleSkipped: true, Settled: "100ms: nothing of the module's armed (0 traced events)",
 		Boot: &Boot{Mode: BootCold, Took: Seconds(120 * time.Millisecond), Saved: true, SaveError: "disk full",
 			RestoreFailed: "QEMU exited"},
 		Stages: []Stage{{Stage: "kernel", Time: Seconds(692 * time.Second), Summary: "built 6.19.0-rc1"},

@@ -321,6 +321,9 @@ func (r *run) postProcess(ctx context.Context, spec verdict.Spec, up *guestUp, r
 	if r.res.IdleSkipped {
 		summary += ", idle skipped"
 	}
+	if early := (wire.SettleEarlyMS * time.Millisecond).String(); strings.HasPrefix(r.res.Settled, early+": ") {
+		summary += ", settled in " + early
+	}
 	if res.Class != verdict.Pass {
 		// The summary still says how the guest came up.
 		return summary, &Error{Class: res.Class, Title: res.Title, Msg: res.Msg, Excerpt: res.Excerpt}
@@ -390,6 +393,7 @@ func (r *run) takeResult(res verdict.Result) {
 	r.res.Title, r.res.Step, r.res.Crash = res.Title, res.Step, res.Crash
 	r.res.Output = append(r.res.Output[:0], res.Output...)
 	r.res.ContractTime = result.Seconds(res.ContractTime)
+	r.res.Settled = res.Settled
 	r.res.BootToInit, r.res.BootToReady = result.Seconds(res.BootToInit), result.Seconds(res.BootToReady)
 	if x := res.Exec; x != nil {
 		r.res.Exec = &result.Exec{Exit: x.Exit, Signal: x.Signal, Error: x.Err, Stderr: x.Stderr}

@@ -142,6 +142,10 @@ type Options struct {
 	// final unload, before it ends the run; the CLI's default is
 	// DefaultSettle, and zero keeps the final checks without the wait.
 	Settle time.Duration
+	// SettleEarly lets the guest end the settle window early when the
+	// kernel's event tracing shows that the module never armed anything to
+	// run later.
+	SettleEarly bool
 	// GDB has QEMU's gdbstub listen, and stops the guest after insmod
 	// until gdb let it run on.
 	GDB bool

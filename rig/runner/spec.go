@@ -68,6 +68,7 @@ func (r *run) spec(nonce string) verdict.Spec {
 	}
 	return verdict.Spec{
 		Settle:        &settle,
+		SettleEarly:   r.opts.SettleEarly,
 		Channel:       r.opts.Channel,
 		Nonce:         nonce,
 		Devices:       devices,

@@ -97,6 +97,10 @@ type Result struct {
 	Completed []string
 	// Coverage are the module's gcov data files (-coverage).
 	Coverage []wire.File
+	// Settled is how the guest settled after the last step: the window it
+	// kept, and why when it ended it early or could not (the settle
+	// event's command).
+	Settled string
 }
 
 // Crash is a kernel report the guest printed: what kind it is, its
@@ -561,6 +565,7 @@ func (e *Engine) judge(st Step, ev wire.Event) {
 			stepFail(Infra, "no coverage data", "the module's coverage data could not be read: %s", ev.Err)
 		}
 	case wire.EvSettle:
+		e.res.Settled = ev.Cmd
 		if !ev.OK {
 			stepFail(Infra, "the settle window failed", "the guest could not watch the kernel after the last step: %s", ev.Err)
 		}
@@ -676,7 +681,7 @@ func (e *Engine) finish(r Result) {
 	r.Output, r.Exec, r.KTAP, r.ContractTime = e.res.Output, e.res.Exec, e.res.KTAP, e.res.ContractTime
 	r.Cases = e.cases(r)
 	r.BootToInit, r.BootToReady, r.Completed = e.res.BootToInit, e.res.BootToReady, e.res.Completed
-	r.Coverage = e.res.Coverage
+	r.Coverage, r.Settled = e.res.Coverage, e.res.Settled
 	e.res, e.done = r, true
 }
 

@@ -85,6 +85,9 @@ type Spec struct {
 	// its taint mask. Nil in recordings from before the settled end:
 	// their plans have no settle step.
 	Settle *time.Duration `json:"settle,omitempty"`
+	// SettleEarly lets the guest end the settle window early when its
+	// trace shows nothing of the modules left to run (wire.Config).
+	SettleEarly bool `json:"settle_early,omitempty"`
 	// BootTimeout bounds the time from QEMU's start to the boot event;
 	// LoadTimeout and UnloadTimeout bound insmod and rmmod in the guest.
 	BootTimeout   time.Duration `json:"boot_timeout"`
@@ -123,6 +126,7 @@ func (s Spec) Config() wire.Config {
 	}
 	return wire.Config{
 		SettleMS:        settle,
+		SettleEarly:     s.SettleEarly,
 		Channel:         s.Channel,
 		Devices:         s.Devices,
 		Modules:         s.modules(),
