@@ -37,11 +37,12 @@ test-short: go-deps
 ## test-nightly: what `make test` leaves out to stay within its hour on 2
 ## cores: the whole kernel matrix (6.12 and 6.12-debug, the arm64 cells, 64K
 ## pages among them), the arm64 end-to-end tests (TestArm64Pages: the 64K
-## kernel), -coverage (its own 6.1 kernel), the debug kernel's tests, and a
+## kernel), -coverage (its own 6.1 kernel), the debug kernel's tests, the
+## early end of the settle window (TestSettleEarly: the tracing kernel), and a
 ## kernel from a local git repository and one from a tarball a local server
 ## serves (TestGitKernel, TestTarballKernel). The nightly workflow runs it.
 test-nightly: deps
-	MMAPRIG_NIGHTLY=1 MMAPRIG_ARM64=1 $(GO) test -count=1 -timeout 200m -run 'TestMatrixRun|Arm64|TestCoverage|TestGitKernel|TestTarballKernel|TestDebugKernel|TestDecodedStack|TestGDBKernelScripts' ./rig/
+	MMAPRIG_NIGHTLY=1 MMAPRIG_ARM64=1 $(GO) test -count=1 -timeout 200m -run 'TestMatrixRun|Arm64|TestCoverage|TestGitKernel|TestTarballKernel|TestDebugKernel|TestDecodedStack|TestGDBKernelScripts|TestSettleEarly' ./rig/
 
 ## bench: the verdict corpus's speed, then each stage, cold and warm, against the boot floor
 bench: deps

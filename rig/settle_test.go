@@ -104,3 +104,38 @@ func TestQuietWarn(t *testing.T) {
 		})
 	}
 }
+
+// With the kernel's event tracing (-config tracing) and -settle-early, a
+// module that never armed anything to run later settles in 100 ms instead
+// of the whole window, and one that did still gets the whole window, in
+// which its leftover fires and fails the run: the delayed work too, which
+// the module's exit arms by a tail call that leaves no frame of its own on
+// the arming's stack.
+func TestSettleEarly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds the tracing kernel and boots VMs")
+	}
+	nightlyKernel(t, "tracing")
+	const early = "100ms: nothing of the module's armed"
+	t.Run("quiet module", func(t *testing.T) {
+		rep := wantVerdict(t, runRig(t, "-config", "tracing", "-settle-early"), verdict.Pass, "")
+		if !strings.HasPrefix(rep.Settled, early) {
+			t.Errorf("settled %q; want %q...", rep.Settled, early)
+		}
+	})
+	t.Run("quiet module, without -settle-early", func(t *testing.T) {
+		rep := wantVerdict(t, runRig(t, "-config", "tracing", "-checks", "reader"), verdict.Pass, "")
+		if rep.Settled != "1.1s" {
+			t.Errorf("settled %q; want the whole window, 1.1s", rep.Settled)
+		}
+	})
+	for _, what := range []string{"timer", "work"} {
+		t.Run("leftover "+what, func(t *testing.T) {
+			r := runRig(t, "-config", "tracing", "-settle-early", "-module", fixture("leftover"), "-checks", "reader",
+				"-module-params", "what="+what+" where=heap delay_ms=1000")
+			if rep := wantVerdict(t, r, verdict.GuestCrash, ""); rep.Step != "settle" {
+				t.Errorf("the verdict is about step %q (%s); want settle", rep.Step, rep.Verdict())
+			}
+		})
+	}
+}
