@@ -196,17 +196,24 @@ func BenchmarkPhases(b *testing.B) {
 	}
 	t := benchTable{w: os.Stdout}
 	fmt.Fprintf(t.w, "mmaprig phases (TCG, 2 cores; medians of 5, interleaved with the floor); load: %s\n", loadAvg())
-	benchRig(b, rigBin) // warm the caches and both snapshots, untimed
+	benchRig(b, rigBin) // warm the caches and the snapshots, untimed
 	benchRig(b, rigBin, "-skip-idle")
+	benchRig(b, rigBin, settleEarly...)
 	fl := phaseRuns(b, t)
 	moduleBuildPhases(b, t, benchKdir(b))
 	watchCycleRows(b, t, fl)
 	watchCycleRows(b, t, fl, "-skip-idle")
+	watchCycleRows(b, t, fl, settleEarly...)
 }
 
+// settleEarly are the flags of the early settled end: the tracing kernel
+// (built once, about 13 minutes on 2 cores), and the settle window ended
+// when its trace shows nothing of the module's left.
+var settleEarly = []string{"-config", "tracing", "-settle-early"}
+
 // phaseRuns times the floor, and the default run and -checks reader each
-// as they are and with -skip-idle, in turn, five times, and prints their
-// medians; it returns the floor.
+// as they are, with -skip-idle and with the early settled end, in turn,
+// five times, and prints their medians; it returns the floor.
 func phaseRuns(b *testing.B, t benchTable) time.Duration {
 	b.Helper()
 	kinds := []struct {
@@ -215,8 +222,10 @@ func phaseRuns(b *testing.B, t benchTable) time.Duration {
 	}{
 		{"warm default verdict (whole contract, settled end)", "default", "target <= 1.0x", nil},
 		{"  default, -skip-idle", "default -skip-idle", "", []string{"-skip-idle"}},
+		{"  default, -config tracing -settle-early", "default settle-early", "", settleEarly},
 		{"warm -checks reader", "reader", "target <= 0.35x", []string{"-checks", "reader"}},
 		{"  reader, -skip-idle", "reader -skip-idle", "", []string{"-checks", "reader", "-skip-idle"}},
+		{"  reader, -config tracing -settle-early", "reader settle-early", "", append([]string{"-checks", "reader"}, settleEarly...)},
 	}
 	var floors, icountFloors []time.Duration
 	walls, runs := make([][]time.Duration, len(kinds)), make([][]phases, len(kinds))
