@@ -42,7 +42,7 @@ test-short: go-deps
 ## kernel from a local git repository and one from a tarball a local server
 ## serves (TestGitKernel, TestTarballKernel). The nightly workflow runs it.
 test-nightly: deps
-	MMAPRIG_NIGHTLY=1 MMAPRIG_ARM64=1 $(GO) test -count=1 -timeout 200m -run 'TestMatrixRun|Arm64|TestCoverage|TestGitKernel|TestTarballKernel|TestDebugKernel|TestDecodedStack|TestGDBKernelScripts|TestSettleEarly' ./rig/
+	MMAPRIG_NIGHTLY=1 MMAPRIG_ARM64=1 $(GO) test -count=1 -timeout 200m -run 'TestMatrixRun|Arm64|TestCoverage|TestGitKernel|TestTarballKernel|TestDebugKernel|TestDecodedStack|TestGDBKernelScripts|TestSettleEarly|TestSettleHiddenLeftovers' ./rig/
 
 ## bench: the verdict corpus's speed, then each stage, cold and warm, against the boot floor
 bench: deps

@@ -139,3 +139,22 @@ func TestSettleEarly(t *testing.T) {
 		})
 	}
 }
+
+// Leftovers that the early end's trace cannot see (written to fool it:
+// testdata/modules/README.md says how each hides) crash inside the whole
+// window, on the tracing kernel as on the base. With -settle-early they
+// pass: the holes that keep it off by default.
+func TestSettleHiddenLeftovers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds the tracing kernel and boots VMs")
+	}
+	nightlyKernel(t, "tracing")
+	for _, fx := range []string{"perfclk", "timerswap", "exitwork", "asynctail"} {
+		t.Run(fx, func(t *testing.T) {
+			r := runRig(t, "-config", "tracing", "-module", fixture(fx), "-checks", "reader")
+			if rep := wantVerdict(t, r, verdict.GuestCrash, ""); rep.Step != "settle" {
+				t.Errorf("the verdict is about step %q (%s); want settle", rep.Step, rep.Verdict())
+			}
+		})
+	}
+}
