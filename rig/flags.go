@@ -331,7 +331,7 @@ func checkFlags() flagGroup {
 		fs.BoolVar(&c.coverage, "coverage", false, "report the module's line coverage from the checks that ran: adds the coverage fragment (gcov), builds the module for gcov, and writes lcov.info and an HTML report")
 		fs.DurationVar(&c.settle, "settle", runner.DefaultSettle, "how long the guest keeps watching the kernel after the final unload, so that a timer or work the module left armed fails the run")
 		fs.BoolVar(&c.settleEarly, "settle-early", false, "end the settle window after 100ms when the kernel's event tracing (-config tracing) shows that the module never armed a timer, hrtimer, work or RCU callback and that no task runs its code; "+
-			"a hook the module left with a core subsystem, whose event comes later in the window, is then missed")
+			"a speed option for the inner loop, not a check: what a module hides from the trace (a hook left with a core subsystem, a task work, a function written into an armed timer) only the whole window catches")
 	}, check: checkChecks}
 }
 
