@@ -5,12 +5,18 @@
 // window early when nothing is.
 //
 // The rule is deliberately blunt. A run is quiet only when, from before
-// the first insmod to after the last unload, the kernel recorded no timer,
-// hrtimer, work or RCU callback whose function lies outside the core
-// kernel's text, no delayed work armed with such a function on the stack,
-// no event lost, and no task is left with such a function on its stack.
-// Whatever a module arms, even correctly, makes the run not quiet, and the
-// init then waits out the whole window as it does without tracing.
+// the first insmod to after the last unload, recording stayed on, the
+// kernel recorded no timer, hrtimer, work or RCU callback whose function
+// lies outside the core kernel's text, and no delayed work (or its kin)
+// armed other than by the core (arming.judge), no event was lost, and no
+// task is left with a module's frame on its stack. Whatever a module arms,
+// even correctly, makes the run not quiet, and the init then waits out the
+// whole window as it does without tracing.
+//
+// It is a speed option, not a check: what the trace cannot see (a core
+// function that calls a pointer of the module's, a function written into
+// a timer after it was armed, a task work) only the whole window catches;
+// testdata/modules has fixtures of each.
 package armtrace
 
 import (
@@ -218,7 +224,7 @@ func (r Report) Quiet() bool { return !r.Lost && len(r.Owned) == 0 }
 func (r Report) String() string {
 	switch {
 	case r.Lost:
-		return "the trace lost events"
+		return "the trace lost events, or its recording was turned off"
 	case len(r.Owned) > 0:
 		return strings.Join(r.Owned, "; ")
 	}
@@ -232,10 +238,15 @@ func (r *Report) own(what string) {
 }
 
 // Report stops the trace and reads it, the buffer's overrun counts, and
-// the stack of every task.
+// the stack of every task. Recording found off (tracing_off(), which a
+// module can call) counts as events lost.
 func (t *Trace) Report() (Report, error) {
-	t.Stop()
 	var r Report
+	on, err := os.ReadFile(filepath.Join(t.dir, "tracing_on"))
+	if err != nil || strings.TrimSpace(string(on)) != "1" {
+		r.Lost = true
+	}
+	t.Stop()
 	f, err := os.Open(filepath.Join(t.dir, "trace"))
 	if err != nil {
 		return r, err

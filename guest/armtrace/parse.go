@@ -31,7 +31,7 @@ var (
 // parseTrace reads a trace (tracefs's "trace" file) into r. Every event
 // that passed the filters and is not a core helper's arming names a
 // function outside the core kernel's text; a helper's arming is judged by
-// its stack (judgeArming).
+// its stack (arming.judge).
 func parseTrace(in io.Reader, text textRange, r *Report) error {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -98,6 +98,28 @@ type arming struct {
 var coreContexts = []string{"process_one_work", "call_timer_fn", "expire_timers", "__run_timers",
 	"__run_hrtimer", "__hrtimer_run_queues", "rcu_do_batch"}
 
+// armingAPI are the functions between a helper's arming and its caller:
+// the timer's and the delayed work's own.
+var armingAPI = []string{"enqueue_timer", "internal_add_timer", "__mod_timer", "mod_timer", "add_timer", "add_timer_on",
+	"__queue_delayed_work", "queue_delayed_work_on", "mod_delayed_work_on", "kthread_queue_delayed_work",
+	"kthread_mod_delayed_work", "__kthread_queue_delayed_work", "__call_rcu_common", "__call_rcu", "call_rcu", "queue_rcu_work"}
+
+// coreArmers arm a delayed work of their own when they are the caller of
+// armingAPI, whatever context calls them, and call nothing of a module's:
+// kvfree_call_rcu its batch monitor, which a process's exit arms.
+var coreArmers = []string{"kvfree_call_rcu"}
+
+// caller is the frame that called armingAPI, skipping the tracing's own.
+func (a *arming) caller() string {
+	for _, f := range a.frames {
+		if f.sym == "" || strings.HasPrefix(f.sym, "trace_") || strings.HasPrefix(f.sym, "__traceiter_") || slices.Contains(armingAPI, f.sym) {
+			continue
+		}
+		return f.sym
+	}
+	return ""
+}
+
 // judge says why a helper's arming may be a module's, or "" when it is
 // the core's. A frame outside the core kernel's text is a module's. The
 // unwinder does not see a caller that tail-called the helper (a module's
@@ -106,7 +128,7 @@ var coreContexts = []string{"process_one_work", "call_timer_fn", "expire_timers"
 // anywhere else: in a system call (a module's init, exit or file
 // operations), a kernel thread, an interrupt or a tasklet.
 func (a *arming) judge(text textRange) string {
-	core := false
+	core := slices.Contains(coreArmers, a.caller())
 	for _, f := range a.frames {
 		if text.outside(f.addr) {
 			return "from " + frame(f.sym, f.addr)
@@ -117,9 +139,22 @@ func (a *arming) judge(text textRange) string {
 		if len(a.frames) == 0 {
 			return "with no stack"
 		}
-		return "outside a timer, work or RCU callback (under " + a.frames[len(a.frames)-1].sym + ")"
+		return "outside a timer, work or RCU callback (" + stackPath(a.frames) + ")"
 	}
 	return ""
+}
+
+// stackPath is a stack's frames, innermost first, without the tracing's
+// own: what armed it, and from where.
+func stackPath(frames []stackFrame) string {
+	var names []string
+	for _, f := range frames {
+		if strings.HasPrefix(f.sym, "trace_") || strings.HasPrefix(f.sym, "__traceiter_") {
+			continue
+		}
+		names = append(names, frame(f.sym, f.addr))
+	}
+	return strings.Join(names, " < ")
 }
 
 func isHelper(fn string) bool { return slices.Contains(helperNames(), fn) }

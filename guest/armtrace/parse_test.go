@@ -21,7 +21,35 @@ const quietTrace = `# tracer: nop
  => process_one_work <ffffffff810a2000>
 `
 
+// A process's exit frees an epoll file with kfree_rcu, which arms the
+// kfree_rcu batch monitor, a delayed work of the core's, from a system
+// call.
+const kvfreeTrace = `     reader-90 [000] d.... 3.1: timer_start: timer=(____ptrval____) function=delayed_work_timer_fn expires=1 [timeout=5] cpu=0 idx=1 flags=D|I
+     reader-90 [000] d.... 3.1: <stack trace>
+ => trace_event_raw_event_timer_start <ffffffff8109d4b1>
+ => enqueue_timer <ffffffff8109d397>
+ => __mod_timer <ffffffff8109e481>
+ => queue_delayed_work_on <ffffffff810574c1>
+ => kvfree_call_rcu <ffffffff810a0000>
+ => ep_eventpoll_release <ffffffff81200000>
+ => __fput <ffffffff81210000>
+ => do_syscall_64 <ffffffff8137b4b8>
+ => entry_SYSCALL_64_after_hwframe <ffffffff814000af>
+`
+
 func TestParseQuiet(t *testing.T) {
+	for _, trace := range []string{quietTrace, kvfreeTrace} {
+		var r Report
+		if err := parseTrace(strings.NewReader(trace), text, &r); err != nil {
+			t.Fatal(err)
+		}
+		if !r.Quiet() || r.Events != 1 {
+			t.Errorf("got %+v, want quiet with 1 event: a core delayed work armed by the core", r)
+		}
+	}
+}
+
+func TestParseQuietVmstat(t *testing.T) {
 	var r Report
 	if err := parseTrace(strings.NewReader(quietTrace), text, &r); err != nil {
 		t.Fatal(err)
@@ -58,7 +86,7 @@ func TestParseOwned(t *testing.T) {
  => __x64_sys_delete_module <ffffffff8109a008>
  => do_syscall_64 <ffffffff8137b4b8>
  => entry_SYSCALL_64_after_hwframe <ffffffff814000af>
-`, "timer_start of delayed_work_timer_fn armed outside a timer, work or RCU callback (under entry_SYSCALL_64_after_hwframe)"},
+`, "timer_start of delayed_work_timer_fn armed outside a timer, work or RCU callback (enqueue_timer < __mod_timer < queue_delayed_work_on < __x64_sys_delete_module < do_syscall_64 < entry_SYSCALL_64_after_hwframe)"},
 		{"a lost event", "CPU:0 [LOST 12 EVENTS]\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
