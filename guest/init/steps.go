@@ -118,7 +118,7 @@ func settle(p *port, cfg wire.Config, tr *armtrace.Trace) {
 		return nil
 	})
 	if why != "" {
-		ev.Cmd = fmt.Sprintf("%v: %s", d, why)
+		ev.Cmd = wire.Settled(d, why)
 	}
 	p.emit(ev)
 }

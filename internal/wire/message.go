@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 )
 
 // Event names, in the order a healthy run reports them.
@@ -55,6 +57,18 @@ type ModuleSections struct {
 // tasklets and softirqs that a module queued just before its unload have
 // run well within it.
 const SettleEarlyMS = 100
+
+// Settled is the settle event's command when the init says why it kept
+// the window it kept: "100ms: nothing of the module's armed (...)".
+func Settled(window time.Duration, why string) string {
+	return fmt.Sprintf("%v: %s", window, why)
+}
+
+// SettledEarly is whether a settle event's command (Settled) says the
+// window ended early.
+func SettledEarly(cmd string) bool {
+	return strings.HasPrefix(cmd, Settled(SettleEarlyMS*time.Millisecond, ""))
+}
 
 // Event is one message from the guest init on the results port, or one
 // step the rig ran over SSH.

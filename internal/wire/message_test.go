@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A request is decoded as strictly as an event: a rig and an init that
@@ -95,6 +96,17 @@ func TestModulePaths(t *testing.T) {
 	} {
 		if got := ModulePaths(tc.files); !slices.Equal(got, tc.want) || strings.Contains(strings.Join(got, ""), "/c/") {
 			t.Errorf("%q: %q, want %q", tc.files, got, tc.want)
+		}
+	}
+}
+
+func TestSettledEarly(t *testing.T) {
+	if early := Settled(SettleEarlyMS*time.Millisecond, "nothing of the module's armed (3 traced events)"); !SettledEarly(early) {
+		t.Errorf("SettledEarly(%q) = false", early)
+	}
+	for _, cmd := range []string{"1.1s", "1.1s: the whole window: timer_start of 0xffffffffc0002010", ""} {
+		if SettledEarly(cmd) {
+			t.Errorf("SettledEarly(%q) = true", cmd)
 		}
 	}
 }

@@ -321,8 +321,8 @@ func (r *run) postProcess(ctx context.Context, spec verdict.Spec, up *guestUp, r
 	if r.res.IdleSkipped {
 		summary += ", idle skipped"
 	}
-	if early := (wire.SettleEarlyMS * time.Millisecond).String(); strings.HasPrefix(r.res.Settled, early+": ") {
-		summary += ", settled in " + early
+	if wire.SettledEarly(r.res.Settled) {
+		summary += fmt.Sprintf(", settled in %v", wire.SettleEarlyMS*time.Millisecond)
 	}
 	if res.Class != verdict.Pass {
 		// The summary still says how the guest came up.
