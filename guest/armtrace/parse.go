@@ -85,6 +85,12 @@ type stackFrame struct {
 	addr uint64
 }
 
+// tracing is whether the frame is the tracing's own, which recorded the
+// stack.
+func (f stackFrame) tracing() bool {
+	return strings.HasPrefix(f.sym, "trace_") || strings.HasPrefix(f.sym, "__traceiter_")
+}
+
 // arming is a core helper's arming (a delayed work's timer, say) and its
 // stack.
 type arming struct {
@@ -112,7 +118,7 @@ var coreArmers = []string{"kvfree_call_rcu"}
 // caller is the frame that called armingAPI, skipping the tracing's own.
 func (a *arming) caller() string {
 	for _, f := range a.frames {
-		if f.sym == "" || strings.HasPrefix(f.sym, "trace_") || strings.HasPrefix(f.sym, "__traceiter_") || slices.Contains(armingAPI, f.sym) {
+		if f.sym == "" || f.tracing() || slices.Contains(armingAPI, f.sym) {
 			continue
 		}
 		return f.sym
@@ -149,7 +155,7 @@ func (a *arming) judge(text textRange) string {
 func stackPath(frames []stackFrame) string {
 	var names []string
 	for _, f := range frames {
-		if strings.HasPrefix(f.sym, "trace_") || strings.HasPrefix(f.sym, "__traceiter_") {
+		if f.tracing() {
 			continue
 		}
 		names = append(names, frame(f.sym, f.addr))
